@@ -1,0 +1,295 @@
+/**
+ * The test lab: network namespaces joined by a bridge, with real peers — tgtd (iSCSI), sshd and
+ * tftpd on a "nas", dnsmasq (DHCP with PXE options + DNS) on a "router", hosts with a closed
+ * port, a non-iSCSI listener and a silent listener on 3260, and empty addresses. The app, the
+ * harness, the CLI, the tests and the benchmarks run in "desk", whose only network is the lab.
+ *
+ * Addresses are in 10.77.0.0/24, which exists only inside these namespaces. Nothing here
+ * touches the machine's own interfaces: every link is created inside a lab namespace.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
+
+/** What a running lab offers, written to lab.json for tests and benchmarks. */
+export interface LabInfo {
+  prefix: string;
+  dir: string;
+  subnet: string;
+  namespaces: { switch: string; desk: string; nas: string; router: string; misc: string };
+  desk: { ip: string };
+  router: { ip: string };
+  nas: { ips: string[]; sshPort: number; tftpRoot: string; tgtControlPort: number; targets: Array<{ iqn: string; sizeMiB: number }> };
+  /** address:port of every iSCSI portal (exactly what a scan must find as iSCSI). */
+  iscsiPortals: string[];
+  /** address:port of open ports that are not iSCSI. */
+  nonIscsi: string[];
+  /** Hosts that are up with port 3260 closed. */
+  closedHosts: string[];
+  /** Reverse-DNS names the lab's DNS serves. */
+  names: Record<string, string>;
+}
+
+const SUBNET = '10.77.0';
+const BITS = 24;
+
+function sanitizePrefix(p: string): string {
+  if (!/^[a-z][a-z0-9]{1,7}$/.test(p)) throw new Error(`lab prefix "${p}" must be 2-8 lower-case letters/digits`);
+  return p;
+}
+
+/** The lab prefix: BOOTCHAIN_LAB_PREFIX or "bcl". */
+export function labPrefix(): string {
+  return sanitizePrefix(process.env.BOOTCHAIN_LAB_PREFIX ?? 'bcl');
+}
+
+/** Folder of the lab's files. */
+export function labDir(prefix = labPrefix()): string {
+  return path.join(os.tmpdir(), `bootchain-lab-${prefix}`);
+}
+
+async function run(cmd: string, args: string[], opts: { allowFail?: boolean } = {}): Promise<string> {
+  try {
+    const { stdout } = await pexec(cmd, args, { maxBuffer: 8 << 20 });
+    return stdout;
+  } catch (e) {
+    if (opts.allowFail) return '';
+    const x = e as { stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(x.stderr ?? x.message).trim()}`);
+  }
+}
+
+const nsExec = (ns: string, cmd: string, args: string[], opts?: { allowFail?: boolean }) =>
+  run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+
+/** Starts a long-running process inside a namespace, logging to the lab folder. */
+function daemon(dir: string, ns: string, name: string, cmd: string, args: string[]): number {
+  const log = openSync(path.join(dir, `${name}.log`), 'a');
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', log, log], detached: true });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  return child.pid;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`lab: ${what} did not come up within ${timeoutMs} ms (see ${labDir()})`);
+}
+
+/** Names of this prefix's namespaces, whether or not they exist. */
+function namespaces(prefix: string) {
+  return {
+    switch: `${prefix}-sw`,
+    desk: `${prefix}-desk`,
+    nas: `${prefix}-nas`,
+    router: `${prefix}-rtr`,
+    misc: `${prefix}-misc`,
+  };
+}
+
+/** The tgtd control port of a prefix (so labs and other tgtd instances never share one). */
+function tgtControlPort(prefix: string): number {
+  let h = 0;
+  for (const c of prefix) h = (h * 31 + c.charCodeAt(0)) % 1000;
+  return 1000 + h;
+}
+
+/**
+ * Tears the lab down completely, also after a crashed run: every process in the lab's
+ * namespaces is killed, the namespaces, their /etc/netns files and the tgtd socket removed.
+ */
+export async function labDown(prefix = labPrefix()): Promise<void> {
+  const ns = namespaces(prefix);
+  const existing = (await run('ip', ['netns', 'list'], { allowFail: true }))
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(`${prefix}-`));
+  for (const n of existing) {
+    const pids = (await run('ip', ['netns', 'pids', n], { allowFail: true })).split(/\s+/).filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  if (existing.length > 0) await new Promise((r) => setTimeout(r, 100));
+  for (const n of existing) await run('ip', ['netns', 'del', n], { allowFail: true });
+  for (const n of Object.values(ns)) rmSync(path.join('/etc/netns', n), { recursive: true, force: true });
+  const ctl = tgtControlPort(prefix);
+  for (const f of [`/var/run/tgtd/socket.${ctl}`, `/var/run/tgtd/socket.${ctl}.lock`]) rmSync(f, { force: true });
+}
+
+/** Builds the lab (after cleaning any leftovers of the same prefix) and returns its description. */
+export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
+  for (const tool of ['/usr/sbin/tgtd', '/usr/sbin/tgtadm', '/usr/sbin/dnsmasq', '/usr/sbin/sshd', '/usr/sbin/in.tftpd']) {
+    if (!existsSync(tool)) throw new Error(`lab: ${tool} is missing; install the packages listed in .ci/run`);
+  }
+  await labDown(prefix);
+  const ns = namespaces(prefix);
+  const dir = labDir(prefix);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+
+  const hosts: Array<{ ns: string; ips: string[] }> = [
+    { ns: ns.router, ips: [`${SUBNET}.1`] },
+    { ns: ns.desk, ips: [`${SUBNET}.10`] },
+    { ns: ns.nas, ips: [`${SUBNET}.20`, `${SUBNET}.21`] },
+    { ns: ns.misc, ips: [`${SUBNET}.30`, `${SUBNET}.31`, `${SUBNET}.32`] },
+  ];
+  await run('ip', ['netns', 'add', ns.switch]);
+  await nsExec(ns.switch, 'ip', ['link', 'set', 'lo', 'up']);
+  await nsExec(ns.switch, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
+  await nsExec(ns.switch, 'ip', ['link', 'set', 'br0', 'up']);
+  let i = 0;
+  for (const h of hosts) {
+    const port = `p${i++}`;
+    await run('ip', ['netns', 'add', h.ns]);
+    // Both ends are created inside lab namespaces: the machine's own namespace never sees them.
+    await run('ip', ['-n', h.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', ns.switch]);
+    await run('ip', ['-n', ns.switch, 'link', 'set', port, 'master', 'br0', 'up']);
+    await run('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);
+    for (const ip of h.ips) await run('ip', ['-n', h.ns, 'addr', 'add', `${ip}/${BITS}`, 'dev', 'eth0']);
+    await run('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'up']);
+    await nsExec(h.ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1'], { allowFail: true });
+  }
+  // Broadcast DHCP from the desk needs a route for 255.255.255.255 (lab notes).
+  await run('ip', ['-n', ns.desk, 'route', 'add', '255.255.255.255/32', 'dev', 'eth0']);
+
+  // The desk resolves names through the lab router only (ip netns exec bind-mounts this file).
+  mkdirSync(path.join('/etc/netns', ns.desk), { recursive: true });
+  writeFileSync(path.join('/etc/netns', ns.desk, 'resolv.conf'), `nameserver ${SUBNET}.1\noptions timeout:1 attempts:1\n`);
+  writeFileSync(path.join('/etc/netns', ns.desk, 'hosts'), '127.0.0.1 localhost\n::1 localhost\n');
+
+  const names: Record<string, string> = {
+    [`${SUBNET}.20`]: 'nas.lab.bootchain.test',
+    [`${SUBNET}.21`]: 'nas-b.lab.bootchain.test',
+    [`${SUBNET}.1`]: 'router.lab.bootchain.test',
+  };
+
+  // Router: dnsmasq DHCP with PXE options (no-ping, lab notes) and the lab's DNS.
+  daemon(dir, ns.router, 'dnsmasq', '/usr/sbin/dnsmasq', [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--user=root',
+    '--interface=eth0',
+    '--bind-interfaces',
+    '--no-resolv',
+    '--no-hosts',
+    ...Object.entries(names).map(([ip, n]) => `--host-record=${n},${ip}`),
+    `--dhcp-range=${SUBNET}.100,${SUBNET}.150,255.255.255.0,1h`,
+    `--dhcp-boot=undionly.kpxe,,${SUBNET}.20`,
+    '--no-ping',
+    `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
+    '--log-dhcp',
+    `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
+  ]);
+
+  // NAS: tgtd with several targets on both addresses.
+  const ctl = tgtControlPort(prefix);
+  daemon(dir, ns.nas, 'tgtd', '/usr/sbin/tgtd', ['-f', '-C', String(ctl)]);
+  const tgtadm = (args: string[]) => run('/usr/sbin/tgtadm', ['-C', String(ctl), ...args]);
+  await waitFor('tgtd', async () => {
+    await tgtadm(['--lld', 'iscsi', '--op', 'show', '--mode', 'target']);
+    return true;
+  });
+  const targets = [
+    { iqn: 'iqn.2026-11.test.bootchain.lab:ws1', sizeMiB: 64 },
+    { iqn: 'iqn.2026-11.test.bootchain.lab:ws2', sizeMiB: 32 },
+    { iqn: 'iqn.2026-11.test.bootchain.lab:spare', sizeMiB: 16 },
+  ];
+  for (const [idx, t] of targets.entries()) {
+    const tid = String(idx + 1);
+    const file = path.join(dir, `lun-${idx + 1}.img`);
+    writeFileSync(file, '');
+    await run('truncate', ['-s', `${t.sizeMiB}M`, file]);
+    await tgtadm(['--lld', 'iscsi', '--op', 'new', '--mode', 'target', '--tid', tid, '-T', t.iqn]);
+    await tgtadm(['--lld', 'iscsi', '--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', '1', '-b', file]);
+    await tgtadm(['--lld', 'iscsi', '--op', 'bind', '--mode', 'target', '--tid', tid, '-I', 'ALL']);
+  }
+
+  // NAS: sshd (key login) and a TFTP server.
+  const sshDir = path.join(dir, 'ssh');
+  mkdirSync(sshDir, { recursive: true });
+  mkdirSync('/run/sshd', { recursive: true });
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(sshDir, 'host_ed25519')]);
+  writeFileSync(path.join(sshDir, 'authorized_keys'), '');
+  writeFileSync(
+    path.join(sshDir, 'sshd_config'),
+    [
+      `ListenAddress ${SUBNET}.20`,
+      'Port 22',
+      `HostKey ${path.join(sshDir, 'host_ed25519')}`,
+      `PidFile ${path.join(sshDir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(sshDir, 'authorized_keys')}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      '',
+    ].join('\n'),
+  );
+  daemon(dir, ns.nas, 'sshd', '/usr/sbin/sshd', ['-D', '-e', '-f', path.join(sshDir, 'sshd_config')]);
+  const tftpRoot = path.join(dir, 'tftp');
+  mkdirSync(tftpRoot, { recursive: true });
+  writeFileSync(path.join(tftpRoot, 'hello.txt'), 'bootchain lab tftp\n');
+  daemon(dir, ns.nas, 'tftpd', '/usr/sbin/in.tftpd', ['-L', '-s', '-a', `${SUBNET}.20:69`, tftpRoot]);
+
+  // Misc host: .30 has nothing on 3260 (refused), .31 answers like a web server, .32 never answers.
+  const listener = path.join(__dirnameOf(), 'listener.mjs');
+  daemon(dir, ns.misc, 'listener-http', process.execPath, [listener, 'http', `${SUBNET}.31`, '3260']);
+  daemon(dir, ns.misc, 'listener-silent', process.execPath, [listener, 'silent', `${SUBNET}.32`, '3260']);
+
+  const probe = (nsName: string, ip: string, port: number) =>
+    nsExec(ns.desk, process.execPath, [
+      '-e',
+      `const s=require('net').connect(${port},'${ip}');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),500)`,
+    ]).then(() => true);
+  await waitFor('iSCSI portal', () => probe(ns.nas, `${SUBNET}.20`, 3260));
+  await waitFor('sshd', () => probe(ns.nas, `${SUBNET}.20`, 22));
+  await waitFor('non-iSCSI listener', () => probe(ns.misc, `${SUBNET}.31`, 3260));
+  await waitFor('silent listener', () => probe(ns.misc, `${SUBNET}.32`, 3260));
+  await waitFor('dns', async () => (await nsExec(ns.desk, 'getent', ['hosts', `${SUBNET}.20`])).includes('nas.'));
+
+  const info: LabInfo = {
+    prefix,
+    dir,
+    subnet: `${SUBNET}.0/${BITS}`,
+    namespaces: ns,
+    desk: { ip: `${SUBNET}.10` },
+    router: { ip: `${SUBNET}.1` },
+    nas: { ips: [`${SUBNET}.20`, `${SUBNET}.21`], sshPort: 22, tftpRoot, tgtControlPort: ctl, targets },
+    iscsiPortals: [`${SUBNET}.20:3260`, `${SUBNET}.21:3260`],
+    nonIscsi: [`${SUBNET}.31:3260`, `${SUBNET}.32:3260`],
+    closedHosts: [`${SUBNET}.1`, `${SUBNET}.10`, `${SUBNET}.30`],
+    names,
+  };
+  writeFileSync(path.join(dir, 'lab.json'), `${JSON.stringify(info, null, 2)}\n`);
+  return info;
+}
+
+/** This file's folder, under tsx (CJS or ESM). */
+function __dirnameOf(): string {
+  return typeof __dirname === 'string' ? __dirname : path.dirname(new URL(import.meta.url).pathname);
+}
+
+/** The running lab described by BOOTCHAIN_LAB (path of lab.json), if any. */
+export function currentLab(): LabInfo | undefined {
+  const file = process.env.BOOTCHAIN_LAB;
+  if (!file || !existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LabInfo;
+}
+
+/** Arguments that run a command inside the lab's desk namespace with the lab described. */
+export function inDesk(info: LabInfo, cmd: string[]): string[] {
+  return ['netns', 'exec', info.namespaces.desk, 'env', `BOOTCHAIN_LAB=${path.join(info.dir, 'lab.json')}`, ...cmd];
+}

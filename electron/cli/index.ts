@@ -1,0 +1,198 @@
+import { isAppError, type AppError } from '../../shared/errors';
+import { parseIPv4, parsePorts } from '../../shared/ipv4';
+import type { JobProgress } from '../../shared/jobs';
+import { ISCSI_PORT, PortalCheckInput, ScanStartInput, type Portal, type ScanResult } from '../../shared/scan';
+import { toAppError } from '../services/errors';
+import { listInterfaces } from '../services/net/interfaces';
+import { checkPortal, scan } from '../services/scan/scanner';
+
+const HELP = `bootchain — diskless iSCSI boot wizard, headless
+
+Usage: bootchain <verb> [options]
+
+Verbs:
+  scan <target>... [options]   TCP connect scan for iSCSI portals, then an iSCSI login check
+                               of each open port. Targets: 10.0.0.0/24, 10.0.0.5, 10.0.0.5-10.0.0.20
+      --ports LIST             ports to scan, e.g. 3260 or 3260,860 or 3260-3262 (default 3260)
+      --timeout MS             longest wait per connect (default 1000)
+      --min-timeout MS         shortest adaptive wait per connect (default 250)
+      --concurrency N          connects in flight (default 256)
+      --check-timeout MS       wait for the iSCSI login response of an open port (default 500)
+      --no-check               do not check open ports for iSCSI (iscsi: null)
+      --no-names               skip reverse-DNS names
+      --yes-large              allow more than a /16 (at most a /8)
+      --yes-public             allow addresses outside private ranges (only networks you own)
+  check <address>[:port]       check one portal: connect, iSCSI login check, name
+  interfaces                   list this machine's interfaces and IPv4 subnets
+  help                         this text
+
+Common options:
+  --json                       print one JSON document on stdout (scripts rely on its shape)
+  --quiet                      no progress on stderr
+
+Exit codes: 0 done; 2 bad input (the message says which); 1 failure or cancelled (Ctrl-C).
+JSON of scan: { "portals": [ { "address", "port", "iscsi": true|false|null, "name"?, "evidence"? } ],
+                "probed", "closed", "silent", "durationMs", "blocks", "ports" }
+`;
+
+/** Parsed command line: positionals and --flags (a flag takes the next word when it has a value). */
+interface Args {
+  verb: string | undefined;
+  pos: string[];
+  flags: Map<string, string | true>;
+}
+
+const VALUE_FLAGS = new Set(['ports', 'timeout', 'min-timeout', 'concurrency', 'check-timeout']);
+
+function parseArgs(argv: string[]): Args {
+  const pos: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined];
+      if (v !== undefined) flags.set(k, v);
+      else if (VALUE_FLAGS.has(k)) {
+        const next = argv[++i];
+        if (next === undefined) throw usage(`--${k} needs a value`);
+        flags.set(k, next);
+      } else flags.set(k, true);
+    } else pos.push(a);
+  }
+  return { verb: pos.shift(), pos, flags };
+}
+
+class UsageError extends Error {}
+const usage = (m: string) => new UsageError(m);
+
+function intFlag(args: Args, name: string): number | undefined {
+  const v = args.flags.get(name);
+  if (v === undefined) return undefined;
+  if (v === true || !/^\d+$/.test(v)) throw usage(`--${name} takes a whole number`);
+  return Number(v);
+}
+
+function printError(e: AppError, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify({ error: e }, null, 2)}\n`);
+  process.stderr.write(`bootchain: ${e.message}\n  ${e.hint}\n`);
+}
+
+function progressLine(p: JobProgress): string {
+  const pct = p.total ? Math.floor(((p.done ?? 0) * 100) / p.total) : 0;
+  return `\r${p.phase} ${p.done ?? 0}/${p.total ?? '?'} (${pct}%) ${p.message ?? ''}   `;
+}
+
+async function cmdScan(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  if (args.pos.length === 0) throw usage('scan needs at least one target, e.g. bootchain scan 192.168.1.0/24');
+  const portsText = args.flags.get('ports');
+  let ports = [ISCSI_PORT];
+  if (portsText !== undefined) {
+    if (portsText === true) throw usage('--ports needs a list');
+    const p = parsePorts(portsText);
+    if (!p.ok) throw usage(`--ports: ${p.reason}`);
+    ports = p.value;
+  }
+  const parsed = ScanStartInput.safeParse({
+    targets: args.pos,
+    ports,
+    timeoutMs: intFlag(args, 'timeout'),
+    minTimeoutMs: intFlag(args, 'min-timeout'),
+    concurrency: intFlag(args, 'concurrency'),
+    confirmIscsi: !args.flags.has('no-check'),
+    checkTimeoutMs: intFlag(args, 'check-timeout'),
+    resolveNames: !args.flags.has('no-names'),
+    confirmLarge: args.flags.has('yes-large'),
+    confirmPublic: args.flags.has('yes-public'),
+  });
+  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const tty = process.stderr.isTTY && !quiet;
+  const result: ScanResult = await scan(parsed.data, {
+    signal: ac.signal,
+    progress: (p) => {
+      if (tty) process.stderr.write(progressLine(p));
+    },
+    item: () => undefined,
+    log: (line) => {
+      if (!quiet && !json) process.stderr.write(`${tty ? '\r' : ''}${line}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else printPortals(result.portals, result);
+  return 0;
+}
+
+function printPortals(portals: Portal[], r?: ScanResult): void {
+  for (const p of portals) {
+    const kind = p.iscsi === true ? 'iSCSI' : p.iscsi === false ? 'not-iSCSI' : 'open';
+    process.stdout.write(`${p.address}:${p.port}\t${kind}\t${p.name ?? ''}\n`);
+  }
+  if (r) process.stdout.write(`# ${r.portals.length} open, ${r.closed} closed, ${r.silent} silent, ${r.probed} probed in ${r.durationMs} ms\n`);
+}
+
+async function cmdCheck(args: Args, json: boolean): Promise<number> {
+  const t = args.pos[0];
+  if (!t || args.pos.length > 1) throw usage('check takes one address[:port]');
+  const m = /^([\d.]+)(?::(\d+))?$/.exec(t);
+  if (!m) throw usage(`"${t}" is not address[:port]`);
+  const parsed = PortalCheckInput.safeParse({ address: m[1], port: m[2] ? Number(m[2]) : ISCSI_PORT });
+  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const ip = parseIPv4(parsed.data.address);
+  if (!ip.ok) throw usage(ip.reason);
+  const p = await checkPortal(parsed.data.address, parsed.data.port, { timeoutMs: parsed.data.timeoutMs });
+  if (json) process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
+  else printPortals([p]);
+  return p.iscsi ? 0 : 1;
+}
+
+/** Runs the CLI with the given arguments and returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    const args = parseArgs(argv);
+    json = args.flags.has('json');
+    const quiet = args.flags.has('quiet');
+    switch (args.verb) {
+      case undefined:
+      case 'help':
+        process.stdout.write(HELP);
+        return 0;
+      case 'scan':
+        return await cmdScan(args, json, quiet);
+      case 'check':
+        return await cmdCheck(args, json);
+      case 'interfaces': {
+        const list = listInterfaces();
+        if (json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        else for (const i of list) for (const s of i.subnets) process.stdout.write(`${i.name}\t${s.address}\t${s.cidr}\n`);
+        return 0;
+      }
+      default:
+        if (argv.includes('--help')) {
+          process.stdout.write(HELP);
+          return 0;
+        }
+        throw usage(`unknown verb "${args.verb}" (see bootchain --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      printError({ code: 'INVALID_INPUT', message: e.message, hint: 'See bootchain --help.', retryable: false }, json);
+      return 2;
+    }
+    const a = isAppError(e) ? e : toAppError(e);
+    printError(a, json);
+    return a.code === 'INVALID_INPUT' || a.code === 'NEEDS_CONFIRMATION' ? 2 : 1;
+  }
+}
+
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bootchain: ${String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,161 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { JobEvent } from '../../shared/jobs';
+import { createHandlers, dispatch, type Caller } from '../services/api/handlers';
+import { JobRunner } from '../services/jobs/runner';
+
+/** Options of the browser harness. */
+export interface HarnessOptions {
+  /** Folder of the built renderer (index.html and assets). */
+  root: string;
+  /** Loopback address to bind; anything else is refused. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Fixed token (tests); random otherwise. */
+  token?: string;
+}
+
+/** A running harness. */
+export interface Harness {
+  url: string;
+  port: number;
+  token: string;
+  runner: JobRunner;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+/** The same CSP as the Electron window, plus the WebSocket back to this origin. */
+function csp(origin: string): string {
+  const ws = origin.replace(/^http/, 'ws');
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'`;
+}
+
+/** True for loopback addresses, the only ones the harness binds. */
+export function isLoopback(host: string): boolean {
+  return host === '::1' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Serves the built renderer and the typed contract over a WebSocket on loopback. The client
+ * must present the token (printed at start) and come from this origin; messages are
+ * `{ id, channel, input }` answered by `{ id, result }`, and job events are pushed as `{ event }`.
+ */
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host)) throw new Error(`the harness binds loopback only, not ${host}`);
+  const token = opts.token ?? randomBytes(24).toString('base64url');
+  const tokenBuf = Buffer.from(token);
+  const root = path.resolve(opts.root);
+  const runner = new JobRunner();
+  const handlers = createHandlers(runner, 'harness');
+  let origin = '';
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let rel = decodeURIComponent(url.pathname);
+    if (rel === '/' || rel === '') rel = '/index.html';
+    const file = path.resolve(root, `.${rel}`);
+    const headers = {
+      'Content-Security-Policy': csp(origin),
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, headers).end();
+      return;
+    }
+    if (!file.startsWith(root + path.sep)) {
+      res.writeHead(403, headers).end('forbidden');
+      return;
+    }
+    try {
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error('not a file');
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': st.size });
+      if (req.method === 'HEAD') res.end();
+      else createReadStream(file).pipe(res);
+    } catch {
+      res.writeHead(404, headers).end('not found');
+    }
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  const clients = new Set<WebSocket>();
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const given = Buffer.from(url.searchParams.get('token') ?? '');
+    const tokenOk = url.pathname === '/ws' && given.length === tokenBuf.length && timingSafeEqual(given, tokenBuf);
+    // A page from another origin must not drive the services, even if it learnt the port.
+    const originOk = req.headers.origin === origin || req.headers.origin === origin.replace('127.0.0.1', 'localhost');
+    if (!tokenOk || !originOk) {
+      socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
+  });
+
+  let nextCaller = 0;
+  wss.on('connection', (ws: WebSocket) => {
+    clients.add(ws);
+    const jobs = new Set<string>();
+    const caller: Caller = { id: `ws-${++nextCaller}`, ownsJob: (id) => jobs.add(id) };
+    ws.on('message', async (data) => {
+      let msg: { id?: unknown; channel?: unknown; input?: unknown };
+      try {
+        msg = JSON.parse(String(data)) as typeof msg;
+      } catch {
+        ws.close(1003, 'bad message');
+        return;
+      }
+      const result = await dispatch(handlers, msg.channel, msg.input, caller);
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: msg.id, result }));
+    });
+    ws.on('close', () => {
+      clients.delete(ws);
+      // Unsubscribing means cancelling: a closed page leaves no job running.
+      for (const id of jobs) runner.cancel(id);
+    });
+  });
+  const unsubscribe = runner.onEvent((event: JobEvent) => {
+    const text = JSON.stringify({ event });
+    for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  origin = `http://${hostPart}:${port}`;
+  return {
+    url: `${origin}/#token=${token}`,
+    port,
+    token,
+    runner,
+    close: async () => {
+      unsubscribe();
+      await runner.cancelAll();
+      for (const ws of clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { CHANNELS, JOB_EVENT_CHANNEL } from '../../shared/channels';
+import { appError } from '../../shared/errors';
+import { err } from '../../shared/result';
+import { createHandlers, dispatch } from '../services/api/handlers';
+import { JobRunner } from '../services/jobs/runner';
+import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
+
+const runner = new JobRunner();
+const handlers = createHandlers(runner, 'electron');
+let win: BrowserWindow | undefined;
+
+/** Where the renderer comes from: the dev server in `npm run dev`, the built file otherwise. */
+const rendererUrl =
+  process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(__dirname, '../renderer/index.html')).toString();
+
+/** Links the app may open, in the user's browser, never inside the app. */
+const EXTERNAL_ALLOW = [/^https:\/\/ipxe\.org\//, /^https:\/\/github\.com\/bootchain\//];
+
+function createWindow(): void {
+  win = new BrowserWindow({
+    width: 1200,
+    height: 800,
+    title: 'Bootchain',
+    show: false,
+    webPreferences: secureWebPreferences(path.join(__dirname, '../preload/index.js')),
+  });
+  const wc = win.webContents;
+  wc.setWindowOpenHandler(({ url }) => {
+    if (EXTERNAL_ALLOW.some((re) => re.test(url))) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  wc.on('will-navigate', (e, url) => {
+    if (!isAppUrl(url, rendererUrl)) e.preventDefault();
+  });
+  wc.on('will-attach-webview', (e) => e.preventDefault());
+  win.once('ready-to-show', () => win?.show());
+  void win.loadURL(rendererUrl);
+}
+
+function registerIpc(): void {
+  for (const channel of CHANNELS) {
+    ipcMain.handle(channel, async (event, input: unknown) => {
+      if (!isTrustedSender(event, win?.webContents, rendererUrl)) {
+        return err(appError('PERMISSION_DENIED', `Refused ${channel} from an untrusted frame`));
+      }
+      return dispatch(handlers, channel, input, { id: 'window' });
+    });
+  }
+  runner.onEvent((e) => {
+    if (win && !win.isDestroyed()) win.webContents.send(JOB_EVENT_CHANNEL, e);
+  });
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (win) {
+      if (win.isMinimized()) win.restore();
+      win.focus();
+    }
+  });
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-redirect', (e, url) => {
+      if (!isAppUrl(url, rendererUrl)) e.preventDefault();
+    });
+  });
+  void app.whenReady().then(() => {
+    session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+    session.defaultSession.setPermissionCheckHandler(() => false);
+    session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
+      cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+    });
+    registerIpc();
+    createWindow();
+  });
+  app.on('window-all-closed', () => {
+    void runner.cancelAll().then(() => app.quit());
+  });
+}

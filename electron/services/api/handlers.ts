@@ -1,0 +1,71 @@
+import { version } from '../../../package.json';
+import { CHANNELS, type Channel } from '../../../shared/channels';
+import { contract, type AppInfo, type OutputOf, type ParsedInputOf } from '../../../shared/contract';
+import { appError, BootchainError } from '../../../shared/errors';
+import { planScan } from '../../../shared/scan';
+import { err, ok, type Result } from '../../../shared/result';
+import { toAppError } from '../errors';
+import { JobRunner } from '../jobs/runner';
+import { listInterfaces } from '../net/interfaces';
+import { checkPortal, scan } from '../scan/scanner';
+
+/** One handler per channel, receiving validated input. */
+export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
+
+/** Who is calling: lets a transport cancel a caller's jobs when it goes away. */
+export interface Caller {
+  id: string;
+  /** Called with each job id the caller starts. */
+  ownsJob?: (jobId: string) => void;
+}
+
+/** Builds the handlers over a job runner; both transports share them. */
+export function createHandlers(runner: JobRunner, transport: AppInfo['transport']): Handlers {
+  return {
+    'app:info': async () => ({ name: 'Bootchain', version, transport, platform: process.platform }),
+    'net:interfaces': async () => listInterfaces(),
+    'scan:start': async (input, caller) => {
+      // Bad targets are refused here, before any job exists, so nothing is started.
+      const plan = planScan(input);
+      if (!plan.ok) throw new BootchainError(plan.error);
+      const jobId = runner.start('scan', (ctx) => scan(input, ctx));
+      caller.ownsJob?.(jobId);
+      return { jobId, kind: 'scan' };
+    },
+    'portal:check': async (input) => checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs }),
+    'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
+  };
+}
+
+/** Renders zod issues as one readable sentence naming the fields. */
+function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): { message: string; field?: string } {
+  const first = issues[0];
+  const field = first && first.path.length > 0 ? first.path.map(String).join('.') : undefined;
+  const message = issues
+    .slice(0, 3)
+    .map((i) => (i.path.length > 0 ? `${i.path.map(String).join('.')}: ${i.message}` : i.message))
+    .join('; ');
+  return field === undefined ? { message } : { message, field };
+}
+
+/**
+ * The single entry both transports call: unknown channel -> error, input validated with the
+ * channel's schema, handler run, every throw turned into an AppError. Never throws.
+ */
+export async function dispatch(handlers: Handlers, channel: unknown, rawInput: unknown, caller: Caller): Promise<Result<unknown>> {
+  if (typeof channel !== 'string' || !(CHANNELS as readonly string[]).includes(channel)) {
+    return err(appError('INVALID_INPUT', `Unknown channel ${JSON.stringify(channel)}`));
+  }
+  const c = channel as Channel;
+  const parsed = contract[c].input.safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    const d = describeIssues(parsed.error.issues);
+    return err(appError('INVALID_INPUT', `Invalid input for ${c}: ${d.message}`, d.field ? { field: d.field } : {}));
+  }
+  try {
+    const handler = handlers[c] as (i: unknown, caller: Caller) => Promise<unknown>;
+    return ok(await handler(parsed.data, caller));
+  } catch (e) {
+    return err(toAppError(e));
+  }
+}

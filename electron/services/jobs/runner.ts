@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { appError, BootchainError, type AppError } from '../../../shared/errors';
+import type { JobEvent, JobKind, JobKinds, JobProgress } from '../../../shared/jobs';
+import { toAppError } from '../errors';
+
+/** What a job body gets: a signal to honour everywhere, and ways to report. */
+export interface JobContext<K extends JobKind> {
+  signal: AbortSignal;
+  progress(p: JobProgress): void;
+  log(line: string, level?: 'info' | 'warn' | 'error'): void;
+  item(item: JobKinds[K]['item']): void;
+}
+
+export type JobBody<K extends JobKind> = (ctx: JobContext<K>) => Promise<JobKinds[K]['result']>;
+
+/** Minimum gap between two progress events of one job (~10/s). */
+const PROGRESS_INTERVAL_MS = 100;
+
+interface Running {
+  kind: JobKind;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs jobs: start returns a jobId at once; each job emits started, any number of
+ * progress/log/item, then exactly one of succeeded/failed/cancelled.
+ */
+export class JobRunner {
+  private readonly jobs = new Map<string, Running>();
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+
+  /** Subscribes to every job's events; returns the unsubscribe function. */
+  onEvent(fn: (e: JobEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: JobEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch {
+        // A broken listener must not break the job or the other listeners.
+      }
+    }
+  }
+
+  /** Starts a job and returns its id; the body runs on the next tick. */
+  start<K extends JobKind>(kind: K, body: JobBody<K>): string {
+    const jobId = randomUUID();
+    const controller = new AbortController();
+    const base = { jobId, kind };
+    const emit = (e: Record<string, unknown>) => this.emit({ ...base, at: Date.now(), ...e } as unknown as JobEvent);
+    let lastProgress = 0;
+    let pending: JobProgress | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const flush = () => {
+      timer = undefined;
+      if (pending && !ended) {
+        lastProgress = Date.now();
+        emit({ type: 'progress', progress: pending });
+        pending = undefined;
+      }
+    };
+    const ctx: JobContext<K> = {
+      signal: controller.signal,
+      progress: (p) => {
+        if (ended) return;
+        pending = p;
+        const wait = lastProgress + PROGRESS_INTERVAL_MS - Date.now();
+        if (wait <= 0) flush();
+        else timer ??= setTimeout(flush, wait);
+      },
+      log: (line, level = 'info') => {
+        if (!ended) emit({ type: 'log', level, line });
+      },
+      item: (item) => {
+        if (!ended) emit({ type: 'item', item });
+      },
+    };
+    const finish = (e: Record<string, unknown>) => {
+      if (ended) return;
+      if (timer) clearTimeout(timer);
+      flush();
+      ended = true;
+      this.jobs.delete(jobId);
+      emit(e);
+    };
+    const done = (async () => {
+      await Promise.resolve();
+      emit({ type: 'started' });
+      try {
+        const result = await body(ctx);
+        if (controller.signal.aborted) finish({ type: 'cancelled' });
+        else finish({ type: 'succeeded', result });
+      } catch (e) {
+        const error: AppError = toAppError(e);
+        if (controller.signal.aborted || error.code === 'CANCELLED') finish({ type: 'cancelled' });
+        else finish({ type: 'failed', error });
+      }
+    })();
+    this.jobs.set(jobId, { kind, controller, done });
+    return jobId;
+  }
+
+  /** Cancels a running job; false when no such job runs. The cancelled event follows. */
+  cancel(jobId: string): boolean {
+    const job = this.jobs.get(jobId);
+    if (!job) return false;
+    job.controller.abort(new BootchainError(appError('CANCELLED', 'Cancelled by the user')));
+    return true;
+  }
+
+  /** Cancels every job and waits until each has ended. */
+  async cancelAll(): Promise<void> {
+    const all = [...this.jobs.values()];
+    for (const j of all) j.controller.abort(new BootchainError(appError('CANCELLED', 'Shutting down')));
+    await Promise.all(all.map((j) => j.done));
+  }
+
+  /** Ids of running jobs. */
+  running(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** Resolves when the job has emitted its terminal event (immediately when unknown). */
+  async settled(jobId: string): Promise<void> {
+    await this.jobs.get(jobId)?.done;
+  }
+}

@@ -1,0 +1,80 @@
+import { useEffect, useState } from 'react';
+import type { AppInfo } from '../../../shared/contract';
+import { api } from '../api/client';
+import { NotBuilt } from '../steps/placeholder/NotBuilt';
+import { STEPS, type StepDef, type StepId } from '../steps/registry';
+import { ScanStep } from '../steps/scan/ScanStep';
+import { connectJobEvents, useApp } from '../store/index';
+import { isReachable } from '../store/wizard-slice';
+
+/** The view of each built step; others show NotBuilt. */
+const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep };
+
+function StepView({ step }: { step: StepDef }) {
+  const View = VIEWS[step.id];
+  return View ? <View /> : <NotBuilt step={step} />;
+}
+
+/** The wizard shell: step list on the left, current step on the right, Next at the bottom. */
+export function App() {
+  const state = useApp();
+  const [info, setInfo] = useState<AppInfo>();
+  useEffect(() => connectJobEvents(), []);
+  useEffect(() => {
+    void api()
+      .invoke('app:info', {})
+      .then((r) => {
+        if (r.ok) setInfo(r.value);
+      });
+  }, []);
+  const current = STEPS.find((s) => s.id === state.wizard.current) ?? STEPS[0]!;
+  const idx = STEPS.indexOf(current);
+  const nextStep = STEPS[idx + 1];
+  return (
+    <div className="shell">
+      <nav className="steps" aria-label="Steps">
+        <h1>Bootchain</h1>
+        <ol>
+          {STEPS.map((s) => {
+            const reachable = s.kind === 'view' || isReachable(state, s.id);
+            return (
+              <li key={s.id} className={s.kind === 'view' ? 'view-link' : undefined}>
+                <button
+                  type="button"
+                  data-testid={`nav-${s.id}`}
+                  disabled={!reachable}
+                  aria-current={s.id === current.id ? 'step' : undefined}
+                  onClick={() => state.goTo(s.id)}
+                  title={reachable ? s.summary : 'Complete the earlier steps first'}
+                >
+                  <span className="title">{s.title}</span>
+                  {s.isComplete(state) ? <span className="done">✓</span> : null}
+                  {s.notBuilt ? <span className="soon">not built</span> : null}
+                </button>
+              </li>
+            );
+          })}
+        </ol>
+        <footer className="muted small" data-testid="app-info">
+          {info ? `v${info.version} · ${info.transport}` : 'connecting…'}
+        </footer>
+      </nav>
+      <main className="content">
+        <StepView step={current} />
+        {current.kind === 'wizard' && nextStep && nextStep.kind === 'wizard' ? (
+          <div className="next">
+            <button
+              type="button"
+              className="primary"
+              data-testid="next"
+              disabled={!current.isComplete(state)}
+              onClick={() => state.next()}
+            >
+              Next: {nextStep.title}
+            </button>
+          </div>
+        ) : null}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,75 @@
+import type { AppState } from '../store/index';
+
+/** Every step and view of the wizard, in order. */
+export type StepId = 'scan' | 'target' | 'identity' | 'build' | 'upload' | 'verify' | 'diagnostics';
+
+/** A step as data: the shell renders the list, the views map draws each one. */
+export interface StepDef {
+  id: StepId;
+  title: string;
+  /** wizard: part of the ordered flow; view: reachable at any time. */
+  kind: 'wizard' | 'view';
+  /** One line under the title. */
+  summary: string;
+  isComplete(state: AppState): boolean;
+  /** Set while the step is not built yet: the UI says so plainly. */
+  notBuilt?: string;
+}
+
+export const STEPS: StepDef[] = [
+  {
+    id: 'scan',
+    title: 'Scan',
+    kind: 'wizard',
+    summary: 'Find iSCSI portals (TCP 3260) on your network',
+    isComplete: (s) => s.scan.selected.some((k) => s.scan.portals[k]?.iscsi === true),
+  },
+  {
+    id: 'target',
+    title: 'Target',
+    kind: 'wizard',
+    summary: 'Discover the targets on a portal and choose the workstation disk',
+    isComplete: () => false,
+    notBuilt: 'Target discovery (SendTargets, CHAP, LUN probe) is not built yet.',
+  },
+  {
+    id: 'identity',
+    title: 'Identity',
+    kind: 'wizard',
+    summary: 'Workstations, MACs, initiator IQNs and the generated files',
+    isComplete: () => false,
+    notBuilt: 'Workstation identities and generated iPXE/DHCP files are not built yet.',
+  },
+  {
+    id: 'build',
+    title: 'Build',
+    kind: 'wizard',
+    summary: 'Build iPXE with the embedded script',
+    isComplete: () => false,
+    notBuilt: 'The iPXE build is not built yet.',
+  },
+  {
+    id: 'upload',
+    title: 'Upload',
+    kind: 'wizard',
+    summary: 'Copy the boot files to the NAS over SSH/SFTP',
+    isComplete: () => false,
+    notBuilt: 'Upload over SSH/SFTP is not built yet.',
+  },
+  {
+    id: 'verify',
+    title: 'Verify',
+    kind: 'wizard',
+    summary: 'Check every link of the boot chain against the live servers',
+    isComplete: () => false,
+    notBuilt: 'Boot-chain verification is not built yet.',
+  },
+  {
+    id: 'diagnostics',
+    title: 'Diagnostics',
+    kind: 'view',
+    summary: 'See where a workstation’s boot chain breaks',
+    isComplete: () => false,
+    notBuilt: 'The diagnostics view is not built yet.',
+  },
+];

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import type { Channel } from './channels';
+import { JobCancelInput, type JobStarted } from './jobs';
+import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
+
+/** Static facts about the running backend. */
+export interface AppInfo {
+  name: string;
+  version: string;
+  transport: 'electron' | 'harness';
+  platform: string;
+}
+
+const Empty = z.object({}).strict().default({});
+
+/** Phantom marker for an output type (no runtime value needed). */
+const out = <T>(): T => undefined as unknown as T;
+
+/** Every channel: its zod input schema and its output type. */
+export const contract = {
+  'app:info': { input: Empty, output: out<AppInfo>() },
+  'net:interfaces': { input: Empty, output: out<NetInterface[]>() },
+  'scan:start': { input: ScanStartInput, output: out<JobStarted>() },
+  'portal:check': { input: PortalCheckInput, output: out<Portal>() },
+  'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
+} satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
+
+// Compile-time check that CHANNELS lists exactly the contract's keys.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const channelsMatch: Same<keyof typeof contract, Channel> = true;
+void channelsMatch;
+
+export type Contract = typeof contract;
+/** What a caller passes (defaults may be omitted). */
+export type InputOf<C extends Channel> = z.input<Contract[C]['input']>;
+/** What a handler receives (defaults applied). */
+export type ParsedInputOf<C extends Channel> = z.output<Contract[C]['input']>;
+export type OutputOf<C extends Channel> = Contract[C]['output'];
