@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { JobEvent } from '../../../shared/jobs';
+import { JobRunner } from '../jobs/runner';
+import { createHandlers, dispatch } from './handlers';
+
+function setup() {
+  const runner = new JobRunner();
+  const events: JobEvent[] = [];
+  runner.onEvent((e) => events.push(e));
+  return { runner, events, handlers: createHandlers(runner, 'harness') };
+}
+const caller = { id: 'test' };
+
+describe('dispatch', () => {
+  it('answers app:info', async () => {
+    const { handlers } = setup();
+    const r = await dispatch(handlers, 'app:info', {}, caller);
+    expect(r.ok && r.value).toMatchObject({ name: 'Bootchain', transport: 'harness' });
+  });
+
+  it('refuses an unknown channel', async () => {
+    const { handlers } = setup();
+    const r = await dispatch(handlers, 'fs:delete', {}, caller);
+    expect(!r.ok && r.error.code).toBe('INVALID_INPUT');
+  });
+
+  it.each([
+    [{ targets: ['10.77.0.0/33'] }, 'INVALID_INPUT', /10\.77\.0\.0\/33/],
+    [{ targets: ['10.77.0.0/24'], ports: [0] }, 'INVALID_INPUT', /ports/],
+    [{ targets: ['10.77.0.0/24'], ports: [70000] }, 'INVALID_INPUT', /ports/],
+    [{ targets: ['10.0.0.0/8'] }, 'NEEDS_CONFIRMATION', /larger than a \/16/],
+    [{ targets: ['10.0.0.1'], hostile: '$(reboot)' }, 'INVALID_INPUT', /hostile|Unrecognized/i],
+    ['not an object', 'INVALID_INPUT', /scan:start/],
+  ])('refuses scan:start %j with a clear error and starts nothing', async (input, code, re) => {
+    const { handlers, runner, events } = setup();
+    const r = await dispatch(handlers, 'scan:start', input, caller);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe(code);
+      expect(r.error.message).toMatch(re);
+      expect(r.error.hint.length).toBeGreaterThan(10);
+    }
+    await new Promise((res) => setTimeout(res, 20));
+    expect(runner.running()).toEqual([]);
+    expect(events).toEqual([]);
+  });
+
+  it('starts a scan job and reports its id to the caller', async () => {
+    const { handlers, runner, events } = setup();
+    const owned: string[] = [];
+    const r = await dispatch(handlers, 'scan:start', { targets: ['127.0.0.1'], ports: [1], resolveNames: false }, { id: 'c', ownsJob: (id) => owned.push(id) });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const { jobId } = r.value as { jobId: string };
+    expect(owned).toEqual([jobId]);
+    await runner.settled(jobId);
+    expect(events.at(-1)).toMatchObject({ type: 'succeeded', jobId });
+  });
+
+  it('jobs:cancel of an unknown job says so', async () => {
+    const { handlers } = setup();
+    const r = await dispatch(handlers, 'jobs:cancel', { jobId: 'nope' }, caller);
+    expect(r.ok && r.value).toEqual({ cancelled: false });
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { fail } from '../../../shared/errors';
+import type { JobEvent } from '../../../shared/jobs';
+import { JobRunner } from './runner';
+
+function collect(r: JobRunner): JobEvent[] {
+  const evs: JobEvent[] = [];
+  r.onEvent((e) => evs.push(e));
+  return evs;
+}
+
+const emptyResult = { portals: [], probed: 0, closed: 0, silent: 0, durationMs: 0, blocks: [], ports: [] };
+
+describe('JobRunner', () => {
+  it('returns an id at once, then started ... succeeded, exactly one terminal event', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const id = r.start('scan', async (ctx) => {
+      ctx.item({ address: '10.0.0.1', port: 3260, iscsi: true });
+      ctx.log('hello');
+      return emptyResult;
+    });
+    expect(evs).toHaveLength(0);
+    await r.settled(id);
+    expect(evs.map((e) => e.type)).toEqual(['started', 'item', 'log', 'succeeded']);
+    expect(evs.every((e) => e.jobId === id)).toBe(true);
+    expect(r.running()).toEqual([]);
+  });
+
+  it('maps a thrown BootchainError to failed with the same code', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const id = r.start('scan', async () => fail('UNREACHABLE', 'nope', { hint: 'do this' }));
+    await r.settled(id);
+    const last = evs.at(-1);
+    expect(last?.type).toBe('failed');
+    if (last?.type === 'failed') expect(last.error).toMatchObject({ code: 'UNREACHABLE', message: 'nope', hint: 'do this' });
+  });
+
+  it('maps an unexpected throw to INTERNAL', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const id = r.start('scan', async () => {
+      throw new TypeError('boom');
+    });
+    await r.settled(id);
+    const last = evs.at(-1);
+    expect(last?.type === 'failed' && last.error.code).toBe('INTERNAL');
+  });
+
+  it('cancel aborts the signal and ends with cancelled, not failed', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const id = r.start(
+      'scan',
+      (ctx) =>
+        new Promise((_res, rej) => {
+          ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason));
+        }),
+    );
+    await new Promise((res) => setTimeout(res, 10));
+    expect(r.cancel(id)).toBe(true);
+    await r.settled(id);
+    expect(evs.map((e) => e.type)).toEqual(['started', 'cancelled']);
+    expect(r.cancel(id)).toBe(false);
+  });
+
+  it('throttles progress to about 10 per second and keeps the last value', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const id = r.start('scan', async (ctx) => {
+      for (let i = 1; i <= 1000; i++) ctx.progress({ phase: 'connect', done: i, total: 1000 });
+      return emptyResult;
+    });
+    await r.settled(id);
+    const progress = evs.filter((e) => e.type === 'progress');
+    expect(progress.length).toBeLessThanOrEqual(3);
+    const lastProgress = progress.at(-1);
+    expect(lastProgress?.type === 'progress' && lastProgress.progress.done).toBe(1000);
+    expect(evs.at(-1)?.type).toBe('succeeded');
+  });
+
+  it('a throwing listener does not break the job', async () => {
+    const r = new JobRunner();
+    r.onEvent(() => {
+      throw new Error('listener bug');
+    });
+    const evs = collect(r);
+    const id = r.start('scan', async () => emptyResult);
+    await r.settled(id);
+    expect(evs.at(-1)?.type).toBe('succeeded');
+  });
+});
