@@ -245,7 +245,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   daemon(dir, ns.nas, 'tftpd', '/usr/sbin/in.tftpd', ['-L', '-s', '-a', `${SUBNET}.20:69`, tftpRoot]);
 
   // Misc host: .30 has nothing on 3260 (refused), .31 answers like a web server, .32 never answers.
-  const listener = path.join(__dirnameOf(), 'listener.mjs');
+  const listener = path.join(__dirname, 'listener.mjs');
   daemon(dir, ns.misc, 'listener-http', process.execPath, [listener, 'http', `${SUBNET}.31`, '3260']);
   daemon(dir, ns.misc, 'listener-silent', process.execPath, [listener, 'silent', `${SUBNET}.32`, '3260']);
 
@@ -277,10 +277,6 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   return info;
 }
 
-/** This file's folder, under tsx (CJS or ESM). */
-function __dirnameOf(): string {
-  return typeof __dirname === 'string' ? __dirname : path.dirname(new URL(import.meta.url).pathname);
-}
 
 /** The running lab described by BOOTCHAIN_LAB (path of lab.json), if any. */
 export function currentLab(): LabInfo | undefined {
