@@ -25,14 +25,19 @@ test.describe('Electron app', () => {
     const win = await app.firstWindow();
     await expect(win.getByTestId('step-scan')).toBeVisible();
     await expect(win.getByTestId('app-info')).toContainText('electron');
-    const prefs = await app.evaluate(({ BrowserWindow }) => {
-      const w = BrowserWindow.getAllWindows()[0]!;
-      const p = w.webContents.getLastWebPreferences();
-      return { contextIsolation: p?.contextIsolation, sandbox: p?.sandbox, nodeIntegration: p?.nodeIntegration, webSecurity: p?.webSecurity };
+    // Sandboxed, isolated renderer: no Node, only the typed API from the preload.
+    const seen = await win.evaluate(() => {
+      const g = globalThis as { require?: unknown; process?: unknown; api?: Record<string, unknown> };
+      return { require: typeof g.require, process: typeof g.process, api: Object.keys(g.api ?? {}).sort() };
     });
-    expect(prefs).toEqual({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
-    // The renderer has no Node.
-    expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
+    expect(seen.require).toBe('undefined');
+    expect(seen.process).toBe('undefined');
+    expect(seen.api).toContain('scan:start');
+    // Navigation away from the app is refused.
+    await win.evaluate(() => {
+      (globalThis as unknown as { location: { href: string } }).location.href = 'https://example.invalid/';
+    });
+    await expect(win.getByTestId('step-scan')).toBeVisible();
     await app.close();
   });
 });

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
+
+// security.ts imports only types from 'electron', so it runs here in plain Node.
+describe('main-process security settings', () => {
+  it('writes out every webPreference that matters', () => {
+    expect(secureWebPreferences('/p.js')).toMatchObject({
+      preload: '/p.js',
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+    });
+  });
+  it('has a strict CSP', () => {
+    expect(CSP).toMatch(/^default-src 'self'; script-src 'self';/);
+    expect(CSP).not.toMatch(/unsafe-inline|unsafe-eval/);
+  });
+  it('recognises only the app page', () => {
+    const file = 'file:///opt/bootchain/out/renderer/index.html';
+    expect(isAppUrl(file, file)).toBe(true);
+    expect(isAppUrl('file:///etc/passwd', file)).toBe(false);
+    expect(isAppUrl('https://evil.example/', file)).toBe(false);
+    expect(isAppUrl('http://localhost:5173/x', 'http://localhost:5173/')).toBe(true);
+    expect(isAppUrl('not a url', file)).toBe(false);
+  });
+  it('trusts only the main frame of our own window on our page', () => {
+    const file = 'file:///app/index.html';
+    const mainFrame = { url: file };
+    const owner = { mainFrame } as never;
+    const ev = (sender: unknown, frame: unknown) => ({ sender, senderFrame: frame }) as never;
+    expect(isTrustedSender(ev(owner, mainFrame), owner, file)).toBe(true);
+    expect(isTrustedSender(ev(owner, { url: file }), owner, file)).toBe(false); // a subframe
+    expect(isTrustedSender(ev({}, mainFrame), owner, file)).toBe(false); // another webContents
+    expect(isTrustedSender(ev(owner, mainFrame), undefined, file)).toBe(false);
+    const navigated = { mainFrame: { url: 'https://evil.example/' } } as never;
+    expect(isTrustedSender(ev(navigated, (navigated as { mainFrame: unknown }).mainFrame), navigated, file)).toBe(false);
+  });
+});
