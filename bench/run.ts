@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: builds the lab, runs every benchmark inside it, prints each figure beside a
+ * reference tool's figure from the same run and their ratio, and tears the lab down.
+ */
+import { labDown, labUp } from '../e2e/lab/lab';
+import { benchScan } from './scan';
+
+async function main(): Promise<number> {
+  const lab = await labUp();
+  try {
+    process.stdout.write(`Bootchain benchmarks (lab ${lab.subnet}, ${new Date().toISOString()})\n\n`);
+    const results: Array<[string, boolean]> = [];
+    results.push(['scan', await benchScan(lab)]);
+    process.stdout.write(`\n${results.map(([n, ok]) => `${n}: ${ok ? 'goal met' : 'GOAL MISSED'}`).join('\n')}\n`);
+    return 0;
+  } finally {
+    await labDown();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${String(e)}\n`);
+    void labDown().finally(() => process.exit(1));
+  },
+);
