@@ -8,10 +8,11 @@
  * touches the machine's own interfaces: every link is created inside a lab namespace.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { writeGptDisk, writeMbrDisk } from './disk-images';
 
 const pexec = promisify(execFile);
 
@@ -20,10 +21,12 @@ export interface LabInfo {
   prefix: string;
   dir: string;
   subnet: string;
-  namespaces: { switch: string; desk: string; nas: string; router: string; misc: string };
+  namespaces: { switch: string; desk: string; nas: string; router: string; misc: string; nas2: string };
   desk: { ip: string };
   router: { ip: string };
-  nas: { ips: string[]; sshPort: number; tftpRoot: string; tgtControlPort: number; targets: Array<{ iqn: string; sizeMiB: number }> };
+  nas: { ips: string[]; sshPort: number; tftpRoot: string; tgtControlPorts: number[] };
+  /** The iSCSI side of the lab: targets, credentials and what each LUN holds. */
+  iscsi: LabIscsi;
   /** address:port of every iSCSI portal (exactly what a scan must find as iSCSI). */
   iscsiPortals: string[];
   /** address:port of open ports that are not iSCSI. */
@@ -35,6 +38,49 @@ export interface LabInfo {
 }
 
 const SUBNET = '10.77.0';
+const IQN = 'iqn.2026-11.test.bootchain.lab';
+
+/** Targets and credentials of the lab's tgtd instances. */
+export interface LabIscsi {
+  /** Portals of tgtd A (same targets on both) and of tgtd B (discovery needs CHAP). */
+  portalsA: string[];
+  portalB: string;
+  targets: { mbr: string; gpt: string; empty: string; chapOneWay: string; chapMutual: string; acl: string; bulk: string[]; onB: string };
+  /** LUN 1 sizes in MiB (LUN 0 of tgt is the controller). */
+  sizesMiB: Record<string, number>;
+  aclInitiator: string;
+  chap: {
+    oneWay: { username: string; secret: string };
+    mutual: { username: string; secret: string; targetUsername: string; targetSecret: string };
+    discovery: { username: string; secret: string; targetUsername: string; targetSecret: string };
+  };
+}
+
+/** The lab's iSCSI plan (fixed, so tests can name what they expect). */
+export function labIscsiPlan(): LabIscsi {
+  const bulk = Array.from({ length: 44 }, (_, i) => `${IQN}:bulk-${String(i + 1).padStart(2, '0')}.a-deliberately-long-target-name-so-that-the-sendtargets-reply-is-over-eight-kilobytes-and-needs-continuation`);
+  return {
+    portalsA: [`${SUBNET}.20:3260`, `${SUBNET}.22:3260`],
+    portalB: `${SUBNET}.21:3260`,
+    targets: {
+      mbr: `${IQN}:ws1`,
+      gpt: `${IQN}:ws2-uefi`,
+      empty: `${IQN}:spare`,
+      chapOneWay: `${IQN}:chap-oneway`,
+      chapMutual: `${IQN}:chap-mutual`,
+      acl: `${IQN}:acl-bound`,
+      bulk,
+      onB: `${IQN}:on-b`,
+    },
+    sizesMiB: { mbr: 64, gpt: 48, empty: 16, chapOneWay: 8, chapMutual: 8, acl: 8, onB: 8 },
+    aclInitiator: `${IQN}:allowed-initiator`,
+    chap: {
+      oneWay: { username: 'ws-user', secret: 'ws-secret-1234' },
+      mutual: { username: 'mu-user', secret: 'mu-secret-5678', targetUsername: 'tgt-user', targetSecret: 'tgt-secret-9012' },
+      discovery: { username: 'disc-user', secret: 'disc-secret-123', targetUsername: 'disc-tgt', targetSecret: 'disc-tgt-secret-456' },
+    },
+  };
+}
 const BITS = 24;
 
 function sanitizePrefix(p: string): string {
@@ -92,6 +138,7 @@ function namespaces(prefix: string) {
     nas: `${prefix}-nas`,
     router: `${prefix}-rtr`,
     misc: `${prefix}-misc`,
+    nas2: `${prefix}-nas2`,
   };
 }
 
@@ -126,7 +173,7 @@ export async function labDown(prefix = labPrefix()): Promise<void> {
   for (const n of existing) await run('ip', ['netns', 'del', n], { allowFail: true });
   for (const n of Object.values(ns)) rmSync(path.join('/etc/netns', n), { recursive: true, force: true });
   const ctl = tgtControlPort(prefix);
-  for (const f of [`/var/run/tgtd/socket.${ctl}`, `/var/run/tgtd/socket.${ctl}.lock`]) rmSync(f, { force: true });
+  for (const c of [ctl, ctl + 1]) for (const f of [`/var/run/tgtd/socket.${c}`, `/var/run/tgtd/socket.${c}.lock`]) rmSync(f, { force: true });
 }
 
 /** Builds the lab (after cleaning any leftovers of the same prefix) and returns its description. */
@@ -143,7 +190,8 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   const hosts: Array<{ ns: string; ips: string[] }> = [
     { ns: ns.router, ips: [`${SUBNET}.1`] },
     { ns: ns.desk, ips: [`${SUBNET}.10`] },
-    { ns: ns.nas, ips: [`${SUBNET}.20`, `${SUBNET}.21`] },
+    { ns: ns.nas, ips: [`${SUBNET}.20`, `${SUBNET}.22`] },
+    { ns: ns.nas2, ips: [`${SUBNET}.21`] },
     { ns: ns.misc, ips: [`${SUBNET}.30`, `${SUBNET}.31`, `${SUBNET}.32`] },
   ];
   await run('ip', ['netns', 'add', ns.switch]);
@@ -173,6 +221,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   const names: Record<string, string> = {
     [`${SUBNET}.20`]: 'nas.lab.bootchain.test',
     [`${SUBNET}.21`]: 'nas-b.lab.bootchain.test',
+    [`${SUBNET}.22`]: 'nas-c.lab.bootchain.test',
     [`${SUBNET}.1`]: 'router.lab.bootchain.test',
   };
 
@@ -194,28 +243,55 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
     `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
   ]);
 
-  // NAS: tgtd with several targets on both addresses.
-  const ctl = tgtControlPort(prefix);
-  daemon(dir, ns.nas, 'tgtd', '/usr/sbin/tgtd', ['-f', '-C', String(ctl)]);
-  const tgtadm = (args: string[]) => run('/usr/sbin/tgtadm', ['-C', String(ctl), ...args]);
-  await waitFor('tgtd', async () => {
-    await tgtadm(['--lld', 'iscsi', '--op', 'show', '--mode', 'target']);
-    return true;
-  });
-  const targets = [
-    { iqn: 'iqn.2026-11.test.bootchain.lab:ws1', sizeMiB: 64 },
-    { iqn: 'iqn.2026-11.test.bootchain.lab:ws2', sizeMiB: 32 },
-    { iqn: 'iqn.2026-11.test.bootchain.lab:spare', sizeMiB: 16 },
-  ];
-  for (const [idx, t] of targets.entries()) {
-    const tid = String(idx + 1);
-    const file = path.join(dir, `lun-${idx + 1}.img`);
-    writeFileSync(file, '');
-    await run('truncate', ['-s', `${t.sizeMiB}M`, file]);
-    await tgtadm(['--lld', 'iscsi', '--op', 'new', '--mode', 'target', '--tid', tid, '-T', t.iqn]);
-    await tgtadm(['--lld', 'iscsi', '--op', 'new', '--mode', 'logicalunit', '--tid', tid, '--lun', '1', '-b', file]);
-    await tgtadm(['--lld', 'iscsi', '--op', 'bind', '--mode', 'target', '--tid', tid, '-I', 'ALL']);
+  // NAS: two tgtd instances. A listens on every address of the nas (.20 and .22: two portals,
+  // both listed by SendTargets) with plain, CHAP, ACL and bulk targets; B, on a second box
+  // (.21), protects discovery itself with CHAP.
+  const ctlA = tgtControlPort(prefix);
+  const ctlB = ctlA + 1;
+  const iscsi = labIscsiPlan();
+  daemon(dir, ns.nas, 'tgtd-a', '/usr/sbin/tgtd', ['-f', '-C', String(ctlA)]);
+  daemon(dir, ns.nas2, 'tgtd-b', '/usr/sbin/tgtd', ['-f', '-C', String(ctlB), '--iscsi', `portal=${SUBNET}.21:3260`]);
+  const tgtadm = (ctl: number, args: string[]) => run('/usr/sbin/tgtadm', ['-C', String(ctl), '--lld', 'iscsi', ...args]);
+  for (const ctl of [ctlA, ctlB]) {
+    await waitFor(`tgtd ${ctl}`, async () => {
+      await tgtadm(ctl, ['--op', 'show', '--mode', 'target']);
+      return true;
+    });
   }
+  const lun = (name: string, mib: number, kind: 'mbr' | 'gpt' | 'empty') => {
+    const file = path.join(dir, `${name}.img`);
+    if (kind === 'mbr') writeMbrDisk(file, mib * 1048576);
+    else if (kind === 'gpt') writeGptDisk(file, mib * 1048576);
+    else {
+      closeSync(openSync(file, 'w'));
+      truncateSync(file, mib * 1048576);
+    }
+    return file;
+  };
+  const addTarget = async (ctl: number, tid: number, iqn: string, opts: { lun?: string; acl?: string } = {}) => {
+    await tgtadm(ctl, ['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', iqn]);
+    if (opts.lun) await tgtadm(ctl, ['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', opts.lun]);
+    if (opts.acl) await tgtadm(ctl, ['--op', 'bind', '--mode', 'target', '--tid', String(tid), '--initiator-name', opts.acl]);
+    else await tgtadm(ctl, ['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
+  };
+  const account = async (ctl: number, user: string, password: string, tid?: number, outgoing = false) => {
+    await tgtadm(ctl, ['--op', 'new', '--mode', 'account', '--user', user, '--password', password]);
+    await tgtadm(ctl, ['--op', 'bind', '--mode', 'account', ...(tid === undefined ? [] : ['--tid', String(tid)]), '--user', user, ...(outgoing ? ['--outgoing'] : [])]);
+  };
+  const T = iscsi.targets;
+  await addTarget(ctlA, 1, T.mbr, { lun: lun('mbr', 64, 'mbr') });
+  await addTarget(ctlA, 2, T.gpt, { lun: lun('gpt', 48, 'gpt') });
+  await addTarget(ctlA, 3, T.empty, { lun: lun('empty', 16, 'empty') });
+  await addTarget(ctlA, 4, T.chapOneWay, { lun: lun('chap1', 8, 'empty') });
+  await account(ctlA, iscsi.chap.oneWay.username, iscsi.chap.oneWay.secret, 4);
+  await addTarget(ctlA, 5, T.chapMutual, { lun: lun('chap2', 8, 'empty') });
+  await account(ctlA, iscsi.chap.mutual.username, iscsi.chap.mutual.secret, 5);
+  await account(ctlA, iscsi.chap.mutual.targetUsername, iscsi.chap.mutual.targetSecret, 5, true);
+  await addTarget(ctlA, 6, T.acl, { lun: lun('acl', 8, 'empty'), acl: iscsi.aclInitiator });
+  for (const [i, iqn] of T.bulk.entries()) await addTarget(ctlA, 10 + i, iqn);
+  await addTarget(ctlB, 1, T.onB, { lun: lun('onb', 8, 'empty') });
+  await account(ctlB, iscsi.chap.discovery.username, iscsi.chap.discovery.secret);
+  await account(ctlB, iscsi.chap.discovery.targetUsername, iscsi.chap.discovery.targetSecret, undefined, true);
 
   // NAS: sshd (key login) and a TFTP server.
   const sshDir = path.join(dir, 'ssh');
@@ -254,7 +330,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
       '-e',
       `const s=require('net').connect(${port},'${ip}');s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),500)`,
     ]).then(() => true);
-  await waitFor('iSCSI portal', () => probe(ns.nas, `${SUBNET}.20`, 3260));
+  for (const ip of ['20', '21', '22']) await waitFor(`iSCSI portal .${ip}`, () => probe(ns.nas, `${SUBNET}.${ip}`, 3260));
   await waitFor('sshd', () => probe(ns.nas, `${SUBNET}.20`, 22));
   await waitFor('non-iSCSI listener', () => probe(ns.misc, `${SUBNET}.31`, 3260));
   await waitFor('silent listener', () => probe(ns.misc, `${SUBNET}.32`, 3260));
@@ -267,8 +343,9 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
     namespaces: ns,
     desk: { ip: `${SUBNET}.10` },
     router: { ip: `${SUBNET}.1` },
-    nas: { ips: [`${SUBNET}.20`, `${SUBNET}.21`], sshPort: 22, tftpRoot, tgtControlPort: ctl, targets },
-    iscsiPortals: [`${SUBNET}.20:3260`, `${SUBNET}.21:3260`],
+    nas: { ips: [`${SUBNET}.20`, `${SUBNET}.21`, `${SUBNET}.22`], sshPort: 22, tftpRoot, tgtControlPorts: [ctlA, ctlB] },
+    iscsi,
+    iscsiPortals: [`${SUBNET}.20:3260`, `${SUBNET}.21:3260`, `${SUBNET}.22:3260`],
     nonIscsi: [`${SUBNET}.31:3260`, `${SUBNET}.32:3260`],
     closedHosts: [`${SUBNET}.1`, `${SUBNET}.10`, `${SUBNET}.30`],
     names,

@@ -1,0 +1,110 @@
+/**
+ * Disk images for the lab's LUNs, written by hand so the tests know exactly what is on them:
+ * an MBR disk (boot code marker, one bootable Linux partition, 0x55AA) and a GPT disk with an
+ * EFI system partition (protective MBR, primary header and entries, backup header and entries).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+const SECTOR = 512;
+
+/** Text at the start of the MBR boot code of lab disks. */
+export const MBR_MARKER = 'BOOTCHAIN-LAB-MBR';
+
+function writeAt(fd: number, buf: Buffer, lba: number): void {
+  writeSync(fd, buf, 0, buf.length, lba * SECTOR);
+}
+
+/** A sparse file of `bytes` with an MBR: one bootable Linux partition from LBA 2048. */
+export function writeMbrDisk(file: string, bytes: number): void {
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+    const mbr = Buffer.alloc(SECTOR);
+    mbr.write(MBR_MARKER, 0, 'latin1');
+    const e = mbr.subarray(446, 462);
+    e[0] = 0x80; // bootable
+    e[4] = 0x83; // Linux
+    e.writeUInt32LE(2048, 8);
+    e.writeUInt32LE(bytes / SECTOR - 2048, 12);
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    writeAt(fd, mbr, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** GUID text to the mixed-endian bytes GPT stores. */
+function guidBytes(g: string): Buffer {
+  const h = g.replace(/-/g, '');
+  const b = Buffer.from(h, 'hex');
+  return Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(), Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8, 16)]);
+}
+
+const ESP_TYPE = 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b';
+const LINUX_TYPE = '0fc63daf-8483-4772-8e79-3d69d8477de4';
+
+/** A sparse file of `bytes` with GPT: an EFI system partition of `espMiB` and a Linux partition. */
+export function writeGptDisk(file: string, bytes: number, espMiB = 8): void {
+  const sectors = bytes / SECTOR;
+  const entriesSectors = 32; // 128 entries x 128 bytes
+  const firstUsable = 2 + entriesSectors;
+  const lastUsable = sectors - 1 - entriesSectors - 1;
+  const espFirst = 2048;
+  const espLast = espFirst + (espMiB * 1048576) / SECTOR - 1;
+  const entries = Buffer.alloc(entriesSectors * SECTOR);
+  const entry = (i: number, type: string, first: number, last: number, name: string) => {
+    const e = entries.subarray(i * 128, (i + 1) * 128);
+    guidBytes(type).copy(e, 0);
+    randomBytes(16).copy(e, 16);
+    e.writeBigUInt64LE(BigInt(first), 32);
+    e.writeBigUInt64LE(BigInt(last), 40);
+    e.write(name, 56, 'utf16le');
+  };
+  entry(0, ESP_TYPE, espFirst, espLast, 'EFI system partition');
+  entry(1, LINUX_TYPE, espLast + 1, lastUsable, 'root');
+  const entriesCrc = crc32(entries);
+  const diskGuid = randomBytes(16);
+  const header = (self: number, alt: number, entriesLba: number) => {
+    const h = Buffer.alloc(SECTOR);
+    h.write('EFI PART', 0, 'latin1');
+    h.writeUInt32LE(0x00010000, 8);
+    h.writeUInt32LE(92, 12);
+    h.writeBigUInt64LE(BigInt(self), 24);
+    h.writeBigUInt64LE(BigInt(alt), 32);
+    h.writeBigUInt64LE(BigInt(firstUsable), 40);
+    h.writeBigUInt64LE(BigInt(lastUsable), 48);
+    diskGuid.copy(h, 56);
+    h.writeBigUInt64LE(BigInt(entriesLba), 72);
+    h.writeUInt32LE(128, 80);
+    h.writeUInt32LE(128, 84);
+    h.writeUInt32LE(entriesCrc, 88);
+    h.writeUInt32LE(crc32(h.subarray(0, 92)), 16);
+    return h;
+  };
+  const pmbr = Buffer.alloc(SECTOR);
+  const e = pmbr.subarray(446, 462);
+  e[1] = 0x00;
+  e[2] = 0x02;
+  e[4] = 0xee;
+  e[5] = 0xff;
+  e[6] = 0xff;
+  e[7] = 0xff;
+  e.writeUInt32LE(1, 8);
+  e.writeUInt32LE(Math.min(sectors - 1, 0xffffffff), 12);
+  pmbr[510] = 0x55;
+  pmbr[511] = 0xaa;
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+    writeAt(fd, pmbr, 0);
+    writeAt(fd, header(1, sectors - 1, 2), 1);
+    writeAt(fd, entries, 2);
+    writeAt(fd, entries, sectors - 1 - entriesSectors);
+    writeAt(fd, header(sectors - 1, 1, sectors - 1 - entriesSectors), sectors - 1);
+  } finally {
+    closeSync(fd);
+  }
+}

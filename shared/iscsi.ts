@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/** One portal of a target, as SendTargets lists it. */
+export interface TargetPortal {
+  address: string;
+  port: number;
+  tpgt?: number;
+}
+
+/** A target found by discovery. */
+export interface DiscoveredTarget {
+  name: string;
+  portals: TargetPortal[];
+}
+
+/** Result of iscsi:discover. */
+export interface DiscoveryResult {
+  portal: { address: string; port: number };
+  targets: DiscoveredTarget[];
+  warnings: string[];
+  /** Size of the SendTargets reply and the number of Text Response PDUs it came in. */
+  replyBytes: number;
+  replyPdus: number;
+  durationMs: number;
+}
+
+/** What the first sectors of a disk hold. */
+export interface DiskLayout {
+  scheme: 'mbr' | 'gpt' | 'none';
+  /** Boot signature 0x55AA at the end of LBA 0. */
+  bootSignature: boolean;
+  /** MBR partition with the boot flag, or a GPT EFI system partition. */
+  bootable: boolean;
+  partitions: Array<{ index: number; type: string; startLba: number; sectors: number; bootFlag?: boolean; name?: string }>;
+  esp?: { index: number; startLba: number; sectors: number } | undefined;
+  /** empty: all zeros; has-os: a partition table; unknown-data: not zero but no table. */
+  verdict: 'empty' | 'has-os' | 'unknown-data';
+  summary: string;
+}
+
+/** One logical unit of a target. */
+export interface LunInfo {
+  lun: number;
+  /** SCSI peripheral device type (0 = disk, 0x0c = storage array controller ...). */
+  deviceType: number;
+  deviceTypeName: string;
+  vendor: string;
+  product: string;
+  revision: string;
+  serial?: string | undefined;
+  blockSize?: number;
+  blocks?: number;
+  sizeBytes?: number;
+  layout?: DiskLayout;
+}
+
+/** Result of iscsi:probe. */
+export interface ProbeResult {
+  portal: { address: string; port: number };
+  target: string;
+  initiator: string;
+  luns: LunInfo[];
+  /** The LUN that holds the disk (first disk-type LUN): what sanboot must name. */
+  bootLun?: number | undefined;
+  digests: { header: boolean; data: boolean };
+  durationMs: number;
+}
+
+const Chap = z
+  .object({
+    username: z.string().min(1).max(255),
+    secret: z.string().min(1).max(255),
+    mutual: z.object({ username: z.string().max(255).optional(), secret: z.string().min(1).max(255) }).strict().optional(),
+  })
+  .strict();
+
+const Host = z.string().min(1).max(253);
+
+/** Input of iscsi:discover. */
+export const DiscoverInput = z
+  .object({
+    address: Host,
+    port: z.number().int().min(1).max(65535).default(3260),
+    initiatorName: z.string().max(223).optional(),
+    chap: Chap.optional(),
+    timeoutMs: z.number().int().min(100).max(120000).default(10000),
+  })
+  .strict();
+export type DiscoverInput = z.input<typeof DiscoverInput>;
+
+/** Input of iscsi:probe. */
+export const ProbeInput = z
+  .object({
+    address: Host,
+    port: z.number().int().min(1).max(65535).default(3260),
+    target: z.string().min(1).max(223),
+    initiatorName: z.string().min(1).max(223),
+    chap: Chap.optional(),
+    digests: z.enum(['none', 'prefer', 'require']).default('none'),
+    timeoutMs: z.number().int().min(100).max(120000).default(10000),
+  })
+  .strict();
+export type ProbeInput = z.input<typeof ProbeInput>;
