@@ -75,7 +75,7 @@ export const ERROR_TEXT: Record<ErrorCode, { title: string; hint: string; retrya
 export function appError(
   code: ErrorCode,
   message: string,
-  opts: { hint?: string; detail?: string; retryable?: boolean; field?: string } = {},
+  opts: { hint?: string | undefined; detail?: string | undefined; retryable?: boolean | undefined; field?: string | undefined } = {},
 ): AppError {
   const base = ERROR_TEXT[code];
   const err: AppError = {
@@ -103,7 +103,7 @@ export class BootchainError extends Error {
 export function fail(
   code: ErrorCode,
   message: string,
-  opts: { hint?: string; detail?: string; retryable?: boolean; field?: string } = {},
+  opts: { hint?: string | undefined; detail?: string | undefined; retryable?: boolean | undefined; field?: string | undefined } = {},
 ): never {
   throw new BootchainError(appError(code, message, opts));
 }
