@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Channel } from './channels';
+import { DiscoverInput, ProbeInput } from './iscsi';
 import { JobCancelInput, type JobStarted } from './jobs';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 
@@ -22,6 +23,8 @@ export const contract = {
   'net:interfaces': { input: Empty, output: out<NetInterface[]>() },
   'scan:start': { input: ScanStartInput, output: out<JobStarted>() },
   'portal:check': { input: PortalCheckInput, output: out<Portal>() },
+  'iscsi:discover': { input: DiscoverInput, output: out<JobStarted>() },
+  'iscsi:probe': { input: ProbeInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

@@ -76,17 +76,30 @@ const Chap = z
 
 const Host = z.string().min(1).max(253);
 
-/** Input of iscsi:discover. */
+const Portal = z.object({ address: Host, port: z.number().int().min(1).max(65535).default(3260) }).strict();
+
+/** Initiator name Bootchain uses for discovery when the user gives none. */
+export const DISCOVERY_INITIATOR = 'iqn.2024-01.io.bootchain:discovery';
+
+/** Input of iscsi:discover: SendTargets on each portal, results merged. */
 export const DiscoverInput = z
   .object({
-    address: Host,
-    port: z.number().int().min(1).max(65535).default(3260),
-    initiatorName: z.string().max(223).optional(),
+    portals: z.array(Portal).min(1).max(32),
+    initiatorName: z.string().min(1).max(223).default(DISCOVERY_INITIATOR),
     chap: Chap.optional(),
     timeoutMs: z.number().int().min(100).max(120000).default(10000),
   })
   .strict();
 export type DiscoverInput = z.input<typeof DiscoverInput>;
+
+/** Result of an iscsi:discover job. */
+export interface DiscoverJobResult {
+  /** Targets of every portal that answered, merged by name. */
+  targets: DiscoveredTarget[];
+  results: DiscoveryResult[];
+  /** Portals that failed, each with its error (the others still count). */
+  failures: Array<{ portal: { address: string; port: number }; error: import('./errors').AppError }>;
+}
 
 /** Input of iscsi:probe. */
 export const ProbeInput = z
@@ -96,6 +109,8 @@ export const ProbeInput = z
     target: z.string().min(1).max(223),
     initiatorName: z.string().min(1).max(223),
     chap: Chap.optional(),
+    /** CHAP for the discovery that explains a "no such target" answer. */
+    discoveryChap: Chap.optional(),
     digests: z.enum(['none', 'prefer', 'require']).default('none'),
     timeoutMs: z.number().int().min(100).max(120000).default(10000),
   })

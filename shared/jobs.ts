@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import type { AppError } from './errors';
+import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from './iscsi';
 import type { Portal, ScanResult } from './scan';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
   scan: { item: Portal; result: ScanResult };
+  discover: { item: DiscoveryResult; result: DiscoverJobResult };
+  probe: { item: LunInfo; result: ProbeResult };
 }
 export type JobKind = keyof JobKinds;
 

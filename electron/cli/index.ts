@@ -2,7 +2,12 @@ import { isAppError, type AppError } from '../../shared/errors';
 import { parseIPv4, parsePorts } from '../../shared/ipv4';
 import type { JobProgress } from '../../shared/jobs';
 import { ISCSI_PORT, PortalCheckInput, ScanStartInput, type Portal, type ScanResult } from '../../shared/scan';
+import { DISCOVERY_INITIATOR, DiscoverInput, ProbeInput } from '../../shared/iscsi';
+import type { JobKinds } from '../../shared/jobs';
 import { toAppError } from '../services/errors';
+import { checkTargetName } from '../services/iscsi/discovery';
+import { checkInitiatorName, discoverJob, probeJob } from '../services/iscsi/jobs';
+import type { JobContext } from '../services/jobs/runner';
 import { listInterfaces } from '../services/net/interfaces';
 import { checkPortal, scan } from '../services/scan/scanner';
 
@@ -23,17 +28,34 @@ Verbs:
       --yes-large              allow more than a /16 (at most a /8)
       --yes-public             allow addresses outside private ranges (only networks you own)
   check <address>[:port]       check one portal: connect, iSCSI login check, name
+  discover <portal>... [options]
+                               SendTargets discovery on each portal (address[:port], IPv6 in
+                               brackets); prints "IP:PORT,TPGT IQN" lines like iscsiadm -m discovery
+      --initiator IQN          initiator name to log in as (default ${DISCOVERY_INITIATOR})
+  probe <portal> <target-iqn> --initiator IQN [options]
+                               log in as IQN and describe the target: LUNs, vendor, serial, size,
+                               partition table, EFI system partition, which LUN holds the disk
+      --digests none|prefer|require   CRC32C header and data digests (default none)
+  CHAP (discover and probe):
+      --chap-user U            CHAP user; the secret comes from BOOTCHAIN_CHAP_SECRET, or
+      --chap-secret S          (visible to other users of this machine in the process list)
+      --mutual-user U          mutual CHAP: the target's user (optional) and its secret from
+      --mutual-secret S        BOOTCHAIN_MUTUAL_SECRET or this flag
+      --timeout MS             deadline of each protocol step (default 10000)
   interfaces                   list this machine's interfaces and IPv4 subnets
   help                         this text
 
 Common options:
   --json                       print one JSON document on stdout (scripts rely on its shape)
   --quiet                      no progress on stderr
+  --verbose                    protocol log on stderr (never shows secrets)
 
 Exit codes: 0 done; 2 bad input (the message says which); 1 failure or cancelled (Ctrl-C).
 JSON of scan: { "portals": [ { "address", "port", "iscsi": true|false|null, "name"?, "evidence"? } ],
                 "probed", "closed", "silent", "durationMs", "blocks", "ports" }
 `;
+
+type ChapInput = { username: string; secret: string; mutual?: { username?: string; secret: string } };
 
 /** Parsed command line: positionals and --flags (a flag takes the next word when it has a value). */
 interface Args {
@@ -42,7 +64,19 @@ interface Args {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['ports', 'timeout', 'min-timeout', 'concurrency', 'check-timeout']);
+const VALUE_FLAGS = new Set([
+  'ports',
+  'timeout',
+  'min-timeout',
+  'concurrency',
+  'check-timeout',
+  'initiator',
+  'chap-user',
+  'chap-secret',
+  'mutual-user',
+  'mutual-secret',
+  'digests',
+]);
 
 function parseArgs(argv: string[]): Args {
   const pos: string[] = [];
@@ -147,6 +181,103 @@ async function cmdCheck(args: Args, json: boolean): Promise<number> {
   return p.iscsi ? 0 : 1;
 }
 
+/** Parses `address[:port]` or `[v6]:port`. */
+function parsePortal(t: string): { address: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+|[A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(t);
+  if (!m) throw usage(`"${t}" is not a portal (address[:port])`);
+  const port = m[3] ? Number(m[3]) : ISCSI_PORT;
+  if (port < 1 || port > 65535) throw usage(`port ${port} is out of range: ports are 1 to 65535`);
+  return { address: (m[1] ?? m[2])!, port };
+}
+
+function stringFlag(args: Args, name: string): string | undefined {
+  const v = args.flags.get(name);
+  if (v === true) throw usage(`--${name} needs a value`);
+  return v;
+}
+
+/** CHAP from flags and environment; secrets never echoed. */
+function chapFrom(args: Args): ChapInput | undefined {
+  const user = stringFlag(args, 'chap-user');
+  const secret = stringFlag(args, 'chap-secret') ?? process.env.BOOTCHAIN_CHAP_SECRET;
+  if (!user) {
+    if (args.flags.has('chap-secret') || args.flags.has('mutual-secret')) throw usage('--chap-user is needed with a CHAP secret');
+    return undefined;
+  }
+  if (!secret) throw usage('--chap-user needs a secret: set BOOTCHAIN_CHAP_SECRET (or --chap-secret)');
+  const chap: ChapInput = { username: user, secret };
+  const mSecret = stringFlag(args, 'mutual-secret') ?? process.env.BOOTCHAIN_MUTUAL_SECRET;
+  const mUser = stringFlag(args, 'mutual-user');
+  if (mSecret) chap.mutual = mUser ? { username: mUser, secret: mSecret } : { secret: mSecret };
+  else if (mUser) throw usage('--mutual-user needs a secret: set BOOTCHAIN_MUTUAL_SECRET (or --mutual-secret)');
+  return chap;
+}
+
+/** Runs a job body headless: Ctrl-C cancels, log lines go to stderr unless --quiet/--json. */
+async function headless<K extends 'discover' | 'probe'>(kind: K, body: (ctx: JobContext<K>) => Promise<JobKinds[K]['result']>, verbose: boolean): Promise<JobKinds[K]['result']> {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  return body({
+    signal: ac.signal,
+    progress: () => undefined,
+    item: () => undefined,
+    log: (line) => {
+      if (verbose) process.stderr.write(`${kind}: ${line}\n`);
+    },
+  });
+}
+
+async function cmdDiscover(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  if (args.pos.length === 0) throw usage('discover needs at least one portal, e.g. bootchain discover 192.168.1.20');
+  const parsed = DiscoverInput.safeParse({
+    portals: args.pos.map(parsePortal),
+    initiatorName: stringFlag(args, 'initiator'),
+    chap: chapFrom(args),
+    timeoutMs: intFlag(args, 'timeout'),
+  });
+  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  checkInitiatorName(parsed.data.initiatorName);
+  const r = await headless('discover', (ctx) => discoverJob(parsed.data, ctx), args.flags.has('verbose') && !quiet);
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    // The same lines as `iscsiadm -m discovery -t st`: one per target and portal.
+    for (const t of r.targets) for (const p of t.portals) process.stdout.write(`${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.port},${p.tpgt ?? 1} ${t.name}\n`);
+  }
+  for (const f of r.failures) process.stderr.write(`bootchain: ${f.portal.address}:${f.portal.port}: ${f.error.message}\n  ${f.error.hint}\n`);
+  return r.failures.length === 0 ? 0 : 1;
+}
+
+async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  const [portalText, target, ...rest] = args.pos;
+  if (!portalText || !target || rest.length > 0) throw usage('probe takes <portal> <target-iqn> --initiator IQN');
+  const initiator = stringFlag(args, 'initiator');
+  if (!initiator) throw usage('probe needs --initiator IQN (the workstation\'s initiator name)');
+  const portal = parsePortal(portalText);
+  const parsed = ProbeInput.safeParse({
+    address: portal.address,
+    port: portal.port,
+    target,
+    initiatorName: initiator,
+    chap: chapFrom(args),
+    digests: stringFlag(args, 'digests'),
+    timeoutMs: intFlag(args, 'timeout'),
+  });
+  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  checkInitiatorName(parsed.data.initiatorName);
+  checkTargetName(parsed.data.target);
+  const r = await headless('probe', (ctx) => probeJob(parsed.data, ctx), args.flags.has('verbose') && !quiet);
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    process.stdout.write(`${r.target} on ${r.portal.address}:${r.portal.port} as ${r.initiator}\n`);
+    for (const l of r.luns) {
+      const size = l.sizeBytes !== undefined ? ` ${(l.sizeBytes / 1048576).toFixed(0)} MiB (${l.blocks} x ${l.blockSize})` : '';
+      process.stdout.write(`  LUN ${l.lun}: ${l.deviceTypeName}, ${l.vendor} ${l.product} ${l.revision}${l.serial ? `, serial ${l.serial}` : ''}${size}${l.layout ? `, ${l.layout.summary}` : ''}\n`);
+    }
+    process.stdout.write(r.bootLun !== undefined ? `  boot disk: LUN ${r.bootLun}\n` : '  no disk LUN\n');
+  }
+  return 0;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -163,6 +294,10 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdScan(args, json, quiet);
       case 'check':
         return await cmdCheck(args, json);
+      case 'discover':
+        return await cmdDiscover(args, json, quiet);
+      case 'probe':
+        return await cmdProbe(args, json, quiet);
       case 'interfaces': {
         const list = listInterfaces();
         if (json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -186,6 +321,12 @@ export async function runCli(argv: string[]): Promise<number> {
     return a.code === 'INVALID_INPUT' || a.code === 'NEEDS_CONFIRMATION' ? 2 : 1;
   }
 }
+
+// `bootchain discover ... | head` closes our stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 runCli(process.argv.slice(2)).then(
   (code) => {

@@ -7,6 +7,8 @@ import { err, ok, type Result } from '../../../shared/result';
 import { toAppError } from '../errors';
 import { JobRunner } from '../jobs/runner';
 import { listInterfaces } from '../net/interfaces';
+import { checkTargetName } from '../iscsi/discovery';
+import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
 import { checkPortal, scan } from '../scan/scanner';
 
 /** One handler per channel, receiving validated input. */
@@ -33,6 +35,19 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       return { jobId, kind: 'scan' };
     },
     'portal:check': async (input) => checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs }),
+    'iscsi:discover': async (input, caller) => {
+      checkInitiatorName(input.initiatorName);
+      const jobId = runner.start('discover', (ctx) => discoverJob(input, ctx));
+      caller.ownsJob?.(jobId);
+      return { jobId, kind: 'discover' };
+    },
+    'iscsi:probe': async (input, caller) => {
+      checkInitiatorName(input.initiatorName);
+      checkTargetName(input.target);
+      const jobId = runner.start('probe', (ctx) => probeJob(input, ctx));
+      caller.ownsJob?.(jobId);
+      return { jobId, kind: 'probe' };
+    },
     'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
   };
 }

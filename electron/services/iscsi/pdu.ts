@@ -68,7 +68,7 @@ export interface Bhs {
 
 /** Reads the common fields of a 48-byte BHS. */
 export function parseBhs(buf: Buffer): Bhs {
-  if (buf.length < BHS_LENGTH) throw new RangeError(`BHS needs ${BHS_LENGTH} bytes, got ${buf.length}`);
+  if (buf.length < BHS_LENGTH) fail('PROTOCOL_ERROR', `A PDU header needs ${BHS_LENGTH} bytes, got ${buf.length}`);
   return {
     immediate: (buf[0]! & 0x40) !== 0,
     opcode: buf[0]! & 0x3f,
@@ -190,8 +190,10 @@ function valueLimit(key: string): number {
 export function encodeTextKeys(pairs: Array<[string, string]>): Buffer {
   const parts: Buffer[] = [];
   for (const [k, v] of pairs) {
-    if (!KEY_RE.test(k) || Buffer.byteLength(k) > MAX_KEY_LENGTH) throw new RangeError(`invalid iSCSI key "${k}"`);
-    if (v.includes('\0') || Buffer.byteLength(v) > valueLimit(k)) throw new RangeError(`invalid value for ${k}`);
+    if (!KEY_RE.test(k) || Buffer.byteLength(k) > MAX_KEY_LENGTH) fail('INVALID_INPUT', `"${k.slice(0, 64)}" is not a valid iSCSI key`);
+    if (v.includes('\0') || Buffer.byteLength(v) > valueLimit(k)) {
+      fail('INVALID_INPUT', `The value for ${k} is not allowed in iSCSI (a NUL character, or longer than ${valueLimit(k)} bytes)`, { field: k });
+    }
     parts.push(Buffer.from(`${k}=${v}\0`, 'utf8'));
   }
   return Buffer.concat(parts);
@@ -267,10 +269,10 @@ export interface LoginResponseHead {
   maxCmdSN: number;
 }
 
-/** Reads a Login Response BHS; throws RangeError when the opcode is not Login Response. */
+/** Reads a Login Response BHS; PROTOCOL_ERROR when the opcode is not Login Response. */
 export function parseLoginResponseHead(bhs: Buffer): LoginResponseHead {
   const h = parseBhs(bhs);
-  if (h.opcode !== Opcode.LoginResponse) throw new RangeError(`opcode 0x${h.opcode.toString(16)} is not a Login Response`);
+  if (h.opcode !== Opcode.LoginResponse) fail('PROTOCOL_ERROR', `opcode 0x${h.opcode.toString(16)} is not a Login Response`);
   return {
     transit: (h.flags & 0x80) !== 0,
     cont: (h.flags & 0x40) !== 0,

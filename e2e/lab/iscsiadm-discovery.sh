@@ -1,0 +1,40 @@
+#!/bin/sh
+# SendTargets discovery with open-iscsi's iscsiadm, for parity checks and benchmarks only.
+# iscsiadm wants an iSCSI transport in sysfs and writable records; this machine has no iSCSI
+# kernel modules, so inside a private mount namespace we give it a tmpfs /sys/class with the
+# tcp transport, and tmpfs record folders (lab notes). Nothing outside this process changes.
+# Usage: iscsiadm-discovery.sh PORTAL INITIATOR_IQN [RUNS]   (run it under `unshare -m`)
+set -eu
+portal=$1
+iqn=$2
+runs=${3:-1}
+mount --make-rprivate /
+mount -t tmpfs none /sys/class
+mkdir -p /sys/class/iscsi_transport/tcp
+echo 1 > /sys/class/iscsi_transport/tcp/handle
+echo 0x39 > /sys/class/iscsi_transport/tcp/caps
+conf=$(cat /etc/iscsi/iscsid.conf 2>/dev/null || true)
+for d in /etc/iscsi /var/lib/iscsi /run/lock/iscsi; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
+# Never try to start iscsid (there is none here; discovery does not need it).
+printf '%s\n' "$conf" | grep -v '^iscsid.startup' > /etc/iscsi/iscsid.conf
+mkdir -p /etc/iscsi/ifaces /etc/iscsi/nodes /etc/iscsi/send_targets
+printf 'InitiatorName=%s\n' "$iqn" > /etc/iscsi/initiatorname.iscsi
+cat > /etc/iscsi/ifaces/bootchain <<IFACE
+iface.iscsi_ifacename = bootchain
+iface.transport_name = tcp
+iface.initiatorname = $iqn
+IFACE
+# iscsid cannot run here (no NETLINK_ISCSI): iscsiadm then tries to start it and sleeps 1 s
+# for each record it writes (open-iscsi usr/iscsid_req.c ipc_connect). The sleeps are counted
+# from its log ("iscsid is not running") so that benchmarks can report its network time too.
+i=0
+while [ "$i" -lt "$runs" ]; do
+  start=$(date +%s%N)
+  iscsiadm -m discovery -t st -p "$portal" -I bootchain -o nonpersistent > /tmp/iscsiadm-out.$$ 2>/tmp/iscsiadm-err.$$ || { cat /tmp/iscsiadm-err.$$ >&2; exit 1; }
+  end=$(date +%s%N)
+  sleeps=$(grep -c 'iscsid is not running' /tmp/iscsiadm-err.$$ || true)
+  echo "# ms $(( (end - start) / 1000000 )) iscsid-sleeps $sleeps"
+  i=$((i + 1))
+done
+cat /tmp/iscsiadm-out.$$
+rm -f /tmp/iscsiadm-out.$$ /tmp/iscsiadm-err.$$
