@@ -42,7 +42,7 @@ function mutate(buf: Buffer, r: () => number): Buffer {
     const kind = r();
     const pos = Math.floor(r() * b.length);
     if (kind < 0.5) b[pos] = Math.floor(r() * 256);
-    else if (kind < 0.7) b[pos] ^= 1 << Math.floor(r() * 8);
+    else if (kind < 0.7) b[pos] = b[pos]! ^ (1 << Math.floor(r() * 8));
     else if (kind < 0.85) return Buffer.concat([b.subarray(0, pos), randomBytes(Math.floor(r() * 64))]);
     else b.writeUIntBE(Math.floor(r() * 0x1000000), 5, 3);
   }

@@ -93,10 +93,10 @@ describe('PduReader', () => {
     const t = textResponse(Buffer.from('a=b\0'));
     const wire = encodePdu(t.bhs, t.data, { header: true, data: true });
     const bad = Buffer.from(wire);
-    bad[53] ^= 0xff; // a data byte: 48 header + 4 header digest, then the data
+    bad[53] = bad[53]! ^ 0xff; // a data byte: 48 header + 4 header digest, then the data
     expect(() => new PduReader({ digests: { header: true, data: true } }).push(bad)).toThrow(/Data digest mismatch/);
     const badHead = Buffer.from(wire);
-    badHead[20] ^= 0xff;
+    badHead[20] = badHead[20]! ^ 0xff;
     expect(() => new PduReader({ digests: { header: true, data: true } }).push(badHead)).toThrow(/Header digest mismatch/);
   });
 
