@@ -29,8 +29,7 @@ export const STEPS: StepDef[] = [
     title: 'Target',
     kind: 'wizard',
     summary: 'Discover the targets on a portal and choose the workstation disk',
-    isComplete: () => false,
-    notBuilt: 'Target discovery (SendTargets, CHAP, LUN probe) is not built yet.',
+    isComplete: (s) => s.target.chosen !== undefined,
   },
   {
     id: 'identity',

@@ -2,19 +2,24 @@ import { create } from 'zustand';
 import type { JobEvent } from '../../../shared/jobs';
 import { api } from '../api/client';
 import { createScanSlice, type ScanSlice } from './scan-slice';
+import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
   ...createScanSlice(...a),
+  ...createTargetSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
 export function connectJobEvents(): () => void {
   return api().onJobEvent((e: JobEvent) => {
-    if (e.kind === 'scan') useApp.getState().applyScanEvent(e);
+    const st = useApp.getState();
+    if (e.kind === 'scan') st.applyScanEvent(e);
+    else if (e.kind === 'discover') st.applyDiscoverEvent(e);
+    else if (e.kind === 'probe') st.applyProbeEvent(e);
   });
 }

@@ -33,7 +33,10 @@ export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (s
     const nxt = STEPS[i + 1];
     if (cur && nxt && nxt.kind === 'wizard' && cur.isComplete(st)) set({ wizard: { current: nxt.id } });
   },
-  invalidateAfter: () => {
-    // Later steps hold no state yet; each adds its reset here when it is built.
+  invalidateAfter: (id) => {
+    // Each built step after `id` starts over; steps not built yet hold no state.
+    const order = STEPS.map((s) => s.id);
+    const after = (x: StepId) => order.indexOf(x) > order.indexOf(id);
+    if (after('target')) get().resetTarget();
   },
 });

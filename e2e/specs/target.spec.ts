@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import { currentLab } from '../lab/lab';
+import { ScanPage } from '../pages/scan-page';
+import { TargetPage } from '../pages/target-page';
+
+const lab = currentLab();
+const SHOTS = 'e2e/artifacts';
+mkdirSync(SHOTS, { recursive: true });
+if (!lab) process.stdout.write('SKIP target.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
+
+test.describe('Target step against the lab tgtd', () => {
+  test.skip(!lab, 'needs the lab: run npm test');
+
+  test('discovers, shows sizes, CHAP wrong then right, confirms a non-empty disk', async ({ page }) => {
+    const L = lab!;
+    const T = L.iscsi.targets;
+    const scan = new ScanPage(page);
+    await scan.open();
+    await scan.targets.fill(L.nas.ips[0]!);
+    await scan.start.click();
+    await expect(page.getByTestId('scan-summary')).toBeVisible();
+    await page.getByTestId('next').click();
+
+    const tp = new TargetPage(page);
+    await expect(page.getByTestId('target-portals')).toHaveText(`${L.nas.ips[0]}:3260`);
+    await tp.discover.click();
+    await expect(page.getByTestId('discover-summary')).toContainText(/\d+ target\(s\) on 1 portal/);
+    expect(await tp.rows.count()).toBeGreaterThanOrEqual(40);
+    // Sizes and what each disk holds.
+    await expect((await tp.settled(T.mbr)).getByTestId('probe-summary')).toContainText(`${L.iscsi.sizesMiB.mbr} MiB`);
+    await expect(tp.row(T.mbr)).toContainText('MBR, 1 partition(s)');
+    await expect((await tp.settled(T.gpt)).getByTestId('probe-summary')).toContainText('EFI system partition');
+    await expect((await tp.settled(T.empty)).getByTestId('probe-summary')).toContainText(`${L.iscsi.sizesMiB.empty} MiB`);
+    // A CHAP target without credentials says what to do.
+    await expect((await tp.settled(T.chapOneWay)).getByTestId('error-hint')).toContainText('requires CHAP');
+    await page.screenshot({ path: `${SHOTS}/target-1-discovered.png`, fullPage: true });
+
+    // Wrong secret: the hint; right secret: the disk.
+    await tp.setTargetChap(L.iscsi.chap.oneWay.username, 'definitely-wrong');
+    await tp.row(T.chapOneWay).getByTestId('probe-target').click();
+    await expect(tp.row(T.chapOneWay).getByTestId('error-hint')).toContainText('CHAP secret or user wrong');
+    await page.screenshot({ path: `${SHOTS}/target-2-wrong-chap.png`, fullPage: true });
+    await tp.setTargetChap(L.iscsi.chap.oneWay.username, L.iscsi.chap.oneWay.secret);
+    await tp.row(T.chapOneWay).getByTestId('probe-target').click();
+    await expect(tp.row(T.chapOneWay).getByTestId('probe-summary')).toContainText(`${L.iscsi.sizesMiB.chapOneWay} MiB`);
+
+    // A disk with a partition table needs a confirmation; cancel keeps nothing chosen.
+    await tp.row(T.mbr).getByTestId('choose-target').click();
+    await expect(page.getByTestId('confirm-dialog')).toContainText('not empty');
+    await page.screenshot({ path: `${SHOTS}/target-3-confirm.png`, fullPage: true });
+    await page.getByTestId('confirm-no').click();
+    await expect(page.getByTestId('chosen-target')).toHaveCount(0);
+    await expect(page.getByTestId('next')).toBeDisabled();
+
+    // The empty CHAP disk is chosen at once.
+    await tp.row(T.chapOneWay).getByTestId('choose-target').click();
+    await expect(page.getByTestId('chosen-target')).toContainText(T.chapOneWay);
+    await expect(page.getByTestId('chosen-target')).toContainText('LUN 1');
+    await expect(page.getByTestId('next')).toBeEnabled();
+    await page.screenshot({ path: `${SHOTS}/target-4-chosen.png`, fullPage: true });
+  });
+});
