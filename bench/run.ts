@@ -3,6 +3,7 @@
  * reference tool's figure from the same run and their ratio, and tears the lab down.
  */
 import { labDown, labUp } from '../e2e/lab/lab';
+import { benchIscsi } from './iscsi';
 import { benchScan } from './scan';
 
 async function main(): Promise<number> {
@@ -11,6 +12,8 @@ async function main(): Promise<number> {
     process.stdout.write(`Bootchain benchmarks (lab ${lab.subnet}, ${new Date().toISOString()})\n\n`);
     const results: Array<[string, boolean]> = [];
     results.push(['scan', await benchScan(lab)]);
+    process.stdout.write('\n');
+    results.push(['iscsi discovery', await benchIscsi(lab)]);
     process.stdout.write(`\n${results.map(([n, ok]) => `${n}: ${ok ? 'goal met' : 'GOAL MISSED'}`).join('\n')}\n`);
     return 0;
   } finally {

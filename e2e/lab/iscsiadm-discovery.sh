@@ -4,6 +4,7 @@
 # kernel modules, so inside a private mount namespace we give it a tmpfs /sys/class with the
 # tcp transport, and tmpfs record folders (lab notes). Nothing outside this process changes.
 # Usage: iscsiadm-discovery.sh PORTAL INITIATOR_IQN [RUNS]   (run it under `unshare -m`)
+# Discovery CHAP: set ISCSI_CHAP_USER and ISCSI_CHAP_SECRET in the environment.
 set -eu
 portal=$1
 iqn=$2
@@ -30,7 +31,17 @@ IFACE
 i=0
 while [ "$i" -lt "$runs" ]; do
   start=$(date +%s%N)
-  iscsiadm -m discovery -t st -p "$portal" -I bootchain -o nonpersistent > /tmp/iscsiadm-out.$$ 2>/tmp/iscsiadm-err.$$ || { cat /tmp/iscsiadm-err.$$ >&2; exit 1; }
+  if [ -n "${ISCSI_CHAP_USER:-}" ]; then
+    {
+      iscsiadm -m discoverydb -t st -p "$portal" -I bootchain -o new &&
+      iscsiadm -m discoverydb -t st -p "$portal" -I bootchain -o update -n discovery.sendtargets.auth.authmethod -v CHAP &&
+      iscsiadm -m discoverydb -t st -p "$portal" -I bootchain -o update -n discovery.sendtargets.auth.username -v "$ISCSI_CHAP_USER" &&
+      iscsiadm -m discoverydb -t st -p "$portal" -I bootchain -o update -n discovery.sendtargets.auth.password -v "$ISCSI_CHAP_SECRET" &&
+      iscsiadm -m discoverydb -t st -p "$portal" -I bootchain --discover -o nonpersistent
+    } > /tmp/iscsiadm-out.$$ 2>/tmp/iscsiadm-err.$$ || { cat /tmp/iscsiadm-err.$$ >&2; exit 1; }
+  else
+    iscsiadm -m discovery -t st -p "$portal" -I bootchain -o nonpersistent > /tmp/iscsiadm-out.$$ 2>/tmp/iscsiadm-err.$$ || { cat /tmp/iscsiadm-err.$$ >&2; exit 1; }
+  fi
   end=$(date +%s%N)
   sleeps=$(grep -c 'iscsid is not running' /tmp/iscsiadm-err.$$ || true)
   echo "# ms $(( (end - start) / 1000000 )) iscsid-sleeps $sleeps"

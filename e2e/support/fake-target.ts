@@ -22,7 +22,12 @@ export interface FakeTarget {
 }
 
 /** Reads initiator PDUs (no digests) from a socket and hands each to `onRequest`. */
-export async function fakeTarget(onRequest: (req: Request, sock: net.Socket) => void, onConnect?: (sock: net.Socket) => void): Promise<FakeTarget> {
+export async function fakeTarget(
+  onRequest: (req: Request, sock: net.Socket) => void,
+  onConnect?: (sock: net.Socket) => void,
+  /** Expect CRC32C header and data digests on requests after the login. */
+  digests = false,
+): Promise<FakeTarget> {
   const requests: Request[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
@@ -31,14 +36,19 @@ export async function fakeTarget(onRequest: (req: Request, sock: net.Socket) => 
     sock.on('error', () => undefined);
     onConnect?.(sock);
     let buf = Buffer.alloc(0);
+    let loggedIn = false;
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= BHS_LENGTH) {
         const len = buf.readUIntBE(5, 3);
-        const total = BHS_LENGTH + buf[4]! * 4 + pad4(len);
+        const dg = digests && loggedIn && (buf[0]! & 0x3f) !== 0x03;
+        const head = BHS_LENGTH + buf[4]! * 4 + (dg ? 4 : 0);
+        const total = head + pad4(len) + (dg && len > 0 ? 4 : 0);
         if (buf.length < total) break;
         const bhs = buf.subarray(0, BHS_LENGTH);
-        const data = buf.subarray(BHS_LENGTH + buf[4]! * 4, BHS_LENGTH + buf[4]! * 4 + len);
+        const data = buf.subarray(head, head + len);
+        // The last login response (T bit, NSG=3) switches digests on for what follows.
+        if ((bhs[0]! & 0x3f) === 0x03 && (bhs[1]! & 0x83) === 0x83) loggedIn = true;
         const req: Request = { opcode: bhs[0]! & 0x3f, flags: bhs[1]!, itt: bhs.readUInt32BE(16), ttt: bhs.readUInt32BE(20), keys: decodeTextKeys(Buffer.from(data)), bhs: Buffer.from(bhs) };
         requests.push(req);
         buf = buf.subarray(total);
@@ -76,14 +86,14 @@ export function loginResponse(req: Request, keys: Array<[string, string]>, opts:
 }
 
 /** A Text Response for `req`; `more` sets the C bit with a transfer tag. */
-export function textResponse(req: Request, data: Buffer, more: boolean, ttt = 0x1234): Buffer {
+export function textResponse(req: Request, data: Buffer, more: boolean, ttt = 0x1234, digests = false): Buffer {
   const bhs = Buffer.alloc(BHS_LENGTH);
   bhs[0] = 0x24;
   bhs[1] = more ? 0x40 : 0x80;
   bhs.writeUInt32BE(req.itt, 16);
   bhs.writeUInt32BE(more ? ttt : 0xffffffff, 20);
   bhs.writeUInt32BE(2, 24);
-  return encodePdu(bhs, data);
+  return encodePdu(bhs, data, { header: digests, data: digests });
 }
 
 /** A Logout Response for `req`. */

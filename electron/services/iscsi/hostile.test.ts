@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { discoveryHandler, fakeTarget, loginResponse, type FakeTarget } from '../../../e2e/support/fake-target';
+import { discoveryHandler, fakeTarget, loginResponse, textResponse, type FakeTarget } from '../../../e2e/support/fake-target';
 import { discover } from './discovery';
-import { BHS_LENGTH } from './pdu';
+import { BHS_LENGTH, encodeTextKeys } from './pdu';
 import { IscsiSession } from './session';
 
 // These peers are fake targets written in the test (e2e/support/fake-target.ts): no real target
@@ -123,6 +123,26 @@ describe('protocol paths only a scripted peer can show', { timeout: 3000 }, () =
     expect(d.replyPdus).toBe(Math.ceil(d.replyBytes / 1000));
     // Each continuation carried the target's transfer tag back.
     expect(t.requests.filter((r) => r.opcode === 0x04 && r.ttt === 0x1234).length).toBe(d.replyPdus - 1);
+  });
+
+  it('negotiates CRC32C digests and checks them on every PDU after the login', async () => {
+    // tgt answers None to a CRC32C offer, so a scripted target shows the digest path.
+    const reply = [['TargetName', 'iqn.2020-01.x:digested']] as Array<[string, string]>;
+    const t = await peer(
+      (req, sock) => {
+        const keys = new Map(req.keys);
+        if (req.opcode === 0x03) {
+          expect(keys.get('HeaderDigest') ?? 'CRC32C').toBe('CRC32C');
+          return sock.write(loginResponse(req, keys.has('HeaderDigest') ? [['HeaderDigest', 'CRC32C'], ['DataDigest', 'CRC32C']] : [['AuthMethod', 'None']]));
+        }
+        if (req.opcode === 0x04) return sock.write(textResponse(req, encodeTextKeys(reply), false, 0, true));
+        if (req.opcode === 0x06) return sock.end();
+      },
+      undefined,
+      true,
+    );
+    const d = await discover({ host: '127.0.0.1', port: t.port, initiatorName: INI, timeoutMs: 1000, digests: 'require' });
+    expect(d.targets.map((x) => x.name)).toEqual(['iqn.2020-01.x:digested']);
   });
 
   it('maps LIO-style ACL refusal (status 0x0202) to the ACL hint', async () => {
