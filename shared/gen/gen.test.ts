@@ -3,7 +3,7 @@ import { loadProject, type Project } from '../model/project';
 import { generateArtifacts, generateFromRaw } from './artifacts';
 import { dhcpConfig } from './dhcp';
 import { SAMPLE_SECRETS, sampleProject } from './fixtures';
-import { buildIscsiUri, checkScriptSyntax, defaultScript, embedScript, parseIscsiUri, scriptValue, ScriptValueError, stationScript } from './ipxe';
+import { buildIscsiUri, checkScriptSyntax, type IscsiUri, defaultScript, embedScript, parseIscsiUri, scriptValue, ScriptValueError, stationScript } from './ipxe';
 import { checkKernelConfig, checkKernelParams, kernelParams } from './kernel';
 
 const project = (over = {}): Project => {
@@ -19,7 +19,7 @@ describe('iSCSI SAN URI', () => {
     [{ server: '10.0.0.5', lun: 1, target: 'iqn.2001-04.com.example:disk' }, 'iscsi:10.0.0.5:::1:iqn.2001-04.com.example:disk'],
     [{ server: '10.0.0.5', port: 3261, lun: 0, protocol: '6', target: 'iqn.2001-04.com.example:a:b' }, 'iscsi:10.0.0.5:6:3261:0:iqn.2001-04.com.example:a:b'],
     [{ server: 'fd00::5', lun: 1, target: 'iqn.2001-04.com.example:d' }, 'iscsi:[fd00::5]:::1:iqn.2001-04.com.example:d'],
-  ])('builds and parses back %j', (u, text) => {
+  ] as Array<[IscsiUri, string]>)('builds and parses back %j', (u, text) => {
     expect(buildIscsiUri(u)).toBe(text);
     const p = parseIscsiUri(text);
     expect(p.ok && p.value).toMatchObject({ server: u.server, target: u.target, lun: u.lun, port: u.port });
