@@ -366,3 +366,41 @@ export function currentLab(): LabInfo | undefined {
 export function inDesk(info: LabInfo, cmd: string[]): string[] {
   return ['netns', 'exec', info.namespaces.desk, 'env', `BOOTCHAIN_LAB=${path.join(info.dir, 'lab.json')}`, ...cmd];
 }
+
+/**
+ * Adds a host to a running lab (tests use it for extra servers, e.g. a second DHCP server):
+ * a namespace `${prefix}-${name}` on the lab bridge with the given addresses. `remove` kills
+ * what runs in it and deletes it; labDown removes it too.
+ */
+export async function addLabHost(info: LabInfo, name: string, ips: string[]): Promise<{ ns: string; exec(cmd: string, args: string[]): Promise<string>; daemon(name: string, cmd: string, args: string[]): number; remove(): Promise<void> }> {
+  if (!/^[a-z0-9]{1,6}$/.test(name)) throw new Error('lab host names are 1-6 letters/digits');
+  const ns = `${info.prefix}-${name}`;
+  await removeNamespace(ns);
+  const port = `x${name}`;
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', info.namespaces.switch]);
+  await run('ip', ['-n', info.namespaces.switch, 'link', 'set', port, 'master', 'br0', 'up']);
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  for (const ip of ips) await run('ip', ['-n', ns, 'addr', 'add', `${ip}/${BITS}`, 'dev', 'eth0']);
+  await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  return {
+    ns,
+    exec: (cmd, args) => nsExec(ns, cmd, args),
+    daemon: (dname, cmd, args) => daemon(info.dir, ns, `${name}-${dname}`, cmd, args),
+    remove: () => removeNamespace(ns),
+  };
+}
+
+/** Kills everything in a namespace and deletes it (no error when it does not exist). */
+async function removeNamespace(ns: string): Promise<void> {
+  const pids = (await run('ip', ['netns', 'pids', ns], { allowFail: true })).split(/\s+/).filter(Boolean);
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  if (pids.length > 0) await new Promise((r) => setTimeout(r, 100));
+  await run('ip', ['netns', 'del', ns], { allowFail: true });
+}
