@@ -1,4 +1,9 @@
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { isAppError, type AppError } from '../../shared/errors';
+import { generateFromRaw } from '../../shared/gen/artifacts';
+import { checkIqn, DEFAULT_IQN_TEMPLATE, generateIqn } from '../../shared/model/iqn';
+import { parseMac } from '../../shared/model/mac';
 import { parseIPv4, parsePorts } from '../../shared/ipv4';
 import type { JobProgress } from '../../shared/jobs';
 import { ISCSI_PORT, PortalCheckInput, ScanStartInput, type Portal, type ScanResult } from '../../shared/scan';
@@ -42,6 +47,17 @@ Verbs:
       --mutual-user U          mutual CHAP: the target's user (optional) and its secret from
       --mutual-secret S        BOOTCHAIN_MUTUAL_SECRET or this flag
       --timeout MS             deadline of each protocol step (default 10000)
+  iqn new --domain D --date YYYY-MM --host H [--mac M] [--template T]
+                               make an initiator IQN (default template iqn.%date%.%domain%:%hostname%-%hexraw%;
+                               tokens %date% %domain% %hostname% %mac% %hexraw%)
+  iqn check <iqn>              exit 0 when valid (prints it normalised), 2 with the reason
+  generate --project FILE --out DIR [--secrets FILE]
+                               write every artifact: embed.ipxe, default.ipxe, <mac-hexhyp>.ipxe per
+                               workstation, dhcp/<dialect> for MikroTik, dnsmasq (+ proxy), ISC, Kea,
+                               OpenWrt, kernel/<station>.txt. Secrets by reference come from the JSON
+                               file --secrets ({"ref": "secret"}) or BOOTCHAIN_SECRET_<REF> (upper case,
+                               other characters as _). Any invalid value: nothing is written, the field
+                               is named, exit 2.
   interfaces                   list this machine's interfaces and IPv4 subnets
   help                         this text
 
@@ -76,6 +92,14 @@ const VALUE_FLAGS = new Set([
   'mutual-user',
   'mutual-secret',
   'digests',
+  'domain',
+  'date',
+  'host',
+  'mac',
+  'template',
+  'project',
+  'out',
+  'secrets',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -278,6 +302,108 @@ async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<numb
   return 0;
 }
 
+async function cmdIqn(args: Args, json: boolean): Promise<number> {
+  const [sub, ...rest] = args.pos;
+  if (sub === 'check') {
+    if (rest.length !== 1) throw usage('iqn check takes one name');
+    const r = checkIqn(rest[0]!);
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    if (!r.ok) {
+      if (!json) process.stderr.write(`bootchain: invalid iSCSI name: ${r.reason}\n`);
+      return 2;
+    }
+    if (!json) process.stdout.write(`${r.value}\n`);
+    return 0;
+  }
+  if (sub === 'new') {
+    const domain = stringFlag(args, 'domain');
+    const date = stringFlag(args, 'date');
+    const host = stringFlag(args, 'host');
+    if (!domain || !date || !host) throw usage('iqn new needs --domain, --date YYYY-MM and --host');
+    const macText = stringFlag(args, 'mac');
+    let mac: string | undefined;
+    if (macText !== undefined) {
+      const m = parseMac(macText);
+      if (!m.ok) throw usage(`--mac: ${m.reason}`);
+      mac = m.value;
+    }
+    const template = stringFlag(args, 'template') ?? (mac ? DEFAULT_IQN_TEMPLATE : 'iqn.%date%.%domain%:%hostname%');
+    const r = generateIqn({ domain, date, hostname: host, mac }, template);
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    if (!r.ok) {
+      if (!json) process.stderr.write(`bootchain: ${r.reason}\n`);
+      return 2;
+    }
+    if (!json) process.stdout.write(`${r.value}\n`);
+    return 0;
+  }
+  throw usage('iqn takes "new" or "check"');
+}
+
+/** Secrets for generate: a JSON file, then BOOTCHAIN_SECRET_<REF> variables. */
+function secretsFrom(args: Args, refs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const file = stringFlag(args, 'secrets');
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw usage(`--secrets ${file}: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usage('--secrets holds one JSON object {"ref": "secret"}');
+    for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
+  }
+  for (const ref of refs) {
+    const v = process.env[`BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+    if (v !== undefined && out[ref] === undefined) out[ref] = v;
+  }
+  return out;
+}
+
+async function cmdGenerate(args: Args, json: boolean): Promise<number> {
+  const projectFile = stringFlag(args, 'project');
+  const outDir = stringFlag(args, 'out');
+  if (!projectFile || !outDir) throw usage('generate needs --project FILE and --out DIR');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(projectFile, 'utf8'));
+  } catch (e) {
+    throw usage(`--project ${projectFile}: ${(e as Error).message}`);
+  }
+  const refs = JSON.stringify(raw).match(/"secretRef":"([^"]+)"/g)?.map((m) => m.slice(13, -1)) ?? [];
+  const r = generateFromRaw(raw, secretsFrom(args, refs));
+  if (!r.ok) {
+    if (json) process.stdout.write(`${JSON.stringify({ errors: r.errors }, null, 2)}\n`);
+    for (const e of r.errors) process.stderr.write(`bootchain: ${e.field || 'project'}: ${e.message}\n`);
+    process.stderr.write('Nothing was written.\n');
+    return 2;
+  }
+  // Write into a fresh folder beside the target, then move the files in: a failure leaves DIR as it was.
+  const out = path.resolve(outDir);
+  const staging = mkdtempSync(path.join(path.dirname(out), '.bootchain-gen-'));
+  try {
+    for (const [rel, text] of Object.entries(r.files)) {
+      const f = path.join(staging, rel);
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(f, text, { mode: 0o644 });
+    }
+    for (const rel of Object.keys(r.files)) {
+      const dest = path.join(out, rel);
+      mkdirSync(path.dirname(dest), { recursive: true });
+      renameSync(path.join(staging, rel), dest);
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ out, files: Object.keys(r.files).sort(), warnings: r.warnings }, null, 2)}\n`);
+  else {
+    for (const f of Object.keys(r.files).sort()) process.stdout.write(`${path.join(out, f)}\n`);
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  }
+  return 0;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -296,6 +422,10 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdCheck(args, json);
       case 'discover':
         return await cmdDiscover(args, json, quiet);
+      case 'iqn':
+        return await cmdIqn(args, json);
+      case 'generate':
+        return await cmdGenerate(args, json);
       case 'probe':
         return await cmdProbe(args, json, quiet);
       case 'interfaces': {

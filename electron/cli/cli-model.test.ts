@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_SECRETS, sampleProject } from '../../shared/gen/fixtures';
+
+// The built CLI (npm run build) on the model verbs; no network involved.
+const pexec = promisify(execFile);
+const CLI = path.resolve(import.meta.dirname, '../../out/main/cli.js');
+const built = existsSync(CLI);
+if (!built) process.stdout.write('SKIP cli-model.test.ts: out/main/cli.js is missing (npm run build first; npm test does)\n');
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await pexec(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe.skipIf(!built)('bootchain iqn and generate', () => {
+  it('iqn new builds the recipe-style name; iqn check validates', async () => {
+    const r = await cli(['iqn', 'new', '--domain', 'livid.pp.ru', '--date', '2007-11', '--host', 'WS1', '--mac', '00-11-22-33-44-55']);
+    expect(r).toMatchObject({ code: 0, stdout: 'iqn.2007-11.ru.pp.livid:ws1-001122334455\n' });
+    expect(await cli(['iqn', 'check', 'IQN.2007-11.RU.PP.LIVID:WS1'])).toMatchObject({ code: 0, stdout: 'iqn.2007-11.ru.pp.livid:ws1\n' });
+    const bad = await cli(['iqn', 'check', 'iqn.2007-13.ru.pp.livid:ws1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/month 13/);
+    expect((await cli(['iqn', 'new', '--domain', 'x.org', '--date', '2020-01', '--host', 'h', '--mac', 'zz'])).code).toBe(2);
+  });
+
+  it('generate writes every artifact, with secrets from a file or the environment', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-gen-'));
+    const project = path.join(dir, 'project.json');
+    writeFileSync(project, JSON.stringify(sampleProject()));
+    const secrets = path.join(dir, 'secrets.json');
+    writeFileSync(secrets, JSON.stringify(SAMPLE_SECRETS));
+    const out = path.join(dir, 'out');
+    const r = await cli(['generate', '--project', project, '--out', out, '--secrets', secrets, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).files).toContain('52-54-00-ab-cd-ef.ipxe');
+    expect(readdirSync(path.join(out, 'dhcp')).sort()).toEqual(['dhcpd.conf', 'dnsmasq-proxy.conf', 'dnsmasq.conf', 'kea-dhcp4.json', 'mikrotik.rsc', 'openwrt-dhcp.uci']);
+    expect(readFileSync(path.join(out, '52-54-00-ab-cd-ef.ipxe'), 'utf8')).toContain('set password Abcdefgh2345');
+    const viaEnv = await cli(['generate', '--project', project, '--out', path.join(dir, 'out2')], { BOOTCHAIN_SECRET_WS2_CHAP: 'Abcdefgh2345', BOOTCHAIN_SECRET_WS2_CHAP_MUTUAL: 'Zyxwvuts9876' });
+    expect(viaEnv.code).toBe(0);
+  });
+
+  it('a project with any invalid value writes nothing and names the field', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-gen-'));
+    const p = sampleProject();
+    const project = path.join(dir, 'project.json');
+    writeFileSync(project, JSON.stringify({ ...p, workstations: [{ ...p.workstations![0]!, target: 'iqn.2026-11.x:a b' }, p.workstations![1]!] }));
+    const out = path.join(dir, 'out');
+    const r = await cli(['generate', '--project', project, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/workstations\[0\]\.target: invalid iSCSI name/);
+    expect(r.stderr).toMatch(/Nothing was written/);
+    expect(existsSync(out)).toBe(false);
+    const noSecrets = await cli(['generate', '--project', path.join(dir, 'project.json'), '--out', out]);
+    expect(noSecrets.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+  });
+});
