@@ -1,4 +1,5 @@
 import type { AppState } from '../store/index';
+import { identityOutput } from '../store/identity-slice';
 
 /** Every step and view of the wizard, in order. */
 export type StepId = 'scan' | 'target' | 'identity' | 'build' | 'upload' | 'verify' | 'diagnostics';
@@ -36,8 +37,7 @@ export const STEPS: StepDef[] = [
     title: 'Identity',
     kind: 'wizard',
     summary: 'Workstations, MACs, initiator IQNs and the generated files',
-    isComplete: () => false,
-    notBuilt: 'Workstation identities and generated iPXE/DHCP files are not built yet.',
+    isComplete: (s) => identityOutput(s.identity).files !== undefined,
   },
   {
     id: 'build',

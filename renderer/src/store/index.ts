@@ -1,17 +1,19 @@
 import { create } from 'zustand';
 import type { JobEvent } from '../../../shared/jobs';
 import { api } from '../api/client';
+import { createIdentitySlice, type IdentitySlice } from './identity-slice';
 import { createScanSlice, type ScanSlice } from './scan-slice';
 import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
   ...createScanSlice(...a),
   ...createTargetSlice(...a),
+  ...createIdentitySlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */

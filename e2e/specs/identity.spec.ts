@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { expect, test, type Page } from '@playwright/test';
+import { currentLab, type LabInfo } from '../lab/lab';
+import { ScanPage } from '../pages/scan-page';
+import { TargetPage } from '../pages/target-page';
+
+const lab = currentLab();
+const SHOTS = 'e2e/artifacts';
+mkdirSync(SHOTS, { recursive: true });
+if (!lab) process.stdout.write('SKIP identity.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
+
+/** Scan the NAS, choose its empty disk, go to Identity. */
+async function reachIdentity(page: Page, L: LabInfo): Promise<void> {
+  const scan = new ScanPage(page);
+  await scan.open();
+  await scan.targets.fill(L.nas.ips[0]!);
+  await scan.start.click();
+  await expect(page.getByTestId('scan-summary')).toBeVisible();
+  await page.getByTestId('next').click();
+  const tp = new TargetPage(page);
+  await tp.discover.click();
+  await (await tp.settled(L.iscsi.targets.empty)).getByTestId('choose-target').click();
+  await expect(page.getByTestId('chosen-target')).toBeVisible();
+  await page.getByTestId('next').click();
+  await expect(page.getByTestId('step-identity')).toBeVisible();
+}
+
+test.describe('Identity step', () => {
+  test.skip(!lab, 'needs the lab: run npm test');
+
+  test('an upper-case colon MAC gives the lower-case hexhyp script; a bad IQN shows why', async ({ page }) => {
+    const L = lab!;
+    await reachIdentity(page, L);
+    await page.getByTestId('iqn-domain').fill('bootchain.test');
+    await page.getByTestId('iqn-date').fill('2026-11');
+    await page.getByTestId('add-workstation').click();
+    const ws = page.getByTestId('workstation').first();
+    // The chosen target and its LUN, and the NAS address, come from the Target step.
+    await expect(ws.getByTestId('ws-target')).toHaveValue(L.iscsi.targets.empty);
+    await expect(ws.getByTestId('ws-lun')).toHaveValue('1');
+    await expect(page.getByTestId('nas-address')).toHaveValue(L.nas.ips[0]!);
+    await ws.getByTestId('ws-mac').fill('52:54:00:AB:CD:EF');
+    await expect(ws.getByTestId('ws-script-name')).toHaveText('boot script: 52-54-00-ab-cd-ef.ipxe');
+    await expect(ws.getByTestId('ws-iqn')).toHaveValue('iqn.2026-11.test.bootchain:ws1-525400abcdef');
+    // The preview holds the per-MAC file with the sanboot line for LUN 1.
+    await page.getByRole('button', { name: '52-54-00-ab-cd-ef.ipxe' }).click();
+    await expect(page.getByTestId('file-text')).toContainText(`sanboot iscsi:${L.nas.ips[0]}:::1:${L.iscsi.targets.empty}`);
+    await page.screenshot({ path: `${SHOTS}/identity-1-preview.png`, fullPage: true });
+    await expect(page.getByTestId('next')).toBeEnabled();
+
+    // A bad IQN: the reason, no files, no Next.
+    await ws.getByTestId('ws-iqn').fill('iqn.2026-13.test.bootchain:ws1');
+    await expect(page.getByTestId('error-workstations[0].initiatorIqn')).toContainText('month 13 is not 01 to 12');
+    await ws.getByTestId('ws-iqn').fill('iqn.2026-11.test.bootchain:ws1 ${17}');
+    await expect(page.getByTestId('error-workstations[0].initiatorIqn')).toContainText('spaces');
+    await expect(page.getByTestId('preview-blocked')).toBeVisible();
+    await expect(page.getByTestId('next')).toBeDisabled();
+    await page.screenshot({ path: `${SHOTS}/identity-2-bad-iqn.png`, fullPage: true });
+    // Clearing it brings the generated one back.
+    await ws.getByTestId('ws-iqn').fill('');
+    await expect(ws.getByTestId('ws-iqn')).toHaveValue('iqn.2026-11.test.bootchain:ws1-525400abcdef');
+
+    // CHAP: a generated 16-character secret goes into the script; a hostile one is refused.
+    await ws.getByTestId('ws-chap').check();
+    const secret = await ws.getByTestId('ws-chap-secret').inputValue();
+    expect(secret).toMatch(/^[A-Za-z0-9]{16}$/);
+    await page.getByRole('button', { name: '52-54-00-ab-cd-ef.ipxe' }).click();
+    await expect(page.getByTestId('file-text')).toContainText(`set password ${secret}`);
+    await ws.getByTestId('ws-chap-secret').fill('x${17}||shell');
+    await expect(page.getByTestId('error-workstations[0].chap.secretRef')).toBeVisible();
+    await expect(page.getByTestId('preview-blocked')).toBeVisible();
+  });
+});

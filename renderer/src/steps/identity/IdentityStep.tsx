@@ -1,0 +1,227 @@
+import { useMemo } from 'react';
+import { macHexhyp, parseMac } from '../../../../shared/model/mac';
+import { ROUTER_KINDS } from '../../../../shared/model/project';
+import { useApp } from '../../store/index';
+import { identityOutput } from '../../store/identity-slice';
+
+const ROUTER_LABELS: Record<(typeof ROUTER_KINDS)[number], string> = {
+  mikrotik: 'MikroTik RouterOS 7',
+  dnsmasq: 'dnsmasq (Pi-hole, many routers)',
+  isc: 'ISC dhcpd',
+  kea: 'ISC Kea',
+  openwrt: 'OpenWrt',
+};
+
+/** Shows the error of one field, if any. */
+function FieldError({ errors, field }: { errors: Array<{ field: string; message: string }>; field: string }) {
+  const e = errors.find((x) => x.field === field);
+  return e ? (
+    <div className="field-error" role="alert" data-testid={`error-${field}`}>
+      {e.message}
+    </div>
+  ) : null;
+}
+
+/** Identity step: workstations, MACs, IQNs, CHAP, and a preview of every generated file. */
+export function IdentityStep() {
+  const id = useApp((s) => s.identity);
+  const setProjectField = useApp((s) => s.setProjectField);
+  const addWorkstation = useApp((s) => s.addWorkstation);
+  const updateWorkstation = useApp((s) => s.updateWorkstation);
+  const removeWorkstation = useApp((s) => s.removeWorkstation);
+  const setInitiatorIqn = useApp((s) => s.setInitiatorIqn);
+  const enableChap = useApp((s) => s.enableChap);
+  const setSecret = useApp((s) => s.setSecret);
+  const newSecret = useApp((s) => s.newSecret);
+  const selectFile = useApp((s) => s.selectFile);
+  const out = useMemo(() => identityOutput(id), [id]);
+  const p = id.project;
+  const ws = p.workstations ?? [];
+  const files = out.files ? Object.keys(out.files).sort() : [];
+  const shown = id.selectedFile && out.files?.[id.selectedFile] !== undefined ? id.selectedFile : files[0];
+  const save = (name: string, text: string) => {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name.replace(/\//g, '_');
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+
+  return (
+    <section className="step" data-testid="step-identity">
+      <h2>Workstations and their identities</h2>
+      <p className="lead">
+        Each workstation boots by its MAC address, logs in to its target as its own initiator IQN, and may use CHAP. Bootchain checks every
+        value as you type and shows the files it will generate.
+      </p>
+
+      <div className="grid2">
+        <label>
+          NAS address (an IP: firmware cannot look up names)
+          <input value={p.nas.address} onChange={(e) => setProjectField({ nas: { ...p.nas, address: e.target.value } })} data-testid="nas-address" />
+          <FieldError errors={out.errors} field="nas.address" />
+        </label>
+        <label>
+          Router
+          <select value={p.router.kind} onChange={(e) => setProjectField({ router: { ...p.router, kind: e.target.value as (typeof ROUTER_KINDS)[number] } })} data-testid="router-kind">
+            {ROUTER_KINDS.map((k) => (
+              <option key={k} value={k}>
+                {ROUTER_LABELS[k]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Your domain (for IQNs)
+          <input value={p.iqn.domain} onChange={(e) => setProjectField({ iqn: { ...p.iqn, domain: e.target.value } })} data-testid="iqn-domain" />
+          <FieldError errors={out.errors} field="iqn.domain" />
+        </label>
+        <label>
+          Owned since (YYYY-MM)
+          <input value={p.iqn.date} onChange={(e) => setProjectField({ iqn: { ...p.iqn, date: e.target.value } })} data-testid="iqn-date" />
+          <FieldError errors={out.errors} field="iqn.date" />
+        </label>
+        <label>
+          DHCP option 17 for Bootchain's iPXE (empty: same TFTP server)
+          <input value={p.router.rootPath ?? ''} placeholder="(empty)" onChange={(e) => setProjectField({ router: { ...p.router, rootPath: e.target.value } })} data-testid="root-path" />
+          <FieldError errors={out.errors} field="router.rootPath" />
+        </label>
+      </div>
+
+      <h3>Workstations</h3>
+      {ws.map((w, i) => {
+        const mac = parseMac(w.mac);
+        const f = (k: string) => `workstations[${i}].${k}`;
+        return (
+          <div className="workstation" key={i} data-testid="workstation">
+            <div className="grid3">
+              <label>
+                Name
+                <input value={w.name} onChange={(e) => updateWorkstation(i, { name: e.target.value })} data-testid="ws-name" />
+                <FieldError errors={out.errors} field={f('name')} />
+              </label>
+              <label>
+                MAC address
+                <input value={w.mac} placeholder="52:54:00:12:34:56" onChange={(e) => updateWorkstation(i, { mac: e.target.value })} data-testid="ws-mac" />
+                <FieldError errors={out.errors} field={f('mac')} />
+                {mac.ok ? (
+                  <span className="muted small" data-testid="ws-script-name">
+                    boot script: {macHexhyp(mac.value)}.ipxe
+                  </span>
+                ) : null}
+              </label>
+              <label>
+                Firmware
+                <select value={w.firmware} onChange={(e) => updateWorkstation(i, { firmware: e.target.value as 'bios' | 'uefi' })} data-testid="ws-firmware">
+                  <option value="bios">BIOS (legacy)</option>
+                  <option value="uefi">UEFI</option>
+                </select>
+              </label>
+              <label className="wide">
+                Target IQN
+                <input value={w.target} onChange={(e) => updateWorkstation(i, { target: e.target.value })} data-testid="ws-target" />
+                <FieldError errors={out.errors} field={f('target')} />
+              </label>
+              <label>
+                LUN with the disk
+                <input type="number" min={0} value={w.lun} onChange={(e) => updateWorkstation(i, { lun: Number(e.target.value) })} data-testid="ws-lun" />
+              </label>
+              <label className="wide">
+                Initiator IQN (generated; type to override, clear to regenerate)
+                <input value={w.initiatorIqn} onChange={(e) => setInitiatorIqn(i, e.target.value)} data-testid="ws-iqn" />
+                <FieldError errors={out.errors} field={f('initiatorIqn')} />
+              </label>
+              <label>
+                Initramfs
+                <select value={w.initramfs ?? 'genkernel'} onChange={(e) => updateWorkstation(i, { initramfs: e.target.value as 'genkernel' | 'dracut' | 'initramfs-tools' })} data-testid="ws-initramfs">
+                  <option value="genkernel">genkernel (Gentoo)</option>
+                  <option value="dracut">dracut (Fedora, Arch…)</option>
+                  <option value="initramfs-tools">initramfs-tools (Debian, Ubuntu)</option>
+                </select>
+                <FieldError errors={out.errors} field={f('root')} />
+              </label>
+            </div>
+            {w.initramfs && w.initramfs !== 'genkernel' ? (
+              <label>
+                root= of the installed system
+                <input value={w.root ?? ''} placeholder="UUID=…" onChange={(e) => updateWorkstation(i, { root: e.target.value || undefined })} data-testid="ws-root" />
+              </label>
+            ) : null}
+            <label className="inline">
+              <input type="checkbox" checked={!!w.chap} onChange={(e) => enableChap(i, e.target.checked)} data-testid="ws-chap" />
+              CHAP
+            </label>
+            {w.chap ? (
+              <div className="grid3">
+                <label>
+                  CHAP user
+                  <input value={w.chap.username} onChange={(e) => updateWorkstation(i, { chap: { ...w.chap!, username: e.target.value } })} data-testid="ws-chap-user" />
+                  <FieldError errors={out.errors} field={f('chap.username')} />
+                </label>
+                <label>
+                  CHAP secret (12-16 characters for every initiator)
+                  <input value={id.secrets[w.chap.secretRef] ?? ''} onChange={(e) => setSecret(w.chap!.secretRef, e.target.value)} data-testid="ws-chap-secret" />
+                  <FieldError errors={out.errors} field={f('chap.secretRef')} />
+                </label>
+                <div className="actions">
+                  <button type="button" onClick={() => newSecret(w.chap!.secretRef)}>
+                    New secret
+                  </button>
+                  <label className="inline">
+                    <input type="checkbox" checked={!!w.chap.mutual} onChange={(e) => enableChap(i, true, e.target.checked)} />
+                    Mutual
+                  </label>
+                </div>
+              </div>
+            ) : null}
+            <button type="button" className="link" onClick={() => removeWorkstation(i)}>
+              Remove {w.name}
+            </button>
+          </div>
+        );
+      })}
+      <button type="button" onClick={() => addWorkstation()} data-testid="add-workstation">
+        + Add a workstation
+      </button>
+
+      <h3>Generated files</h3>
+      {out.files ? (
+        <div className="preview" data-testid="preview">
+          <ul className="files">
+            {files.map((f) => (
+              <li key={f}>
+                <button type="button" className={f === shown ? 'link current' : 'link'} onClick={() => selectFile(f)} data-testid="file">
+                  {f}
+                </button>
+              </li>
+            ))}
+          </ul>
+          {shown ? (
+            <div className="file-view">
+              <div className="actions">
+                <strong data-testid="file-name">{shown}</strong>
+                <button type="button" onClick={() => void navigator.clipboard.writeText(out.files![shown]!)}>
+                  Copy
+                </button>
+                <button type="button" onClick={() => save(shown, out.files![shown]!)}>
+                  Save…
+                </button>
+              </div>
+              <pre data-testid="file-text">{out.files[shown]}</pre>
+            </div>
+          ) : null}
+          {out.warnings.map((w) => (
+            <p key={w} className="notice small">
+              {w}
+            </p>
+          ))}
+        </div>
+      ) : (
+        <p className="muted" data-testid="preview-blocked">
+          {ws.length === 0 ? 'Add a workstation to see the files.' : `Fix the ${out.errors.length} highlighted value(s) to see the files.`}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,128 @@
+import type { StateCreator } from 'zustand';
+import { generateArtifacts, type Artifacts } from '../../../shared/gen/artifacts';
+import { generateChapSecret } from '../../../shared/model/chap';
+import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
+import { parseMac } from '../../../shared/model/mac';
+import { loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
+import type { AppState } from './index';
+
+type WorkstationDraft = NonNullable<ProjectInput['workstations']>[number];
+
+/** Identity step: the project being edited, secrets in memory only, and what it generates. */
+export interface IdentitySlice {
+  identity: {
+    project: ProjectInput;
+    /** CHAP secrets by reference; never saved with the project. */
+    secrets: Record<string, string>;
+    /** Initiator IQNs the user typed (not regenerated from the template). */
+    iqnEdited: Record<number, boolean>;
+    selectedFile?: string | undefined;
+  };
+  setProjectField(patch: Partial<ProjectInput>): void;
+  addWorkstation(): void;
+  updateWorkstation(i: number, patch: Partial<WorkstationDraft>): void;
+  removeWorkstation(i: number): void;
+  setInitiatorIqn(i: number, v: string): void;
+  enableChap(i: number, on: boolean, mutual?: boolean): void;
+  setSecret(ref: string, value: string): void;
+  newSecret(ref: string): void;
+  selectFile(name: string): void;
+  resetIdentity(): void;
+}
+
+/** Validation and generation, derived from the draft (never stored). */
+export function identityOutput(s: AppState['identity']): { errors: FieldError[]; files?: Artifacts | undefined; warnings: string[] } {
+  const p = loadProject(s.project);
+  if (!p.ok) return { errors: p.errors, warnings: [] };
+  if (p.value.workstations.length === 0) return { errors: [{ field: 'workstations', message: 'add at least one workstation' }], warnings: [] };
+  const g = generateArtifacts(p.value, s.secrets);
+  if (!g.ok) return { errors: g.errors, warnings: [] };
+  return { errors: [], files: g.files, warnings: g.warnings };
+}
+
+const now = new Date();
+const thisMonth = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
+
+const initialProject = (): ProjectInput => ({
+  version: PROJECT_VERSION,
+  name: 'homelab',
+  nas: { address: '', iscsiPort: 3260, tftpRoot: '/srv/tftp' },
+  router: { kind: 'dnsmasq', rootPath: '' },
+  iqn: { domain: 'example.org', date: thisMonth, template: DEFAULT_IQN_TEMPLATE },
+  boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain' },
+  workstations: [],
+});
+
+export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> = (set, get) => {
+  const patch = (p: Partial<IdentitySlice['identity']>) => set((st) => ({ identity: { ...st.identity, ...p } }));
+  const setProject = (project: ProjectInput) => patch({ project });
+  const wss = () => get().identity.project.workstations ?? [];
+  /** The template IQN of a workstation, or '' when its parts are not valid yet. */
+  const autoIqn = (w: WorkstationDraft): string => {
+    const a = get().identity.project.iqn;
+    const mac = parseMac(w.mac);
+    const r = generateIqn({ domain: a.domain, date: a.date, hostname: w.name, mac: mac.ok ? mac.value : undefined }, a.template ?? DEFAULT_IQN_TEMPLATE);
+    return r.ok ? r.value : '';
+  };
+  const refreshIqns = () => {
+    const edited = get().identity.iqnEdited;
+    setProject({ ...get().identity.project, workstations: wss().map((w, i) => (edited[i] ? w : { ...w, initiatorIqn: autoIqn(w) || w.initiatorIqn })) });
+  };
+  return {
+    identity: { project: initialProject(), secrets: {}, iqnEdited: {} },
+    setProjectField: (p) => {
+      setProject({ ...get().identity.project, ...p });
+      if (p.iqn) refreshIqns();
+    },
+    addWorkstation: () => {
+      const chosen = get().target.chosen;
+      const n = wss().length + 1;
+      const w: WorkstationDraft = {
+        name: `ws${n}`,
+        mac: '',
+        firmware: 'bios',
+        target: chosen?.target ?? '',
+        lun: chosen?.lun ?? 0,
+        initiatorIqn: '',
+        initramfs: 'genkernel',
+      };
+      const project = get().identity.project;
+      setProject({
+        ...project,
+        nas: { ...project.nas, address: project.nas.address || chosen?.portal.address || '' },
+        workstations: [...wss(), w],
+      });
+    },
+    updateWorkstation: (i, p) => {
+      setProject({ ...get().identity.project, workstations: wss().map((w, j) => (j === i ? { ...w, ...p } : w)) });
+      if ('name' in p || 'mac' in p) refreshIqns();
+    },
+    removeWorkstation: (i) => {
+      const edited: Record<number, boolean> = {};
+      for (const [k, v] of Object.entries(get().identity.iqnEdited)) if (Number(k) < i) edited[Number(k)] = v;
+      else if (Number(k) > i) edited[Number(k) - 1] = v;
+      patch({ iqnEdited: edited });
+      setProject({ ...get().identity.project, workstations: wss().filter((_, j) => j !== i) });
+    },
+    setInitiatorIqn: (i, v) => {
+      patch({ iqnEdited: { ...get().identity.iqnEdited, [i]: v !== '' } });
+      setProject({ ...get().identity.project, workstations: wss().map((w, j) => (j === i ? { ...w, initiatorIqn: v === '' ? autoIqn(w) : v } : w)) });
+    },
+    enableChap: (i, on, mutual) => {
+      const w = wss()[i];
+      if (!w) return;
+      const ref = `${w.name}.chap`;
+      const mref = `${w.name}.chap-mutual`;
+      const secrets = { ...get().identity.secrets };
+      if (on && secrets[ref] === undefined) secrets[ref] = generateChapSecret();
+      if (on && mutual && secrets[mref] === undefined) secrets[mref] = generateChapSecret();
+      patch({ secrets });
+      const chap = on ? { username: w.chap?.username ?? w.name, secretRef: ref, ...(mutual ? { mutual: { username: w.chap?.mutual?.username ?? 'nas', secretRef: mref } } : {}) } : undefined;
+      setProject({ ...get().identity.project, workstations: wss().map((x, j) => (j === i ? { ...x, chap } : x)) });
+    },
+    setSecret: (ref, value) => patch({ secrets: { ...get().identity.secrets, [ref]: value } }),
+    newSecret: (ref) => patch({ secrets: { ...get().identity.secrets, [ref]: generateChapSecret() } }),
+    selectFile: (name) => patch({ selectedFile: name }),
+    resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {} } }),
+  };
+};
