@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 
 // Playwright drives Debian's Chromium against the browser harness, which runs the real
 // services. `npm test` runs this inside the lab's desk namespace.
 const port = Number(process.env.BOOTCHAIN_E2E_PORT ?? 47823);
 process.env.BOOTCHAIN_HARNESS_TOKEN ??= randomBytes(16).toString('hex');
+// Saved projects of the e2e runs go to a throwaway folder, never the user's.
+process.env.BOOTCHAIN_DATA_DIR ??= mkdtempSync(path.join(os.tmpdir(), 'bootchain-e2e-data-'));
 
 export default defineConfig({
   testDir: 'e2e/specs',

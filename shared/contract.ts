@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Channel } from './channels';
 import { DiscoverInput, ProbeInput } from './iscsi';
 import { JobCancelInput, type JobStarted } from './jobs';
+import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 
 /** Static facts about the running backend. */
@@ -25,6 +26,9 @@ export const contract = {
   'portal:check': { input: PortalCheckInput, output: out<Portal>() },
   'iscsi:discover': { input: DiscoverInput, output: out<JobStarted>() },
   'iscsi:probe': { input: ProbeInput, output: out<JobStarted>() },
+  'project:list': { input: Empty, output: out<Array<{ name: string; modified: string }>>() },
+  'project:load': { input: z.object({ name: z.string().min(1).max(64) }).strict(), output: out<ProjectInput>() },
+  'project:save': { input: z.object({ project: z.unknown() }).strict(), output: out<{ name: string; path: string }>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

@@ -69,5 +69,15 @@ test.describe('Identity step', () => {
     await ws.getByTestId('ws-chap-secret').fill('x${17}||shell');
     await expect(page.getByTestId('error-workstations[0].chap.secretRef')).toBeVisible();
     await expect(page.getByTestId('preview-blocked')).toBeVisible();
+
+    // Save the project, spoil a value, open the saved one: the value is back (secrets are not saved).
+    await page.getByTestId('project-name').fill('e2e-lab');
+    await page.getByTestId('project-save').click();
+    await expect(page.getByTestId('project-message')).toContainText('Saved as e2e-lab');
+    await page.getByTestId('nas-address').fill('nas.local');
+    await expect(page.getByTestId('error-nas.address')).toContainText('IPv4 address');
+    await page.getByTestId('project-open').selectOption('e2e-lab');
+    await expect(page.getByTestId('nas-address')).toHaveValue(L.nas.ips[0]!);
+    await expect(page.getByTestId('project-message')).toContainText('Opened e2e-lab');
   });
 });

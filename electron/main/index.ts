@@ -9,7 +9,8 @@ import { JobRunner } from '../services/jobs/runner';
 import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
 
 const runner = new JobRunner();
-const handlers = createHandlers(runner, 'electron');
+// Projects live in the app's own data folder.
+const handlers = createHandlers(runner, 'electron', { dataDir: app.getPath('userData') });
 let win: BrowserWindow | undefined;
 
 /** Where the renderer comes from: the dev server in `npm run dev`, the built file otherwise. */

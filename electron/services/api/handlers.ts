@@ -9,6 +9,7 @@ import { JobRunner } from '../jobs/runner';
 import { listInterfaces } from '../net/interfaces';
 import { checkTargetName } from '../iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
+import { defaultDataDir, ProjectStore } from '../project/store';
 import { checkPortal, scan } from '../scan/scanner';
 
 /** One handler per channel, receiving validated input. */
@@ -22,8 +23,12 @@ export interface Caller {
 }
 
 /** Builds the handlers over a job runner; both transports share them. */
-export function createHandlers(runner: JobRunner, transport: AppInfo['transport']): Handlers {
+export function createHandlers(runner: JobRunner, transport: AppInfo['transport'], opts: { dataDir?: string } = {}): Handlers {
+  const projects = new ProjectStore(opts.dataDir ?? defaultDataDir());
   return {
+    'project:list': async () => projects.list(),
+    'project:load': async (input) => projects.load(input.name),
+    'project:save': async (input) => projects.save(input.project),
     'app:info': async () => ({ name: 'Bootchain', version, transport, platform: process.platform }),
     'net:interfaces': async () => listInterfaces(),
     'scan:start': async (input, caller) => {

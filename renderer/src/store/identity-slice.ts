@@ -4,6 +4,7 @@ import { generateChapSecret } from '../../../shared/model/chap';
 import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
 import { loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
+import { api } from '../api/client';
 import type { AppState } from './index';
 
 type WorkstationDraft = NonNullable<ProjectInput['workstations']>[number];
@@ -17,7 +18,13 @@ export interface IdentitySlice {
     /** Initiator IQNs the user typed (not regenerated from the template). */
     iqnEdited: Record<number, boolean>;
     selectedFile?: string | undefined;
+    saved: Array<{ name: string; modified: string }>;
+    projectMessage?: { ok: boolean; text: string } | undefined;
   };
+  listProjects(): Promise<void>;
+  saveProject(): Promise<void>;
+  openProject(name: string): Promise<void>;
+  importProject(text: string): void;
   setProjectField(patch: Partial<ProjectInput>): void;
   addWorkstation(): void;
   updateWorkstation(i: number, patch: Partial<WorkstationDraft>): void;
@@ -69,7 +76,37 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     setProject({ ...get().identity.project, workstations: wss().map((w, i) => (edited[i] ? w : { ...w, initiatorIqn: autoIqn(w) || w.initiatorIqn })) });
   };
   return {
-    identity: { project: initialProject(), secrets: {}, iqnEdited: {} },
+    identity: { project: initialProject(), secrets: {}, iqnEdited: {}, saved: [] },
+    listProjects: async () => {
+      const r = await api().invoke('project:list', {});
+      if (r.ok) patch({ saved: r.value });
+    },
+    saveProject: async () => {
+      const r = await api().invoke('project:save', { project: get().identity.project });
+      patch({ projectMessage: r.ok ? { ok: true, text: `Saved as ${r.value.name} (secrets are not saved: they stay in this session)` } : { ok: false, text: `${r.error.message}` } });
+      await get().listProjects();
+    },
+    openProject: async (name) => {
+      const r = await api().invoke('project:load', { name });
+      if (!r.ok) return patch({ projectMessage: { ok: false, text: r.error.message } });
+      // Loaded IQNs are the user's: do not regenerate them.
+      const edited: Record<number, boolean> = {};
+      (r.value.workstations ?? []).forEach((_, i) => (edited[i] = true));
+      patch({ project: r.value, iqnEdited: edited, projectMessage: { ok: true, text: `Opened ${name}` } });
+    },
+    importProject: (text) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        return patch({ projectMessage: { ok: false, text: 'That file is not JSON: nothing was imported' } });
+      }
+      const r = loadProject(raw);
+      if (!r.ok) return patch({ projectMessage: { ok: false, text: `Not imported: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}` } });
+      const edited: Record<number, boolean> = {};
+      r.value.workstations.forEach((_, i) => (edited[i] = true));
+      patch({ project: r.value as ProjectInput, iqnEdited: edited, projectMessage: { ok: true, text: `Imported ${r.value.name}` } });
+    },
     setProjectField: (p) => {
       setProject({ ...get().identity.project, ...p });
       if (p.iqn) refreshIqns();
@@ -123,6 +160,6 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     setSecret: (ref, value) => patch({ secrets: { ...get().identity.secrets, [ref]: value } }),
     newSecret: (ref) => patch({ secrets: { ...get().identity.secrets, [ref]: generateChapSecret() } }),
     selectFile: (name) => patch({ selectedFile: name }),
-    resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {} } }),
+    resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {}, saved: [] } }),
   };
 };

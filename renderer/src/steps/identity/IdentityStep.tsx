@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useEffect, useMemo } from 'react';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
 import { ROUTER_KINDS } from '../../../../shared/model/project';
 import { useApp } from '../../store/index';
@@ -34,6 +34,13 @@ export function IdentityStep() {
   const setSecret = useApp((s) => s.setSecret);
   const newSecret = useApp((s) => s.newSecret);
   const selectFile = useApp((s) => s.selectFile);
+  const listProjects = useApp((s) => s.listProjects);
+  const saveProject = useApp((s) => s.saveProject);
+  const openProject = useApp((s) => s.openProject);
+  const importProject = useApp((s) => s.importProject);
+  useEffect(() => {
+    void listProjects();
+  }, [listProjects]);
   const out = useMemo(() => identityOutput(id), [id]);
   const p = id.project;
   const ws = p.workstations ?? [];
@@ -55,6 +62,46 @@ export function IdentityStep() {
         Each workstation boots by its MAC address, logs in to its target as its own initiator IQN, and may use CHAP. Bootchain checks every
         value as you type and shows the files it will generate.
       </p>
+
+      <div className="project-bar" data-testid="project-bar">
+        <label className="inline">
+          Project
+          <input value={p.name} onChange={(e) => setProjectField({ name: e.target.value })} data-testid="project-name" size={16} />
+        </label>
+        <button type="button" onClick={() => void saveProject()} data-testid="project-save">
+          Save
+        </button>
+        <select value="" onChange={(e) => e.target.value && void openProject(e.target.value)} data-testid="project-open" aria-label="Open a saved project">
+          <option value="">Open…</option>
+          {id.saved.map((s) => (
+            <option key={s.name} value={s.name}>
+              {s.name}
+            </option>
+          ))}
+        </select>
+        <label className="button-like">
+          Import…
+          <input
+            type="file"
+            accept="application/json,.json"
+            hidden
+            onChange={(e) => {
+              const f = e.target.files?.[0];
+              if (f) void f.text().then(importProject);
+              e.target.value = '';
+            }}
+            data-testid="project-import"
+          />
+        </label>
+        <button type="button" onClick={() => save(`${p.name}.bootchain.json`, `${JSON.stringify(p, null, 2)}\n`)} data-testid="project-export">
+          Export
+        </button>
+        {id.projectMessage ? (
+          <span className={id.projectMessage.ok ? 'muted small' : 'field-error'} data-testid="project-message">
+            {id.projectMessage.text}
+          </span>
+        ) : null}
+      </div>
 
       <div className="grid2">
         <label>
