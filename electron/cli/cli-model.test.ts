@@ -64,4 +64,18 @@ describe.skipIf(!built)('bootchain iqn and generate', () => {
     expect(noSecrets.code).toBe(2);
     expect(existsSync(out)).toBe(false);
   });
+
+  it('kernel-check lists what the recipe needs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-kcfg-'));
+    const good = path.join(dir, 'good.config');
+    writeFileSync(good, ['CONFIG_SCSI=y', 'CONFIG_BLK_DEV_SD=y', 'CONFIG_ISCSI_TCP=m', 'CONFIG_SCSI_ISCSI_ATTRS=m', 'CONFIG_CRYPTO_CRC32C=y', 'CONFIG_IP_PNP=y', 'CONFIG_IP_PNP_DHCP=y'].join('\n'));
+    const r = await cli(['kernel-check', good]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/genkernel --iscsi/);
+    const bad = path.join(dir, 'bad.config');
+    writeFileSync(bad, 'CONFIG_SCSI=y\n# CONFIG_ISCSI_TCP is not set\n');
+    const b = await cli(['kernel-check', bad]);
+    expect(b.code).toBe(1);
+    expect(b.stdout).toMatch(/FAIL CONFIG_ISCSI_TCP/);
+  });
 });

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import path from 'node:path';
 import { isAppError, type AppError } from '../../shared/errors';
 import { generateFromRaw } from '../../shared/gen/artifacts';
+import { checkKernelConfig } from '../../shared/gen/kernel';
 import { checkIqn, DEFAULT_IQN_TEMPLATE, generateIqn } from '../../shared/model/iqn';
 import { parseMac } from '../../shared/model/mac';
 import { parseIPv4, parsePorts } from '../../shared/ipv4';
@@ -58,6 +59,8 @@ Verbs:
                                file --secrets ({"ref": "secret"}) or BOOTCHAIN_SECRET_<REF> (upper case,
                                other characters as _). Any invalid value: nothing is written, the field
                                is named, exit 2.
+  kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
+                               (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
   help                         this text
 
@@ -426,6 +429,24 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdIqn(args, json);
       case 'generate':
         return await cmdGenerate(args, json);
+      case 'kernel-check': {
+        const file = args.pos[0];
+        if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (e) {
+          throw usage(`${file}: ${(e as Error).message}`);
+        }
+        const r = checkKernelConfig(text);
+        if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else {
+          for (const c of r.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(24)} ${c.state.padEnd(8)} ${c.why}; ${c.note}\n`);
+          if (r.needsInitramfs) process.stdout.write('iSCSI is built as modules: boot with an initramfs that has iSCSI (genkernel --iscsi initramfs).\n');
+          if (!r.hostname) process.stdout.write('advised: CONFIG_DEFAULT_HOSTNAME="name" (the recipe)\n');
+        }
+        return r.checks.every((c) => c.ok) ? 0 : 1;
+      }
       case 'probe':
         return await cmdProbe(args, json, quiet);
       case 'interfaces': {
