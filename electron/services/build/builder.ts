@@ -1,0 +1,230 @@
+/**
+ * Builds iPXE with the embedded script: one persistent, writable copy of each source tree is
+ * the build cache (iPXE builds in its tree), so a new script only relinks. The build runs with a
+ * local toolchain or in the bundled container (build/ipxe/Containerfile); outputs are staged
+ * and moved into the output folder only on success, with a manifest and the read-back check.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { appError, BootchainError, fail } from '../../../shared/errors';
+import type { JobProgress } from '../../../shared/jobs';
+import { readEmbeddedScript } from './readback';
+
+/** Targets Bootchain builds (iPXE make goals). */
+export const BUILD_TARGETS = ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin-x86_64-efi/ipxe.efi'] as const;
+export type BuildTarget = (typeof BUILD_TARGETS)[number];
+
+/** Build options written to config/local/*.h. */
+export interface BuildOptions {
+  /** Console on the serial port too (CONSOLE_SERIAL): read iPXE's screen from COM1. */
+  serialConsole?: boolean;
+  /** HTTPS downloads (DOWNLOAD_PROTO_HTTPS). */
+  https?: boolean;
+  /** Syslog console (CONSOLE_SYSLOG). */
+  syslog?: boolean;
+}
+
+export interface BuildRequest {
+  engine: 'local' | 'podman' | 'docker';
+  /** A folder holding iPXE's tree (with src/Makefile). */
+  sourceDir: string;
+  /** A label for the manifest, e.g. "v2.0.0" or "local". */
+  sourceVersion: string;
+  targets: BuildTarget[];
+  embed: string;
+  options: BuildOptions;
+  outDir: string;
+  cacheDir: string;
+  /** Container image to use (engine podman/docker). */
+  image?: string | undefined;
+  jobs?: number | undefined;
+}
+
+export interface BuiltArtifact {
+  target: BuildTarget;
+  file: string;
+  size: number;
+  sha256: string;
+  /** The script read back from the binary equals the one asked for. */
+  embeddedVerified: boolean;
+}
+
+export interface BuildResult {
+  artifacts: BuiltArtifact[];
+  /** full: objects were compiled; relink: only the script changed. */
+  kind: 'full' | 'relink';
+  compiled: number;
+  durationMs: number;
+  manifest: string;
+}
+
+export interface BuildReporter {
+  signal: AbortSignal;
+  progress(p: JobProgress): void;
+  log(line: string, level?: 'info' | 'warn' | 'error'): void;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** config/local headers for the options (iPXE: config/local overrides config/*.h). */
+export function localConfig(o: BuildOptions): Record<string, string> {
+  const head = '/* Written by Bootchain for this build cache. */\n';
+  const general = [head, '#define SANBOOT_PROTO_ISCSI', '#define NET_PROTO_IPV6'];
+  if (o.https) general.push('#define DOWNLOAD_PROTO_HTTPS');
+  const console = [head];
+  if (o.serialConsole) console.push('#define CONSOLE_SERIAL');
+  if (o.syslog) console.push('#define CONSOLE_SYSLOG');
+  return { 'general.h': `${general.join('\n')}\n`, 'console.h': `${console.join('\n')}\n` };
+}
+
+/** Makes (once) the writable copy of a source tree that serves as its build cache. */
+export function prepareCache(sourceDir: string, cacheDir: string): string {
+  if (!existsSync(path.join(sourceDir, 'src', 'Makefile')) || !existsSync(path.join(sourceDir, 'src', 'include', 'ipxe'))) {
+    fail('INVALID_INPUT', `${sourceDir} is not an iPXE source tree (no src/Makefile and src/include/ipxe)`, { field: 'source', hint: 'Choose the folder that holds iPXE\'s "src" folder, or let Bootchain download the pinned release.' });
+  }
+  const key = sha256(realpathSync(sourceDir)).slice(0, 16);
+  const dir = path.join(cacheDir, `src-${key}`);
+  if (!existsSync(path.join(dir, '.bootchain-cache-ready'))) {
+    const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+    mkdirSync(cacheDir, { recursive: true });
+    cpSync(sourceDir, tmp, { recursive: true, filter: (s) => !s.includes(`${path.sep}.git`) });
+    writeFileSync(path.join(tmp, '.bootchain-cache-ready'), new Date().toISOString());
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return dir;
+}
+
+/** Writes a file only when its content changes (keeps make from rebuilding for nothing). */
+function writeIfChanged(file: string, text: string): void {
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/** The command that runs make: locally, or in the container with the cache mounted. */
+export function makeCommand(req: BuildRequest, cache: string, embedFile: string, name: string): { cmd: string; args: string[] } {
+  const jobs = String(req.jobs ?? 2);
+  if (req.engine === 'local') return { cmd: 'make', args: ['-C', path.join(cache, 'src'), '-j', jobs, ...req.targets, `EMBED=${embedFile}`] };
+  return {
+    cmd: req.engine,
+    args: [
+      'run',
+      '--rm',
+      '--name',
+      name,
+      '--network=none',
+      '-v',
+      `${cache}:/ipxe:rw`,
+      '-v',
+      `${path.dirname(embedFile)}:/embed:ro`,
+      req.image ?? 'localhost/bootchain-ipxe-build',
+      'make',
+      '-C',
+      '/ipxe/src',
+      '-j',
+      jobs,
+      ...req.targets,
+      `EMBED=/embed/${path.basename(embedFile)}`,
+    ],
+  };
+}
+
+/** Runs the build; on success moves the artifacts into outDir and writes manifest.json. */
+export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<BuildResult> {
+  if (req.targets.length === 0) fail('INVALID_INPUT', 'Choose at least one target', { field: 'targets' });
+  if (!req.embed.startsWith('#!ipxe\n') || req.embed.includes('\0')) fail('INVALID_INPUT', 'The embedded script must start with "#!ipxe" and a line break', { field: 'embed' });
+  const t0 = Date.now();
+  rep.progress({ phase: 'prepare', message: 'preparing the build cache' });
+  const cache = prepareCache(req.sourceDir, req.cacheDir);
+  for (const [name, text] of Object.entries(localConfig(req.options))) writeIfChanged(path.join(cache, 'src', 'config', 'local', name), text);
+  const embedDir = path.join(req.cacheDir, 'embed');
+  const embedFile = path.join(embedDir, `embed-${path.basename(cache)}.ipxe`);
+  writeIfChanged(embedFile, req.embed);
+  const statsFile = path.join(cache, '.bootchain-stats.json');
+  const expected = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { compiled?: number }).compiled : undefined;
+
+  const name = `bootchain-build-${randomBytes(4).toString('hex')}`;
+  const { cmd, args } = makeCommand(req, cache, embedFile, name);
+  rep.log(`$ ${cmd} ${args.join(' ')}`);
+  let compiled = 0;
+  const tail: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let buf = '';
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (line.includes('[BUILD]')) {
+        compiled++;
+        rep.progress({ phase: 'compile', done: compiled, ...(expected && expected >= compiled ? { total: expected } : {}), message: line.trim() });
+      } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
+      if (/error|\[(LD|FINISH)\]/i.test(line)) rep.log(line, /error/i.test(line) ? 'error' : 'info');
+    };
+    const feed = (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      lines.forEach(onLine);
+    };
+    child.stdout.on('data', feed);
+    child.stderr.on('data', feed);
+    const onAbort = () => {
+      // Stop the whole build: make and its compilers, or the container.
+      if (req.engine === 'local') {
+        if (child.pid) process.kill(-child.pid, 'SIGTERM');
+      } else spawn(req.engine, ['kill', name], { stdio: 'ignore' });
+    };
+    rep.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      rep.signal.removeEventListener('abort', onAbort);
+      reject(
+        e.code === 'ENOENT'
+          ? new BootchainError(appError('TOOL_MISSING', `${cmd} is not installed`, { hint: req.engine === 'local' ? 'Install gcc make binutils perl liblzma-dev, or build in the container (podman).' : `Install ${cmd}, or use the local toolchain.` }))
+          : e,
+      );
+    });
+    child.on('close', (code) => {
+      rep.signal.removeEventListener('abort', onAbort);
+      if (buf) onLine(buf);
+      if (rep.signal.aborted) return reject(new BootchainError(appError('CANCELLED', 'Build cancelled; the output folder was not touched')));
+      if (code === 0) return resolve();
+      reject(new BootchainError(appError('COMMAND_FAILED', `The iPXE build failed (make exited ${code})`, { detail: tail.slice(-20).join('\n'), hint: 'Read the failing lines below; a changed source tree or missing build dependency is the usual cause.' })));
+    });
+  });
+  writeFileSync(statsFile, JSON.stringify({ compiled: Math.max(compiled, expected ?? 0) }));
+
+  // Stage, check, then move into place: the output folder never holds half a build.
+  rep.progress({ phase: 'verify', message: 'reading the embedded script back' });
+  mkdirSync(req.outDir, { recursive: true });
+  const stage = path.join(req.outDir, `.bootchain-build-${randomBytes(4).toString('hex')}`);
+  mkdirSync(stage);
+  try {
+    const artifacts: BuiltArtifact[] = [];
+    for (const t of req.targets) {
+      const src = path.join(cache, 'src', t);
+      const bin = readFileSync(src);
+      const rb = readEmbeddedScript(bin);
+      const file = path.basename(t);
+      writeFileSync(path.join(stage, file), bin);
+      artifacts.push({ target: t, file, size: statSync(src).size, sha256: sha256(bin), embeddedVerified: rb.script === req.embed });
+      if (rb.script !== req.embed) rep.log(`${file}: the embedded script read back differs from the one asked for`, 'error');
+    }
+    const manifest = {
+      builtAt: new Date().toISOString(),
+      engine: req.engine,
+      ipxe: { version: req.sourceVersion, source: req.sourceDir },
+      options: req.options,
+      embed: req.embed,
+      artifacts,
+    };
+    writeFileSync(path.join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const a of artifacts) renameSync(path.join(stage, a.file), path.join(req.outDir, a.file));
+    renameSync(path.join(stage, 'manifest.json'), path.join(req.outDir, 'manifest.json'));
+    return { artifacts, kind: compiled > 5 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, 'manifest.json') };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
