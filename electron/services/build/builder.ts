@@ -37,8 +37,10 @@ export interface BuildRequest {
   options: BuildOptions;
   outDir: string;
   cacheDir: string;
-  /** Container image to use (engine podman/docker). */
+  /** Container image to use (engine podman/docker); built from the Containerfile when absent. */
   image?: string | undefined;
+  /** Global engine options (e.g. podman --root/--storage-driver on unusual machines). */
+  engineArgs?: string[] | undefined;
   jobs?: number | undefined;
 }
 
@@ -111,11 +113,13 @@ export function makeCommand(req: BuildRequest, cache: string, embedFile: string,
   return {
     cmd: req.engine,
     args: [
+      ...(req.engineArgs ?? []),
       'run',
       '--rm',
       '--name',
       name,
       '--network=none',
+      '--pull=never',
       '-v',
       `${cache}:/ipxe:rw`,
       '-v',
@@ -171,11 +175,22 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     };
     child.stdout.on('data', feed);
     child.stderr.on('data', feed);
+    let killer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      // Stop the whole build: make and its compilers, or the container.
-      if (req.engine === 'local') {
-        if (child.pid) process.kill(-child.pid, 'SIGTERM');
-      } else spawn(req.engine, ['kill', name], { stdio: 'ignore' });
+      // Stop the whole build: make and its compilers, or the container (the engine client
+      // forwards the signal; `kill` by name catches a container that was still starting).
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      if (req.engine !== 'local') {
+        const kill = () => spawn(req.engine, [...(req.engineArgs ?? []), 'kill', name], { stdio: 'ignore' }).on('error', () => undefined);
+        kill();
+        killer = setInterval(kill, 1000);
+      }
     };
     rep.signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e: NodeJS.ErrnoException) => {
@@ -187,6 +202,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
       );
     });
     child.on('close', (code) => {
+      if (killer) clearInterval(killer);
       rep.signal.removeEventListener('abort', onAbort);
       if (buf) onLine(buf);
       if (rep.signal.aborted) return reject(new BootchainError(appError('CANCELLED', 'Build cancelled; the output folder was not touched')));
@@ -223,7 +239,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     writeFileSync(path.join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     for (const a of artifacts) renameSync(path.join(stage, a.file), path.join(req.outDir, a.file));
     renameSync(path.join(stage, 'manifest.json'), path.join(req.outDir, 'manifest.json'));
-    return { artifacts, kind: compiled > 5 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, 'manifest.json') };
+    return { artifacts, kind: compiled > 2 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, 'manifest.json') };
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
