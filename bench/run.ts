@@ -3,6 +3,7 @@
  * reference tool's figure from the same run and their ratio, and tears the lab down.
  */
 import { labDown, labUp } from '../e2e/lab/lab';
+import { benchBuild } from './build';
 import { benchIscsi } from './iscsi';
 import { benchScan } from './scan';
 
@@ -14,6 +15,9 @@ async function main(): Promise<number> {
     results.push(['scan', await benchScan(lab)]);
     process.stdout.write('\n');
     results.push(['iscsi discovery', await benchIscsi(lab)]);
+    process.stdout.write('\n');
+    const build = await benchBuild();
+    if (build !== undefined) results.push(['ipxe build', build]);
     process.stdout.write(`\n${results.map(([n, ok]) => `${n}: ${ok ? 'goal met' : 'GOAL MISSED'}`).join('\n')}\n`);
     return 0;
   } finally {

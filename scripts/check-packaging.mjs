@@ -37,6 +37,7 @@ try {
   for (const dep of ['zod', 'ws', 'node-ssh']) check(files.has(`/node_modules/${dep}/package.json`), `app.asar holds runtime dependency ${dep}`);
   for (const dev of ['vitest', 'electron', 'react', 'typescript']) check(!files.has(`/node_modules/${dev}/package.json`), `app.asar leaves out dev dependency ${dev}`);
   check(![...files].some((f) => f.startsWith('/e2e/') || f.startsWith('/renderer/src/')), 'app.asar holds no sources or tests');
+  check(existsSync(path.join(out, 'linux-unpacked/resources/ipxe/Containerfile')), 'resources/ipxe/Containerfile ships beside the app');
 } catch (e) {
   check(false, `electron-builder --linux dir: ${e.message}`);
 } finally {

@@ -1,10 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAppError, type AppError } from '../../shared/errors';
 import { generateFromRaw } from '../../shared/gen/artifacts';
 import { checkKernelConfig } from '../../shared/gen/kernel';
 import { checkIqn, DEFAULT_IQN_TEMPLATE, generateIqn } from '../../shared/model/iqn';
 import { parseMac } from '../../shared/model/mac';
+import { loadProject } from '../../shared/model/project';
+import type { BuildTarget } from '../services/build/builder';
+import { buildProject } from '../services/build/job';
+import type { SourceSpec } from '../services/build/source';
+import { defaultDataDir } from '../services/project/store';
 import { parseIPv4, parsePorts } from '../../shared/ipv4';
 import type { JobProgress } from '../../shared/jobs';
 import { ISCSI_PORT, PortalCheckInput, ScanStartInput, type Portal, type ScanResult } from '../../shared/scan';
@@ -59,6 +64,16 @@ Verbs:
                                file --secrets ({"ref": "secret"}) or BOOTCHAIN_SECRET_<REF> (upper case,
                                other characters as _). Any invalid value: nothing is written, the field
                                is named, exit 2.
+  build --project FILE [options]
+                               build iPXE with the project's embedded script (embed.ipxe)
+      --engine podman|docker|local   how to build (default: the first that works here)
+      --source DIR|TARBALL     iPXE source (default: $IPXE_SRC, else the pinned release, downloaded
+                               and verified)
+      --targets LIST           bios,uefi,ipxe-efi: bin/undionly.kpxe, bin-x86_64-efi/snponly.efi,
+                               bin-x86_64-efi/ipxe.efi (default bios)
+      --out DIR                where the binaries and manifest.json go (default ./ipxe-build)
+      --serial                 iPXE console on the serial port too
+      --base IMAGE             base image of the build container (BOOTCHAIN_BUILD_BASE)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
@@ -103,6 +118,10 @@ const VALUE_FLAGS = new Set([
   'project',
   'out',
   'secrets',
+  'engine',
+  'source',
+  'targets',
+  'base',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -407,6 +426,66 @@ async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   return 0;
 }
 
+const TARGET_NAMES: Record<string, BuildTarget> = { bios: 'bin/undionly.kpxe', uefi: 'bin-x86_64-efi/snponly.efi', 'ipxe-efi': 'bin-x86_64-efi/ipxe.efi' };
+
+async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  const projectFile = stringFlag(args, 'project');
+  if (!projectFile) throw usage('build needs --project FILE');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(projectFile, 'utf8'));
+  } catch (e) {
+    throw usage(`--project ${projectFile}: ${(e as Error).message}`);
+  }
+  const p = loadProject(raw);
+  if (!p.ok) {
+    for (const e of p.errors) process.stderr.write(`bootchain: ${e.field}: ${e.message}\n`);
+    return 2;
+  }
+  const engine = stringFlag(args, 'engine');
+  if (engine !== undefined && !['podman', 'docker', 'local'].includes(engine)) throw usage('--engine is podman, docker or local');
+  const targets = (stringFlag(args, 'targets') ?? 'bios').split(',').map((t) => {
+    const g = TARGET_NAMES[t.trim()];
+    if (!g) throw usage(`--targets: "${t}" is not bios, uefi or ipxe-efi`);
+    return g;
+  });
+  const srcText = stringFlag(args, 'source') ?? process.env.IPXE_SRC;
+  const source: SourceSpec = !srcText ? { kind: 'release' } : existsSync(path.join(srcText, 'src', 'Makefile')) ? { kind: 'dir', path: srcText } : { kind: 'tarball', path: srcText };
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const tty = process.stderr.isTTY && !quiet;
+  const r = await buildProject(
+    p.value,
+    {
+      engine: engine as 'podman' | 'docker' | 'local' | undefined,
+      source,
+      targets,
+      serialConsole: args.flags.has('serial'),
+      outDir: stringFlag(args, 'out') ?? 'ipxe-build',
+      cacheDir: path.join(defaultDataDir(), 'build-cache'),
+      base: stringFlag(args, 'base') ?? process.env.BOOTCHAIN_BUILD_BASE,
+      engineArgs: process.env.BOOTCHAIN_ENGINE_ARGS ? process.env.BOOTCHAIN_ENGINE_ARGS.split(' ').filter(Boolean) : undefined,
+    },
+    {
+      signal: ac.signal,
+      progress: (pr) => {
+        if (tty) process.stderr.write(progressLine(pr));
+      },
+      log: (line, level) => {
+        if (!quiet && !json && (level === 'error' || args.flags.has('verbose'))) process.stderr.write(`${line}\n`);
+      },
+    },
+  );
+  if (tty) process.stderr.write('\n');
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else {
+    process.stdout.write(`${r.kind === 'full' ? 'built' : 'relinked'} with ${r.engine} from iPXE ${r.version} in ${(r.durationMs / 1000).toFixed(1)} s\n`);
+    for (const a of r.artifacts) process.stdout.write(`  ${a.file}\t${a.size} bytes\tsha256 ${a.sha256}\t${a.embeddedVerified ? 'embedded script verified' : 'EMBEDDED SCRIPT DIFFERS'}\n`);
+    process.stdout.write(`  manifest: ${r.manifest}\n`);
+  }
+  return r.artifacts.every((a) => a.embeddedVerified) ? 0 : 1;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -429,6 +508,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdIqn(args, json);
       case 'generate':
         return await cmdGenerate(args, json);
+      case 'build':
+        return await cmdBuild(args, json, quiet);
       case 'kernel-check': {
         const file = args.pos[0];
         if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');

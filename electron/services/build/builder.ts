@@ -165,7 +165,8 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
         compiled++;
         rep.progress({ phase: 'compile', done: compiled, ...(expected && expected >= compiled ? { total: expected } : {}), message: line.trim() });
       } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
-      if (/error|\[(LD|FINISH)\]/i.test(line)) rep.log(line, /error/i.test(line) ? 'error' : 'info');
+      const isError = /(^|\s)error:|\*\*\*/i.test(line);
+      if (isError || /\[(LD|FINISH)\]/.test(line)) rep.log(line, isError ? 'error' : 'info');
     };
     const feed = (d: Buffer) => {
       buf += d.toString();
