@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BuildStartInput, type EngineInfo } from './build';
 import type { Channel } from './channels';
 import { DiscoverInput, ProbeInput } from './iscsi';
 import { JobCancelInput, type JobStarted } from './jobs';
@@ -29,6 +30,8 @@ export const contract = {
   'project:list': { input: Empty, output: out<Array<{ name: string; modified: string }>>() },
   'project:load': { input: z.object({ name: z.string().min(1).max(64) }).strict(), output: out<ProjectInput>() },
   'project:save': { input: z.object({ project: z.unknown() }).strict(), output: out<{ name: string; path: string }>() },
+  'build:engines': { input: Empty, output: out<EngineInfo[]>() },
+  'build:start': { input: BuildStartInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

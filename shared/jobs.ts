@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AppError } from './errors';
+import type { BuildJobResult } from './build';
 import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from './iscsi';
 import type { Portal, ScanResult } from './scan';
 
@@ -8,6 +9,7 @@ export interface JobKinds {
   scan: { item: Portal; result: ScanResult };
   discover: { item: DiscoveryResult; result: DiscoverJobResult };
   probe: { item: LunInfo; result: ProbeResult };
+  build: { item: never; result: BuildJobResult };
 }
 export type JobKind = keyof JobKinds;
 

@@ -1,29 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
-import { currentLab, type LabInfo } from '../lab/lab';
-import { ScanPage } from '../pages/scan-page';
-import { TargetPage } from '../pages/target-page';
+import { expect, test } from '@playwright/test';
+import { currentLab } from '../lab/lab';
+import { reachIdentity } from '../pages/flow';
 
 const lab = currentLab();
 const SHOTS = 'e2e/artifacts';
 mkdirSync(SHOTS, { recursive: true });
 if (!lab) process.stdout.write('SKIP identity.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
-
-/** Scan the NAS, choose its empty disk, go to Identity. */
-async function reachIdentity(page: Page, L: LabInfo): Promise<void> {
-  const scan = new ScanPage(page);
-  await scan.open();
-  await scan.targets.fill(L.nas.ips[0]!);
-  await scan.start.click();
-  await expect(page.getByTestId('scan-summary')).toBeVisible();
-  await page.getByTestId('next').click();
-  const tp = new TargetPage(page);
-  await tp.discover.click();
-  await (await tp.settled(L.iscsi.targets.empty)).getByTestId('choose-target').click();
-  await expect(page.getByTestId('chosen-target')).toBeVisible();
-  await page.getByTestId('next').click();
-  await expect(page.getByTestId('step-identity')).toBeVisible();
-}
 
 test.describe('Identity step', () => {
   test.skip(!lab, 'needs the lab: run npm test');

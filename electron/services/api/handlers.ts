@@ -1,4 +1,9 @@
+import path from 'node:path';
 import { version } from '../../../package.json';
+import { BUILD_TARGET_NAMES } from '../../../shared/build';
+import { loadProject } from '../../../shared/model/project';
+import { detectEngines } from '../build/engine';
+import { buildProject } from '../build/job';
 import { CHANNELS, type Channel } from '../../../shared/channels';
 import { contract, type AppInfo, type OutputOf, type ParsedInputOf } from '../../../shared/contract';
 import { appError, BootchainError } from '../../../shared/errors';
@@ -24,8 +29,36 @@ export interface Caller {
 
 /** Builds the handlers over a job runner; both transports share them. */
 export function createHandlers(runner: JobRunner, transport: AppInfo['transport'], opts: { dataDir?: string } = {}): Handlers {
-  const projects = new ProjectStore(opts.dataDir ?? defaultDataDir());
+  const dataDir = opts.dataDir ?? defaultDataDir();
+  const projects = new ProjectStore(dataDir);
   return {
+    'build:engines': async () => detectEngines(),
+    'build:start': async (input, caller) => {
+      // Validate before any job exists: a bad project starts nothing.
+      const p = loadProject(input.project);
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${p.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { field: p.errors[0]?.field }));
+      const outDir = input.outDir ?? path.join(dataDir, 'builds', p.value.name);
+      const jobId = runner.start('build', async (ctx) => {
+        const r = await buildProject(
+          p.value,
+          {
+            engine: input.engine,
+            source: input.source,
+            targets: input.targets.map((t) => BUILD_TARGET_NAMES[t]),
+            serialConsole: input.serialConsole,
+            https: input.https,
+            outDir,
+            cacheDir: path.join(dataDir, 'build-cache'),
+            base: process.env.BOOTCHAIN_BUILD_BASE,
+            engineArgs: process.env.BOOTCHAIN_ENGINE_ARGS ? process.env.BOOTCHAIN_ENGINE_ARGS.split(' ').filter(Boolean) : undefined,
+          },
+          ctx,
+        );
+        return { ...r, outDir };
+      });
+      caller.ownsJob?.(jobId);
+      return { jobId, kind: 'build' };
+    },
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),

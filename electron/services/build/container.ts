@@ -19,7 +19,7 @@ export function containerDir(): string {
     path.resolve(__dirname, '../../build/ipxe'),
     path.resolve(__dirname, '../../../build/ipxe'),
     path.resolve(process.cwd(), 'build/ipxe'),
-    process.resourcesPath ? path.join(process.resourcesPath, 'ipxe') : undefined,
+    (process as { resourcesPath?: string }).resourcesPath ? path.join((process as { resourcesPath?: string }).resourcesPath!, 'ipxe') : undefined,
   ].filter((x): x is string => !!x);
   const dir = candidates.find((d) => existsSync(path.join(d, 'Containerfile')));
   if (!dir) fail('TOOL_MISSING', 'The bundled Containerfile is missing', { hint: 'Reinstall Bootchain, or set BOOTCHAIN_CONTAINER_DIR to the folder holding build/ipxe/Containerfile.' });

@@ -3,6 +3,7 @@ import type { AppInfo } from '../../../shared/contract';
 import { api } from '../api/client';
 import { NotBuilt } from '../steps/placeholder/NotBuilt';
 import { STEPS, type StepDef, type StepId } from '../steps/registry';
+import { BuildStep } from '../steps/build/BuildStep';
 import { IdentityStep } from '../steps/identity/IdentityStep';
 import { ScanStep } from '../steps/scan/ScanStep';
 import { TargetStep } from '../steps/target/TargetStep';
@@ -10,7 +11,7 @@ import { connectJobEvents, useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
 /** The view of each built step; others show NotBuilt. */
-const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep, target: TargetStep, identity: IdentityStep };
+const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep };
 
 function StepView({ step }: { step: StepDef }) {
   const View = VIEWS[step.id];

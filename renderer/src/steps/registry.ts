@@ -44,8 +44,7 @@ export const STEPS: StepDef[] = [
     title: 'Build',
     kind: 'wizard',
     summary: 'Build iPXE with the embedded script',
-    isComplete: () => false,
-    notBuilt: 'The iPXE build is not built yet.',
+    isComplete: (s) => s.build.noBuild || (s.build.status === 'succeeded' && !!s.build.result?.artifacts.every((a) => a.embeddedVerified)),
   },
   {
     id: 'upload',

@@ -1,19 +1,21 @@
 import { create } from 'zustand';
 import type { JobEvent } from '../../../shared/jobs';
 import { api } from '../api/client';
+import { createBuildSlice, type BuildSlice } from './build-slice';
 import { createIdentitySlice, type IdentitySlice } from './identity-slice';
 import { createScanSlice, type ScanSlice } from './scan-slice';
 import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
   ...createScanSlice(...a),
   ...createTargetSlice(...a),
   ...createIdentitySlice(...a),
+  ...createBuildSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
@@ -23,5 +25,6 @@ export function connectJobEvents(): () => void {
     if (e.kind === 'scan') st.applyScanEvent(e);
     else if (e.kind === 'discover') st.applyDiscoverEvent(e);
     else if (e.kind === 'probe') st.applyProbeEvent(e);
+    else if (e.kind === 'build') st.applyBuildEvent(e);
   });
 }
