@@ -159,18 +159,7 @@ export async function labDown(prefix = labPrefix()): Promise<void> {
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`${prefix}-`));
-  for (const n of existing) {
-    const pids = (await run('ip', ['netns', 'pids', n], { allowFail: true })).split(/\s+/).filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  if (existing.length > 0) await new Promise((r) => setTimeout(r, 100));
-  for (const n of existing) await run('ip', ['netns', 'del', n], { allowFail: true });
+  for (const n of existing) await removeNamespace(n);
   for (const n of Object.values(ns)) rmSync(path.join('/etc/netns', n), { recursive: true, force: true });
   const ctl = tgtControlPort(prefix);
   for (const c of [ctl, ctl + 1]) for (const f of [`/var/run/tgtd/socket.${c}`, `/var/run/tgtd/socket.${c}.lock`]) rmSync(f, { force: true });

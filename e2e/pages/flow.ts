@@ -3,15 +3,20 @@ import type { LabInfo } from '../lab/lab';
 import { ScanPage } from './scan-page';
 import { TargetPage } from './target-page';
 
-/** Scan the NAS, choose its empty disk, reach the Identity step. */
-export async function reachIdentity(page: Page, L: LabInfo): Promise<void> {
+/** Scan the NAS's first address and go on to the Target step. */
+export async function reachTarget(page: Page, L: LabInfo): Promise<TargetPage> {
   const scan = new ScanPage(page);
   await scan.open();
   await scan.targets.fill(L.nas.ips[0]!);
   await scan.start.click();
   await expect(page.getByTestId('scan-summary')).toBeVisible();
   await page.getByTestId('next').click();
-  const tp = new TargetPage(page);
+  return new TargetPage(page);
+}
+
+/** Scan the NAS, choose its empty disk, reach the Identity step. */
+export async function reachIdentity(page: Page, L: LabInfo): Promise<void> {
+  const tp = await reachTarget(page, L);
   await tp.discover.click();
   await (await tp.settled(L.iscsi.targets.empty)).getByTestId('choose-target').click();
   await expect(page.getByTestId('chosen-target')).toBeVisible();

@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { currentLab } from '../lab/lab';
-import { ScanPage } from '../pages/scan-page';
-import { TargetPage } from '../pages/target-page';
+import { reachTarget } from '../pages/flow';
 
 const lab = currentLab();
 const SHOTS = 'e2e/artifacts';
@@ -15,14 +14,7 @@ test.describe('Target step against the lab tgtd', () => {
   test('discovers, shows sizes, CHAP wrong then right, confirms a non-empty disk', async ({ page }) => {
     const L = lab!;
     const T = L.iscsi.targets;
-    const scan = new ScanPage(page);
-    await scan.open();
-    await scan.targets.fill(L.nas.ips[0]!);
-    await scan.start.click();
-    await expect(page.getByTestId('scan-summary')).toBeVisible();
-    await page.getByTestId('next').click();
-
-    const tp = new TargetPage(page);
+    const tp = await reachTarget(page, L);
     await expect(page.getByTestId('target-portals')).toHaveText(`${L.nas.ips[0]}:3260`);
     await tp.discover.click();
     await expect(page.getByTestId('discover-summary')).toContainText(/\d+ target\(s\) on 1 portal/);
