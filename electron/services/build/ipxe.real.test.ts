@@ -6,7 +6,9 @@ import { bootSlirp, haveQemu } from '../../../e2e/support/qemu';
 import { sampleProject } from '../../../shared/gen/fixtures';
 import { embedScript } from '../../../shared/gen/ipxe';
 import { loadProject } from '../../../shared/model/project';
+import { ensureBaseImage, podmanArgs, podmanSkipReason } from '../../../e2e/support/podman';
 import { buildIpxe } from './builder';
+import { ensureImage } from './container';
 import { readEmbeddedScript } from './readback';
 
 // The real iPXE compile. iPXE's source cannot be installed on CI machines, so this runs only
@@ -36,6 +38,22 @@ describe.skipIf(!!why)('real iPXE build (IPXE_SRC)', () => {
     const kpxe = readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe')));
     expect(kpxe.where).toBe('lzma');
     expect(kpxe.script).toBe(embed);
+  });
+
+  const podmanWhy = podmanSkipReason();
+  it.skipIf(!!podmanWhy)('builds the same in the podman container and reads the script back', { timeout: 900000 }, async () => {
+    const args = podmanArgs();
+    const { tag } = await ensureImage('podman', args, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined }, { base: await ensureBaseImage(args) });
+    const p = loadProject(sampleProject());
+    if (!p.ok) throw new Error('sample project');
+    const embed = embedScript(p.value);
+    const podOut = mkdtempSync(path.join(os.tmpdir(), 'bc-real-pod-'));
+    const r = await buildIpxe(
+      { engine: 'podman', engineArgs: args, image: tag, sourceDir: SRC!, sourceVersion: 'IPXE_SRC', targets: ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi'], embed, options: { serialConsole: true }, outDir: podOut, cacheDir: path.join(os.tmpdir(), 'bootchain-ipxe-cache-podman') },
+      { signal: new AbortController().signal, progress: () => undefined, log: () => undefined },
+    );
+    process.stdout.write(`real build in podman: ${r.kind}, ${r.compiled} objects, ${r.durationMs} ms\n`);
+    expect(r.artifacts.every((a) => a.embeddedVerified)).toBe(true);
   });
 
   it.skipIf(!haveQemu())('the built undionly.kpxe boots in QEMU and runs its embedded script', { timeout: 600000 }, async () => {
