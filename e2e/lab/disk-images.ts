@@ -108,3 +108,29 @@ export function writeGptDisk(file: string, bytes: number, espMiB = 8): void {
     closeSync(fd);
   }
 }
+
+/** What the lab's boot-sector LUN prints on COM1 when a machine boots from it. */
+export const BOOT_MARKER = 'BOOTCHAIN-LUN-BOOTED';
+
+/**
+ * A sparse disk whose first sector is a tiny real-mode program: it writes BOOT_MARKER to the
+ * first serial port (0x3f8) and halts. Hand-assembled (16-bit, org 0x7c00):
+ *   cli; xor ax,ax; mov ds,ax; mov si,msg
+ *   l: lodsb; test al,al; jz d; mov dx,0x3f8; out dx,al; jmp l
+ *   d: hlt; jmp d
+ */
+export function writeBootSectorDisk(file: string, bytes: number): void {
+  const code = [0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x16, 0x7c, 0xac, 0x84, 0xc0, 0x74, 0x06, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf5, 0xf4, 0xeb, 0xfd];
+  const sector = Buffer.alloc(SECTOR);
+  Buffer.from(code).copy(sector, 0);
+  sector.write(`\r\n${BOOT_MARKER}\r\n\0`, code.length, 'latin1');
+  sector[510] = 0x55;
+  sector[511] = 0xaa;
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+    writeAt(fd, sector, 0);
+  } finally {
+    closeSync(fd);
+  }
+}

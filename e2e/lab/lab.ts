@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, trunc
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { writeGptDisk, writeMbrDisk } from './disk-images';
+import { writeBootSectorDisk, writeGptDisk, writeMbrDisk } from './disk-images';
 
 const pexec = promisify(execFile);
 
@@ -45,7 +45,7 @@ export interface LabIscsi {
   /** Portals of tgtd A (same targets on both) and of tgtd B (discovery needs CHAP). */
   portalsA: string[];
   portalB: string;
-  targets: { mbr: string; gpt: string; empty: string; chapOneWay: string; chapMutual: string; acl: string; bulk: string[]; onB: string };
+  targets: { mbr: string; gpt: string; empty: string; chapOneWay: string; chapMutual: string; acl: string; bulk: string[]; onB: string; boot: string };
   /** LUN 1 sizes in MiB (LUN 0 of tgt is the controller). */
   sizesMiB: Record<string, number>;
   aclInitiator: string;
@@ -71,8 +71,9 @@ export function labIscsiPlan(): LabIscsi {
       acl: `${IQN}:acl-bound`,
       bulk,
       onB: `${IQN}:on-b`,
+      boot: `${IQN}:boot-marker`,
     },
-    sizesMiB: { mbr: 64, gpt: 48, empty: 16, chapOneWay: 8, chapMutual: 8, acl: 8, onB: 8 },
+    sizesMiB: { mbr: 64, gpt: 48, empty: 16, chapOneWay: 8, chapMutual: 8, acl: 8, onB: 8, boot: 8 },
     aclInitiator: `${IQN}:allowed-initiator`,
     chap: {
       oneWay: { username: 'ws-user', secret: 'ws-secret-1234' },
@@ -227,6 +228,8 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
     `--dhcp-range=${SUBNET}.100,${SUBNET}.150,255.255.255.0,1h`,
     `--dhcp-boot=undionly.kpxe,,${SUBNET}.20`,
     '--no-ping',
+    // Virtual workstations of boot tests (52:54:00:b0:*) are served by the DHCP server the test starts.
+    '--dhcp-host=52:54:00:b0:*:*,ignore',
     `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
     '--log-dhcp',
     `--pid-file=${path.join(dir, 'dnsmasq.pid')}`,
@@ -247,9 +250,10 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
       return true;
     });
   }
-  const lun = (name: string, mib: number, kind: 'mbr' | 'gpt' | 'empty') => {
+  const lun = (name: string, mib: number, kind: 'mbr' | 'gpt' | 'empty' | 'boot') => {
     const file = path.join(dir, `${name}.img`);
     if (kind === 'mbr') writeMbrDisk(file, mib * 1048576);
+    else if (kind === 'boot') writeBootSectorDisk(file, mib * 1048576);
     else if (kind === 'gpt') writeGptDisk(file, mib * 1048576);
     else {
       closeSync(openSync(file, 'w'));
@@ -277,6 +281,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   await account(ctlA, iscsi.chap.mutual.username, iscsi.chap.mutual.secret, 5);
   await account(ctlA, iscsi.chap.mutual.targetUsername, iscsi.chap.mutual.targetSecret, 5, true);
   await addTarget(ctlA, 6, T.acl, { lun: lun('acl', 8, 'empty'), acl: iscsi.aclInitiator });
+  await addTarget(ctlA, 7, T.boot, { lun: lun('boot', 8, 'boot') });
   for (const [i, iqn] of T.bulk.entries()) await addTarget(ctlA, 10 + i, iqn);
   await addTarget(ctlB, 1, T.onB, { lun: lun('onb', 8, 'empty') });
   await account(ctlB, iscsi.chap.discovery.username, iscsi.chap.discovery.secret);

@@ -54,3 +54,51 @@ export function bootSlirp(opts: { tftpDir: string; bootfile: string; until: RegE
     child.on('close', () => finish(opts.until.test(output)));
   });
 }
+
+/**
+ * Boots a BIOS guest on the lab bridge: a tap device in the lab's switch namespace, QEMU in that
+ * namespace, its console (serial, and SeaBIOS's mirror of the screen) read from stdout.
+ */
+export async function bootInLab(lab: { namespaces: { switch: string } }, opts: { mac: string; until: RegExp; timeoutMs: number; tap?: string }): Promise<{ found: boolean; output: string; ms: number }> {
+  const { execFileSync } = await import('node:child_process');
+  const ns = lab.namespaces.switch;
+  const tap = opts.tap ?? 'tapvm0';
+  const ip = (args: string[]) => execFileSync('ip', ['-n', ns, ...args], { stdio: 'ignore' });
+  try {
+    ip(['link', 'del', tap]);
+  } catch {
+    // not there
+  }
+  ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+  ip(['link', 'set', tap, 'master', 'br0', 'up']);
+  const args = ['netns', 'exec', ns, QEMU, '-machine', 'pc,accel=tcg', '-m', '256', '-nographic', '-no-reboot', '-boot', 'n', '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `e1000,netdev=n0,mac=${opts.mac}`];
+  try {
+    return await new Promise((resolve) => {
+      const t0 = Date.now();
+      const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      let done = false;
+      const finish = (found: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        resolve({ found, output, ms: Date.now() - t0 });
+      };
+      const timer = setTimeout(() => finish(false), opts.timeoutMs);
+      const onData = (d: Buffer) => {
+        output += d.toString('latin1');
+        if (opts.until.test(output)) finish(true);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('close', () => finish(opts.until.test(output)));
+    });
+  } finally {
+    try {
+      ip(['link', 'del', tap]);
+    } catch {
+      // gone with QEMU
+    }
+  }
+}
