@@ -4,7 +4,7 @@
  */
 import { loadProject, type FieldError, type Project } from '../model/project';
 import { DHCP_FILES, dhcpConfig, type DhcpDialect } from './dhcp';
-import { defaultScript, embedScript, ScriptValueError, stationScript } from './ipxe';
+import { autoexecScript, defaultScript, embedScript, ScriptValueError, stationScript } from './ipxe';
 import { kernelParams } from './kernel';
 
 /** Generated files by relative path. */
@@ -46,6 +46,7 @@ export function generateArtifacts(p: Project, secrets: Secrets): { ok: true; fil
   };
   attempt(() => {
     files['embed.ipxe'] = embedScript(p);
+    files['autoexec.ipxe'] = autoexecScript(p);
   });
   files['default.ipxe'] = defaultScript();
   p.workstations.forEach((w, i) =>

@@ -147,6 +147,7 @@ describe('all artifacts', () => {
       [
         '52-54-00-12-34-56.ipxe',
         '52-54-00-ab-cd-ef.ipxe',
+        'autoexec.ipxe',
         'default.ipxe',
         'dhcp/dhcpd.conf',
         'dhcp/dnsmasq-proxy.conf',
@@ -160,6 +161,8 @@ describe('all artifacts', () => {
       ].sort(),
     );
     for (const [name, text] of Object.entries(r.files)) if (name.endsWith('.ipxe')) expect(checkScriptSyntax(text)).toEqual([]);
+    // Secure Boot: the signed iPXE's autoexec.ipxe does what the embedded script does.
+    expect(r.files['autoexec.ipxe']!.split('\n').slice(3)).toEqual(r.files['embed.ipxe']!.split('\n').slice(3));
   });
   it('writes nothing and names the field when anything is wrong', () => {
     const p = sampleProject();

@@ -141,6 +141,15 @@ export function embedScript(p: Pick<Project, 'router' | 'boot'>): string {
   return lines.join('\n');
 }
 
+/**
+ * autoexec.ipxe: for UEFI Secure Boot, where a self-built EMBED binary cannot be signed. The
+ * signed iPXE (loaded through the signed shim) runs autoexec.ipxe from where it was loaded, so
+ * this file does what the embedded script does.
+ */
+export function autoexecScript(p: Pick<Project, 'router' | 'boot'>): string {
+  return embedScript(p).replace('# embed.ipxe: built into the iPXE binary', '# autoexec.ipxe: run by a signed iPXE (Secure Boot) from the folder it was loaded from');
+}
+
 /** default.ipxe: chains the per-workstation script named by the MAC in lower case, hyphens. */
 export function defaultScript(): string {
   return [

@@ -123,7 +123,7 @@ export function BuildStep() {
       <div className="notice small">
         <strong>No build needed?</strong> Stock iPXE works too: the generated DHCP configs hand any iPXE <span className="mono">default.ipxe</span>{' '}
         instead of iPXE again, so it cannot loop. With UEFI Secure Boot, a self-built iPXE cannot be signed: use the signed iPXE shim and
-        ipxe.efi with an autoexec.ipxe.
+        ipxe.efi with the generated autoexec.ipxe (Identity step files) beside them.
         <label className="inline">
           <input type="checkbox" checked={b.noBuild} onChange={(e) => setBuild({ noBuild: e.target.checked })} data-testid="build-skip" />
           Use stock iPXE binaries (no build)
