@@ -12,28 +12,29 @@ const SECTOR = 512;
 /** Text at the start of the MBR boot code of lab disks. */
 export const MBR_MARKER = 'BOOTCHAIN-LAB-MBR';
 
-function writeAt(fd: number, buf: Buffer, lba: number): void {
-  writeSync(fd, buf, 0, buf.length, lba * SECTOR);
+/** Writes a sparse disk image of `bytes` with the given sectors (buffer, LBA) in place. */
+function writeDisk(file: string, bytes: number, parts: Array<[Buffer, number]>): void {
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+    for (const [buf, lba] of parts) writeSync(fd, buf, 0, buf.length, lba * SECTOR);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A sparse file of `bytes` with an MBR: one bootable Linux partition from LBA 2048. */
 export function writeMbrDisk(file: string, bytes: number): void {
-  const fd = openSync(file, 'w');
-  try {
-    ftruncateSync(fd, bytes);
-    const mbr = Buffer.alloc(SECTOR);
-    mbr.write(MBR_MARKER, 0, 'latin1');
-    const e = mbr.subarray(446, 462);
-    e[0] = 0x80; // bootable
-    e[4] = 0x83; // Linux
-    e.writeUInt32LE(2048, 8);
-    e.writeUInt32LE(bytes / SECTOR - 2048, 12);
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
-    writeAt(fd, mbr, 0);
-  } finally {
-    closeSync(fd);
-  }
+  const mbr = Buffer.alloc(SECTOR);
+  mbr.write(MBR_MARKER, 0, 'latin1');
+  const e = mbr.subarray(446, 462);
+  e[0] = 0x80; // bootable
+  e[4] = 0x83; // Linux
+  e.writeUInt32LE(2048, 8);
+  e.writeUInt32LE(bytes / SECTOR - 2048, 12);
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  writeDisk(file, bytes, [[mbr, 0]]);
 }
 
 /** GUID text to the mixed-endian bytes GPT stores. */
@@ -96,17 +97,13 @@ export function writeGptDisk(file: string, bytes: number, espMiB = 8): void {
   e.writeUInt32LE(Math.min(sectors - 1, 0xffffffff), 12);
   pmbr[510] = 0x55;
   pmbr[511] = 0xaa;
-  const fd = openSync(file, 'w');
-  try {
-    ftruncateSync(fd, bytes);
-    writeAt(fd, pmbr, 0);
-    writeAt(fd, header(1, sectors - 1, 2), 1);
-    writeAt(fd, entries, 2);
-    writeAt(fd, entries, sectors - 1 - entriesSectors);
-    writeAt(fd, header(sectors - 1, 1, sectors - 1 - entriesSectors), sectors - 1);
-  } finally {
-    closeSync(fd);
-  }
+  writeDisk(file, bytes, [
+    [pmbr, 0],
+    [header(1, sectors - 1, 2), 1],
+    [entries, 2],
+    [entries, sectors - 1 - entriesSectors],
+    [header(sectors - 1, 1, sectors - 1 - entriesSectors), sectors - 1],
+  ]);
 }
 
 /** What the lab's boot-sector LUN prints on COM1 when a machine boots from it. */
@@ -126,11 +123,5 @@ export function writeBootSectorDisk(file: string, bytes: number): void {
   sector.write(`\r\n${BOOT_MARKER}\r\n\0`, code.length, 'latin1');
   sector[510] = 0x55;
   sector[511] = 0xaa;
-  const fd = openSync(file, 'w');
-  try {
-    ftruncateSync(fd, bytes);
-    writeAt(fd, sector, 0);
-  } finally {
-    closeSync(fd);
-  }
+  writeDisk(file, bytes, [[sector, 0]]);
 }

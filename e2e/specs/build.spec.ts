@@ -1,13 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { currentLab } from '../lab/lab';
 import { reachBuild } from '../pages/flow';
 import { standInTree } from '../support/standin';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
-const lab = currentLab();
-const SHOTS = 'e2e/artifacts';
-mkdirSync(SHOTS, { recursive: true });
-if (!lab) process.stdout.write('SKIP build.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
+const lab = labOrSkipReason('build.spec.ts');
+const SHOTS = screenshotDir();
 
 // The build runs for real (make, the builder, read-back) on a STAND-IN source tree: iPXE's own
 // source cannot be had on CI machines (ipxe.real.test.ts compiles real iPXE with IPXE_SRC).

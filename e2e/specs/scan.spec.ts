@@ -1,12 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { currentLab } from '../lab/lab';
 import { ScanPage } from '../pages/scan-page';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
-const lab = currentLab();
-const SHOTS = 'e2e/artifacts';
-mkdirSync(SHOTS, { recursive: true });
-if (!lab) process.stdout.write('SKIP scan.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
+const lab = labOrSkipReason('scan.spec.ts');
+const SHOTS = screenshotDir();
 
 test.describe('Scan step against the lab', () => {
   test.skip(!lab, 'needs the lab: run npm test');

@@ -1,12 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { currentLab } from '../lab/lab';
 import { reachTarget } from '../pages/flow';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
-const lab = currentLab();
-const SHOTS = 'e2e/artifacts';
-mkdirSync(SHOTS, { recursive: true });
-if (!lab) process.stdout.write('SKIP target.spec.ts: no lab (BOOTCHAIN_LAB unset); run `npm test`.\n');
+const lab = labOrSkipReason('target.spec.ts');
+const SHOTS = screenshotDir();
 
 test.describe('Target step against the lab tgtd', () => {
   test.skip(!lab, 'needs the lab: run npm test');

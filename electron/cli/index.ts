@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { BUILD_TARGET_NAMES, type BuildTargetName } from '../../shared/build';
 import { isAppError, type AppError } from '../../shared/errors';
 import { generateFromRaw } from '../../shared/gen/artifacts';
 import { checkKernelConfig } from '../../shared/gen/kernel';
@@ -144,6 +145,17 @@ function parseArgs(argv: string[]): Args {
 
 class UsageError extends Error {}
 const usage = (m: string) => new UsageError(m);
+/** A usage error listing zod's complaints by field. */
+const zodUsage = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) => usage(issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; '));
+
+/** Reads the JSON file of --project (or --secrets); a bad file is a usage error naming it. */
+function readJsonFlagFile(flag: string, file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw usage(`--${flag} ${file}: ${(e as Error).message}`);
+  }
+}
 
 function intFlag(args: Args, name: string): number | undefined {
   const v = args.flags.get(name);
@@ -184,7 +196,7 @@ async function cmdScan(args: Args, json: boolean, quiet: boolean): Promise<numbe
     confirmLarge: args.flags.has('yes-large'),
     confirmPublic: args.flags.has('yes-public'),
   });
-  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   const tty = process.stderr.isTTY && !quiet;
@@ -218,7 +230,7 @@ async function cmdCheck(args: Args, json: boolean): Promise<number> {
   const m = /^([\d.]+)(?::(\d+))?$/.exec(t);
   if (!m) throw usage(`"${t}" is not address[:port]`);
   const parsed = PortalCheckInput.safeParse({ address: m[1], port: m[2] ? Number(m[2]) : ISCSI_PORT });
-  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
   const ip = parseIPv4(parsed.data.address);
   if (!ip.ok) throw usage(ip.reason);
   const p = await checkPortal(parsed.data.address, parsed.data.port, { timeoutMs: parsed.data.timeoutMs });
@@ -281,7 +293,7 @@ async function cmdDiscover(args: Args, json: boolean, quiet: boolean): Promise<n
     chap: chapFrom(args),
     timeoutMs: intFlag(args, 'timeout'),
   });
-  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
   checkInitiatorName(parsed.data.initiatorName);
   const r = await headless('discover', (ctx) => discoverJob(parsed.data, ctx), args.flags.has('verbose') && !quiet);
   if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -308,7 +320,7 @@ async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<numb
     digests: stringFlag(args, 'digests'),
     timeoutMs: intFlag(args, 'timeout'),
   });
-  if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
   checkInitiatorName(parsed.data.initiatorName);
   checkTargetName(parsed.data.target);
   const r = await headless('probe', (ctx) => probeJob(parsed.data, ctx), args.flags.has('verbose') && !quiet);
@@ -367,12 +379,7 @@ function secretsFrom(args: Args, refs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   const file = stringFlag(args, 'secrets');
   if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw usage(`--secrets ${file}: ${(e as Error).message}`);
-    }
+    const parsed = readJsonFlagFile('secrets', file);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usage('--secrets holds one JSON object {"ref": "secret"}');
     for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
   }
@@ -387,12 +394,7 @@ async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   const projectFile = stringFlag(args, 'project');
   const outDir = stringFlag(args, 'out');
   if (!projectFile || !outDir) throw usage('generate needs --project FILE and --out DIR');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(projectFile, 'utf8'));
-  } catch (e) {
-    throw usage(`--project ${projectFile}: ${(e as Error).message}`);
-  }
+  const raw = readJsonFlagFile('project', projectFile);
   const refs = JSON.stringify(raw).match(/"secretRef":"([^"]+)"/g)?.map((m) => m.slice(13, -1)) ?? [];
   const r = generateFromRaw(raw, secretsFrom(args, refs));
   if (!r.ok) {
@@ -426,18 +428,10 @@ async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   return 0;
 }
 
-const TARGET_NAMES: Record<string, BuildTarget> = { bios: 'bin/undionly.kpxe', uefi: 'bin-x86_64-efi/snponly.efi', 'ipxe-efi': 'bin-x86_64-efi/ipxe.efi' };
-
 async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<number> {
   const projectFile = stringFlag(args, 'project');
   if (!projectFile) throw usage('build needs --project FILE');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(projectFile, 'utf8'));
-  } catch (e) {
-    throw usage(`--project ${projectFile}: ${(e as Error).message}`);
-  }
-  const p = loadProject(raw);
+  const p = loadProject(readJsonFlagFile('project', projectFile));
   if (!p.ok) {
     for (const e of p.errors) process.stderr.write(`bootchain: ${e.field}: ${e.message}\n`);
     return 2;
@@ -445,7 +439,7 @@ async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<numb
   const engine = stringFlag(args, 'engine');
   if (engine !== undefined && !['podman', 'docker', 'local'].includes(engine)) throw usage('--engine is podman, docker or local');
   const targets = (stringFlag(args, 'targets') ?? 'bios').split(',').map((t) => {
-    const g = TARGET_NAMES[t.trim()];
+    const g: BuildTarget | undefined = BUILD_TARGET_NAMES[t.trim() as BuildTargetName];
     if (!g) throw usage(`--targets: "${t}" is not bios, uefi or ipxe-efi`);
     return g;
   });
@@ -463,8 +457,7 @@ async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<numb
       serialConsole: args.flags.has('serial'),
       outDir: stringFlag(args, 'out') ?? 'ipxe-build',
       cacheDir: path.join(defaultDataDir(), 'build-cache'),
-      base: stringFlag(args, 'base') ?? process.env.BOOTCHAIN_BUILD_BASE,
-      engineArgs: process.env.BOOTCHAIN_ENGINE_ARGS ? process.env.BOOTCHAIN_ENGINE_ARGS.split(' ').filter(Boolean) : undefined,
+      base: stringFlag(args, 'base'),
     },
     {
       signal: ac.signal,

@@ -160,6 +160,11 @@ export interface FieldError {
   message: string;
 }
 
+/** All field errors as one sentence: "nas.address: …; workstations[0].mac: …". */
+export function describeFieldErrors(errors: FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
 /** Formats a zod path like workstations[0].mac. */
 export function fieldPath(path: PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { version } from '../../../package.json';
 import { BUILD_TARGET_NAMES } from '../../../shared/build';
-import { loadProject } from '../../../shared/model/project';
+import { describeFieldErrors, loadProject } from '../../../shared/model/project';
 import { detectEngines } from '../build/engine';
 import { buildProject } from '../build/job';
 import { CHANNELS, type Channel } from '../../../shared/channels';
@@ -10,7 +10,8 @@ import { appError, BootchainError } from '../../../shared/errors';
 import { planScan } from '../../../shared/scan';
 import { err, ok, type Result } from '../../../shared/result';
 import { toAppError } from '../errors';
-import { JobRunner } from '../jobs/runner';
+import { JobRunner, type JobBody } from '../jobs/runner';
+import type { JobKind, JobStarted } from '../../../shared/jobs';
 import { listInterfaces } from '../net/interfaces';
 import { checkTargetName } from '../iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
@@ -31,33 +32,28 @@ export interface Caller {
 export function createHandlers(runner: JobRunner, transport: AppInfo['transport'], opts: { dataDir?: string } = {}): Handlers {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const projects = new ProjectStore(dataDir);
+  /** Starts a job for a caller (who may cancel it by going away) and answers with its id. */
+  const startJob = <K extends JobKind>(kind: K, body: JobBody<K>, caller: Caller): JobStarted => {
+    const jobId = runner.start(kind, body);
+    caller.ownsJob?.(jobId);
+    return { jobId, kind };
+  };
   return {
     'build:engines': async () => detectEngines(),
     'build:start': async (input, caller) => {
       // Validate before any job exists: a bad project starts nothing.
       const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${p.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { field: p.errors[0]?.field }));
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
       const outDir = input.outDir ?? path.join(dataDir, 'builds', p.value.name);
-      const jobId = runner.start('build', async (ctx) => {
-        const r = await buildProject(
-          p.value,
-          {
-            engine: input.engine,
-            source: input.source,
-            targets: input.targets.map((t) => BUILD_TARGET_NAMES[t]),
-            serialConsole: input.serialConsole,
-            https: input.https,
-            outDir,
-            cacheDir: path.join(dataDir, 'build-cache'),
-            base: process.env.BOOTCHAIN_BUILD_BASE,
-            engineArgs: process.env.BOOTCHAIN_ENGINE_ARGS ? process.env.BOOTCHAIN_ENGINE_ARGS.split(' ').filter(Boolean) : undefined,
-          },
-          ctx,
-        );
-        return { ...r, outDir };
-      });
-      caller.ownsJob?.(jobId);
-      return { jobId, kind: 'build' };
+      return startJob(
+        'build',
+        async (ctx) => {
+          const targets = input.targets.map((t) => BUILD_TARGET_NAMES[t]);
+          const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: path.join(dataDir, 'build-cache') };
+          return { ...(await buildProject(p.value, build, ctx)), outDir };
+        },
+        caller,
+      );
     },
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
@@ -68,23 +64,17 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       // Bad targets are refused here, before any job exists, so nothing is started.
       const plan = planScan(input);
       if (!plan.ok) throw new BootchainError(plan.error);
-      const jobId = runner.start('scan', (ctx) => scan(input, ctx));
-      caller.ownsJob?.(jobId);
-      return { jobId, kind: 'scan' };
+      return startJob('scan', (ctx) => scan(input, ctx), caller);
     },
     'portal:check': async (input) => checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs }),
     'iscsi:discover': async (input, caller) => {
       checkInitiatorName(input.initiatorName);
-      const jobId = runner.start('discover', (ctx) => discoverJob(input, ctx));
-      caller.ownsJob?.(jobId);
-      return { jobId, kind: 'discover' };
+      return startJob('discover', (ctx) => discoverJob(input, ctx), caller);
     },
     'iscsi:probe': async (input, caller) => {
       checkInitiatorName(input.initiatorName);
       checkTargetName(input.target);
-      const jobId = runner.start('probe', (ctx) => probeJob(input, ctx));
-      caller.ownsJob?.(jobId);
-      return { jobId, kind: 'probe' };
+      return startJob('probe', (ctx) => probeJob(input, ctx), caller);
     },
     'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
   };

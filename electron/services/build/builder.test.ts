@@ -1,35 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JobProgress } from '../../../shared/jobs';
+import { standInTree } from '../../../e2e/support/standin';
 import { buildIpxe, type BuildRequest } from './builder';
 import { readEmbeddedScript } from './readback';
 
-// A STAND-IN source tree: iPXE itself cannot be had on CI machines (see the README), so this
-// Makefile behaves like iPXE's for what the builder relies on — "[BUILD]" lines per object,
-// objects rebuilt only when sources change, the EMBED file linked into each target. The real
-// compile runs in ipxe.real.test.ts when IPXE_SRC points at an iPXE tree.
-function standIn(kind: 'ok' | 'slow' | 'broken' = 'ok'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-standin-'));
-  mkdirSync(path.join(dir, 'src/include/ipxe'), { recursive: true });
-  for (let i = 0; i < 8; i++) writeFileSync(path.join(dir, `src/core${i}.c`), `int f${i};\n`);
-  const link = (t: string) => `${t}: $(OBJS) $(EMBED)\n\t@mkdir -p $(dir $@)\n\t@echo "  [LD] $@"\n\t@printf 'STAND-IN iPXE http://ipxe.org/ \\000' > $@\n\t@cat $(EMBED) >> $@\n\t@printf '\\000' >> $@\n`;
-  writeFileSync(
-    path.join(dir, 'src/Makefile'),
-    [
-      'OBJS := $(patsubst %.c,bin/%.o,$(wildcard *.c))',
-      'bin/%.o: %.c',
-      '\t@mkdir -p bin',
-      kind === 'slow' ? '\t@sleep 30' : kind === 'broken' ? '\t@echo "core0.c:1: error: stand-in failure"; exit 1' : '\t@true',
-      '\t@echo "  [BUILD] $@"',
-      '\t@cp $< $@',
-      link('bin/undionly.kpxe'),
-      link('bin-x86_64-efi/snponly.efi'),
-    ].join('\n'),
-  );
-  return dir;
-}
+// A STAND-IN source tree (e2e/support/standin.ts): iPXE itself cannot be had on CI machines
+// (see the README); the real compile runs in ipxe.real.test.ts when IPXE_SRC points at a tree.
+const standIn = (kind: 'ok' | 'slow' | 'broken' = 'ok') => standInTree(kind === 'slow' ? { slowSeconds: 30 } : kind === 'broken' ? { broken: true } : {});
 
 function reporter(signal = new AbortController().signal) {
   const progress: JobProgress[] = [];

@@ -16,8 +16,9 @@ export interface ProjectBuild {
   https?: boolean;
   outDir: string;
   cacheDir: string;
-  /** Base image for the container (a local one on offline machines). */
+  /** Base image for the container (a local one on offline machines); default BOOTCHAIN_BUILD_BASE. */
   base?: string | undefined;
+  /** Global engine options; default BOOTCHAIN_ENGINE_ARGS (space separated). */
   engineArgs?: string[] | undefined;
 }
 
@@ -31,12 +32,13 @@ export async function buildProject(p: Project, b: ProjectBuild, rep: BuildReport
     });
   }
   const src = await resolveSource(b.source, b.cacheDir, rep);
+  const engineArgs = b.engineArgs ?? process.env.BOOTCHAIN_ENGINE_ARGS?.split(' ').filter(Boolean);
   let image: string | undefined;
-  if (chosen.kind !== 'local') image = (await ensureImage(chosen.kind, b.engineArgs ?? [], rep, { base: b.base })).tag;
+  if (chosen.kind !== 'local') image = (await ensureImage(chosen.kind, engineArgs ?? [], rep, { base: b.base ?? process.env.BOOTCHAIN_BUILD_BASE })).tag;
   const r = await buildIpxe(
     {
       engine: chosen.kind,
-      engineArgs: b.engineArgs,
+      engineArgs,
       image,
       sourceDir: src.dir,
       sourceVersion: src.version,

@@ -1,42 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseImage, podmanArgs, podmanSkipReason } from '../../../e2e/support/podman';
+import { standInTree } from '../../../e2e/support/standin';
 import { buildIpxe, type BuildRequest } from './builder';
 import { ensureImage } from './container';
 import { readEmbeddedScript } from './readback';
 
 // The container path for real, with podman: the image from the bundled Containerfile on an
 // offline Debian base, then `make` in it with the cache mounted. The source tree is a STAND-IN
-// (iPXE's source cannot be had on CI machines); its Makefile prints [BUILD] lines and links the
-// EMBED file like iPXE's does.
+// (e2e/support/standin.ts; iPXE's source cannot be had on CI machines), compiled with the
+// container's gcc.
 const skip = podmanSkipReason();
 if (skip) process.stdout.write(`SKIP podman.test.ts: ${skip}\n`);
 
-function standIn(slow = false): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-standin-'));
-  mkdirSync(path.join(dir, 'src/include/ipxe'), { recursive: true });
-  for (let i = 0; i < 4; i++) writeFileSync(path.join(dir, `src/core${i}.c`), `int f${i} = ${i};\n`);
-  writeFileSync(
-    path.join(dir, 'src/Makefile'),
-    [
-      'OBJS := $(patsubst %.c,bin/%.o,$(wildcard *.c))',
-      'bin/%.o: %.c',
-      '\t@mkdir -p bin',
-      slow ? '\t@sleep 60' : '\t@true',
-      '\t@echo "  [BUILD] $@"',
-      '\t@gcc -c $< -o $@',
-      'bin/undionly.kpxe: $(OBJS) $(EMBED)',
-      '\t@echo "  [LD] $@"',
-      "\t@printf 'STAND-IN iPXE http://ipxe.org/ \\000' > $@",
-      '\t@cat $(EMBED) >> $@',
-      "\t@printf '\\000' >> $@",
-    ].join('\n'),
-  );
-  return dir;
-}
+const standIn = (slow = false) => standInTree({ objects: 4, compiler: 'gcc', ...(slow ? { slowSeconds: 60 } : {}) });
 
 describe.skipIf(!!skip)('build in the bundled container (podman)', () => {
   let args: string[];

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { appError, BootchainError, fail } from '../../../shared/errors';
-import { loadProject, type ProjectInput } from '../../../shared/model/project';
+import { describeFieldErrors, loadProject, type ProjectInput } from '../../../shared/model/project';
 
 /** Where projects live: BOOTCHAIN_DATA_DIR, else the platform's config folder. */
 export function defaultDataDir(): string {
@@ -58,7 +58,7 @@ export class ProjectStore {
     const p = loadProject(raw);
     if (!p.ok) {
       throw new BootchainError(
-        appError('INVALID_INPUT', `Project "${name}" has invalid values: ${p.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { field: p.errors[0]?.field, hint: 'Fix the named fields in the file, or import it again.' }),
+        appError('INVALID_INPUT', `Project "${name}" has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field, hint: 'Fix the named fields in the file, or import it again.' }),
       );
     }
     return p.value as ProjectInput;
@@ -67,7 +67,7 @@ export class ProjectStore {
   /** Saves a valid project under its name; an invalid one is refused and nothing changes. */
   save(project: unknown): { name: string; path: string } {
     const p = loadProject(project);
-    if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `Not saved: ${p.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { field: p.errors[0]?.field }));
+    if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `Not saved: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
     const file = this.file(p.value.name);
     mkdirSync(this.dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

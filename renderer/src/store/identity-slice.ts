@@ -3,7 +3,7 @@ import { generateArtifacts, type Artifacts } from '../../../shared/gen/artifacts
 import { generateChapSecret } from '../../../shared/model/chap';
 import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
-import { loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
+import { describeFieldErrors, loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
 import { api } from '../api/client';
 import type { AppState } from './index';
 
@@ -37,8 +37,24 @@ export interface IdentitySlice {
   resetIdentity(): void;
 }
 
-/** Validation and generation, derived from the draft (never stored). */
-export function identityOutput(s: AppState['identity']): { errors: FieldError[]; files?: Artifacts | undefined; warnings: string[] } {
+type IdentityOutput = { errors: FieldError[]; files?: Artifacts | undefined; warnings: string[] };
+/** The store replaces the identity object on every change, so it keys a cache of outputs. */
+const outputs = new WeakMap<AppState['identity'], IdentityOutput>();
+
+/**
+ * Validation and generation, derived from the draft (never stored). The step list asks for it
+ * on every render, so each draft is generated once.
+ */
+export function identityOutput(s: AppState['identity']): IdentityOutput {
+  let out = outputs.get(s);
+  if (!out) {
+    out = computeOutput(s);
+    outputs.set(s, out);
+  }
+  return out;
+}
+
+function computeOutput(s: AppState['identity']): IdentityOutput {
   const p = loadProject(s.project);
   if (!p.ok) return { errors: p.errors, warnings: [] };
   if (p.value.workstations.length === 0) return { errors: [{ field: 'workstations', message: 'add at least one workstation' }], warnings: [] };
@@ -102,7 +118,7 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
         return patch({ projectMessage: { ok: false, text: 'That file is not JSON: nothing was imported' } });
       }
       const r = loadProject(raw);
-      if (!r.ok) return patch({ projectMessage: { ok: false, text: `Not imported: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}` } });
+      if (!r.ok) return patch({ projectMessage: { ok: false, text: `Not imported: ${describeFieldErrors(r.errors)}` } });
       const edited: Record<number, boolean> = {};
       r.value.workstations.forEach((_, i) => (edited[i] = true));
       patch({ project: r.value as ProjectInput, iqnEdited: edited, projectMessage: { ok: true, text: `Imported ${r.value.name}` } });

@@ -1,4 +1,4 @@
-import { useEffect, useMemo } from 'react';
+import { useEffect } from 'react';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
 import { ROUTER_KINDS } from '../../../../shared/model/project';
 import { useApp } from '../../store/index';
@@ -41,7 +41,7 @@ export function IdentityStep() {
   useEffect(() => {
     void listProjects();
   }, [listProjects]);
-  const out = useMemo(() => identityOutput(id), [id]);
+  const out = identityOutput(id);
   const p = id.project;
   const ws = p.workstations ?? [];
   const files = out.files ? Object.keys(out.files).sort() : [];
