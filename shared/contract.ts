@@ -5,6 +5,7 @@ import { DiscoverInput, ProbeInput } from './iscsi';
 import { JobCancelInput, type JobStarted } from './jobs';
 import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
+import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
 
 /** Static facts about the running backend. */
 export interface AppInfo {
@@ -32,6 +33,11 @@ export const contract = {
   'project:save': { input: z.object({ project: z.unknown() }).strict(), output: out<{ name: string; path: string }>() },
   'build:engines': { input: Empty, output: out<EngineInfo[]>() },
   'build:start': { input: BuildStartInput, output: out<JobStarted>() },
+  'ssh:hostkey': { input: HostKeyInput, output: out<HostKeyStatus>() },
+  'ssh:trust': { input: TrustInput, output: out<HostKeyStatus>() },
+  'upload:start': { input: UploadStartInput, output: out<JobStarted>() },
+  'upload:backups': { input: BackupsInput, output: out<BackupSetInfo[]>() },
+  'upload:rollback': { input: RollbackInput, output: out<RollbackResult>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

@@ -5,6 +5,8 @@ export const ERROR_CODES = [
   'UNREACHABLE',
   'TIMEOUT',
   'AUTH_FAILED',
+  'HOST_UNTRUSTED',
+  'HOST_KEY_CHANGED',
   'TARGET_NOT_FOUND',
   'PERMISSION_DENIED',
   'TOOL_MISSING',
@@ -48,6 +50,16 @@ export const ERROR_TEXT: Record<ErrorCode, { title: string; hint: string; retrya
   },
   TIMEOUT: { title: 'Timed out', hint: 'The peer did not answer in time: check that it is up, then retry.', retryable: true },
   AUTH_FAILED: { title: 'Authentication failed', hint: 'Check the user name and secret.', retryable: false },
+  HOST_UNTRUSTED: {
+    title: 'Unknown server key',
+    hint: "Compare the fingerprint with the server's own (ssh-keygen -lf on its host key) and trust it if it matches.",
+    retryable: false,
+  },
+  HOST_KEY_CHANGED: {
+    title: 'Server key changed',
+    hint: 'The server presents a different key than the one trusted before: this may be an attack. If the NAS was reinstalled, check its new fingerprint on the NAS itself, then remove the old entry from known hosts.',
+    retryable: false,
+  },
   TARGET_NOT_FOUND: { title: 'Target not found', hint: 'Run discovery again and pick a listed target.', retryable: false },
   PERMISSION_DENIED: {
     title: 'Permission denied',

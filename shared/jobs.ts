@@ -3,6 +3,7 @@ import type { AppError } from './errors';
 import type { BuildJobResult } from './build';
 import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from './iscsi';
 import type { Portal, ScanResult } from './scan';
+import type { UploadedFile, UploadResult } from './upload';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -10,6 +11,7 @@ export interface JobKinds {
   discover: { item: DiscoveryResult; result: DiscoverJobResult };
   probe: { item: LunInfo; result: ProbeResult };
   build: { item: never; result: BuildJobResult };
+  upload: { item: UploadedFile; result: UploadResult };
 }
 export type JobKind = keyof JobKinds;
 

@@ -25,6 +25,8 @@ export interface LabInfo {
   desk: { ip: string };
   router: { ip: string };
   nas: { ips: string[]; sshPort: number; tftpRoot: string; tgtControlPorts: number[] };
+  /** SSH accounts on the NAS (sshd on .20:22), with what each can authenticate with. */
+  ssh: LabSsh;
   /** The iSCSI side of the lab: targets, credentials and what each LUN holds. */
   iscsi: LabIscsi;
   /** address:port of every iSCSI portal (exactly what a scan must find as iSCSI). */
@@ -35,6 +37,20 @@ export interface LabInfo {
   closedHosts: string[];
   /** Reverse-DNS names the lab's DNS serves. */
   names: Record<string, string>;
+}
+
+/** SSH side of the lab NAS. */
+export interface LabSsh {
+  host: string;
+  port: number;
+  /** The server's public host key file (for fingerprint checks). */
+  hostKeyPub: string;
+  /** root: key login with a passphrase-protected key, and an unprotected key for the agent. */
+  root: { user: 'root'; key: string; passphrase: string; agentKey: string };
+  /** A normal account with password login only; its home is writable. */
+  password: { user: string; password: string; home: string };
+  /** An sftp-only account chrooted to `chroot` (no shell); its "/tftp" is the lab's TFTP root. */
+  sftpOnly: { user: string; key: string; chroot: string; root: string };
 }
 
 const SUBNET = '10.77.0';
@@ -110,6 +126,14 @@ async function run(cmd: string, args: string[], opts: { allowFail?: boolean } = 
   }
 }
 
+/** Runs a command with `input` on its stdin (for chpasswd: the password never appears in argv). */
+function runInput(cmd: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, (e) => (e ? reject(new Error(`${cmd} failed: ${e.message}`)) : resolve()));
+    child.stdin?.end(input);
+  });
+}
+
 const nsExec = (ns: string, cmd: string, args: string[], opts?: { allowFail?: boolean }) =>
   run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 
@@ -164,6 +188,7 @@ export async function labDown(prefix = labPrefix()): Promise<void> {
   for (const n of Object.values(ns)) rmSync(path.join('/etc/netns', n), { recursive: true, force: true });
   const ctl = tgtControlPort(prefix);
   for (const c of [ctl, ctl + 1]) for (const f of [`/var/run/tgtd/socket.${c}`, `/var/run/tgtd/socket.${c}.lock`]) rmSync(f, { force: true });
+  for (const d of [`/run/bootchain-lab-${prefix}-sftp`, `/run/bootchain-lab-${prefix}-home`]) rmSync(d, { recursive: true, force: true });
 }
 
 /** Builds the lab (after cleaning any leftovers of the same prefix) and returns its description. */
@@ -287,12 +312,32 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   await account(ctlB, iscsi.chap.discovery.username, iscsi.chap.discovery.secret);
   await account(ctlB, iscsi.chap.discovery.targetUsername, iscsi.chap.discovery.targetSecret, undefined, true);
 
-  // NAS: sshd (key login) and a TFTP server.
+  // NAS: sshd (key, agent and password logins; an sftp-only chrooted account) and a TFTP server
+  // whose root lies inside that chroot, so every account can upload to what TFTP serves.
   const sshDir = path.join(dir, 'ssh');
   mkdirSync(sshDir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true });
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(sshDir, 'host_ed25519')]);
-  writeFileSync(path.join(sshDir, 'authorized_keys'), '');
+  const passphrase = `lab-pass-${Math.random().toString(36).slice(2, 10)}`;
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'bootchain-lab-key', '-f', path.join(sshDir, 'client_ed25519')]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bootchain-lab-agent', '-f', path.join(sshDir, 'agent_ed25519')]);
+  writeFileSync(path.join(sshDir, 'authorized_keys'), ['client_ed25519.pub', 'agent_ed25519.pub'].map((f) => readFileSync(path.join(sshDir, f), 'utf8')).join(''));
+  // sshd refuses a chroot with any non-root or group/other-writable component: /tmp will not do.
+  const chroot = `/run/bootchain-lab-${prefix}-sftp`;
+  rmSync(chroot, { recursive: true, force: true });
+  mkdirSync(chroot, { mode: 0o755 });
+  const users = { password: `${prefix}pass`, sftp: `${prefix}sftp` };
+  const home = `/run/bootchain-lab-${prefix}-home`;
+  rmSync(home, { recursive: true, force: true });
+  mkdirSync(home, { mode: 0o755 });
+  for (const u of Object.values(users)) {
+    if (!(await run('getent', ['passwd', u], { allowFail: true })).trim()) await run('useradd', ['-M', '-d', path.join(home, u), '-s', '/bin/sh', u]);
+    mkdirSync(path.join(home, u));
+    await run('chown', [`${u}:`, path.join(home, u)]);
+  }
+  const password = `Lab-${Math.random().toString(36).slice(2, 12)}`;
+  await runInput('chpasswd', [], `${users.password}:${password}\n`);
+  await run('usermod', ['-p', '*', users.sftp]);
   writeFileSync(
     path.join(sshDir, 'sshd_config'),
     [
@@ -303,16 +348,32 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
       `AuthorizedKeysFile ${path.join(sshDir, 'authorized_keys')}`,
       'UsePAM no',
       'StrictModes no',
-      'PasswordAuthentication no',
+      'PasswordAuthentication yes',
       'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'MaxStartups 100:30:200',
+      'Subsystem sftp internal-sftp',
+      `Match User ${users.sftp}`,
+      `  ChrootDirectory ${chroot}`,
+      '  ForceCommand internal-sftp',
+      '  PasswordAuthentication no',
       '',
     ].join('\n'),
   );
   daemon(dir, ns.nas, 'sshd', '/usr/sbin/sshd', ['-D', '-e', '-f', path.join(sshDir, 'sshd_config')]);
-  const tftpRoot = path.join(dir, 'tftp');
+  const tftpRoot = path.join(chroot, 'tftp');
   mkdirSync(tftpRoot, { recursive: true });
+  await run('chown', [`${users.sftp}:`, tftpRoot]);
   writeFileSync(path.join(tftpRoot, 'hello.txt'), 'bootchain lab tftp\n');
   daemon(dir, ns.nas, 'tftpd', '/usr/sbin/in.tftpd', ['-L', '-s', '-a', `${SUBNET}.20:69`, tftpRoot]);
+  const ssh: LabSsh = {
+    host: `${SUBNET}.20`,
+    port: 22,
+    hostKeyPub: path.join(sshDir, 'host_ed25519.pub'),
+    root: { user: 'root', key: path.join(sshDir, 'client_ed25519'), passphrase, agentKey: path.join(sshDir, 'agent_ed25519') },
+    password: { user: users.password, password, home: path.join(home, users.password) },
+    sftpOnly: { user: users.sftp, key: path.join(sshDir, 'client_ed25519'), chroot, root: '/tftp' },
+  };
 
   // Misc host: .30 has nothing on 3260 (refused), .31 answers like a web server, .32 never answers.
   const listener = path.join(__dirname, 'listener.mjs');
@@ -338,6 +399,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
     desk: { ip: `${SUBNET}.10` },
     router: { ip: `${SUBNET}.1` },
     nas: { ips: [`${SUBNET}.20`, `${SUBNET}.21`, `${SUBNET}.22`], sshPort: 22, tftpRoot, tgtControlPorts: [ctlA, ctlB] },
+    ssh,
     iscsi,
     iscsiPortals: [`${SUBNET}.20:3260`, `${SUBNET}.21:3260`, `${SUBNET}.22:3260`],
     nonIscsi: [`${SUBNET}.31:3260`, `${SUBNET}.32:3260`],

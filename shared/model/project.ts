@@ -30,7 +30,7 @@ const chapUser = z.string().superRefine((v, ctx) => {
   if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
 });
 /** A path on the NAS: absolute, no "..", nothing a shell or script would interpret. */
-const remotePath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').refine((p) => !p.split('/').includes('..'), { message: '".." is not allowed' });
+export const remotePath = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "_", "-" and "/"').refine((p) => !p.split('/').includes('..'), { message: '".." is not allowed' });
 
 export const Chap = z
   .object({

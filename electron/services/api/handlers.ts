@@ -17,6 +17,9 @@ import { checkTargetName } from '../iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
 import { defaultDataDir, ProjectStore } from '../project/store';
 import { checkPortal, scan } from '../scan/scanner';
+import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../upload/job';
+import { KnownHosts } from '../upload/known-hosts';
+import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -32,6 +35,8 @@ export interface Caller {
 export function createHandlers(runner: JobRunner, transport: AppInfo['transport'], opts: { dataDir?: string } = {}): Handlers {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const projects = new ProjectStore(dataDir);
+  const knownHostsFile = () => path.join(dataDir, 'known_hosts');
+  const knownHosts = () => new KnownHosts(knownHostsFile());
   /** Starts a job for a caller (who may cancel it by going away) and answers with its id. */
   const startJob = <K extends JobKind>(kind: K, body: JobBody<K>, caller: Caller): JobStarted => {
     const jobId = runner.start(kind, body);
@@ -55,6 +60,25 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
         caller,
       );
     },
+    'ssh:hostkey': async (input) => hostKeyStatus(input.host, input.port, knownHosts()),
+    'ssh:trust': async (input) => trustHostKey(input.host, input.port, input.fingerprint, knownHosts()),
+    'upload:start': async (input, caller) => {
+      const p = loadProject(input.project);
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+      // Files are generated (and every value checked) before any job or connection exists.
+      const { files, notes } = uploadFiles(p.value, input.secrets, input.buildDir ?? path.join(dataDir, 'builds', p.value.name));
+      const tftpHost = input.verifyTftp ? p.value.nas.address : undefined;
+      return startJob(
+        'upload',
+        async (ctx) => {
+          for (const n of notes) ctx.log(n, 'warn');
+          return uploadJob({ files, target: input.target, dryRun: input.dryRun, planId: input.planId, tftpHost }, { knownHostsFile: knownHostsFile() }, ctx);
+        },
+        caller,
+      );
+    },
+    'upload:backups': async (input) => backupsOf(input.target, { knownHostsFile: knownHostsFile() }),
+    'upload:rollback': async (input) => rollbackOn(input.target, { knownHostsFile: knownHostsFile() }, input.id),
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),

@@ -1,95 +1,98 @@
 /**
- * "Export to a folder": the upload target for users who copy files by hand, and the model of the
- * SSH target's guarantees: a plan first, each file written to a temporary name in the same folder,
- * flushed, then renamed (never a half-written file under the real name), every replaced file kept
- * in a versioned backup set, and one call restores the previous set byte for byte.
+ * "Export to a folder": the upload target for users who copy files by hand (or whose TFTP root
+ * is mounted on this computer). The engine's guarantees hold the same as over SFTP: plan,
+ * backups, atomic writes (fsync, then rename), rollback.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fail } from '../../../shared/errors';
-import { computePlan, safeRelative, sha256, type UploadPlan } from './plan';
+import type { Entry, TargetFs } from './engine';
 
-const META = '.bootchain';
-
-/** Writes bytes under `file` atomically: temp name in the same folder, fsync, rename. */
-export function atomicWrite(file: string, data: Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.bootchain-tmp-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/** A local folder as an upload target. */
+export class FolderTarget implements TargetFs {
+  readonly label: string;
+  constructor(private readonly root: string) {
+    this.label = root;
   }
-  renameSync(tmp, file);
-}
 
-interface BackupSet {
-  id: string;
-  created: string;
-  /** Files the upload replaced (their old bytes are in the set). */
-  replaced: string[];
-  /** Files the upload added (a rollback removes them). */
-  added: string[];
-}
-
-function owned(root: string): string[] {
-  try {
-    return JSON.parse(readFileSync(path.join(root, META, 'owned.json'), 'utf8')) as string[];
-  } catch {
-    return [];
+  /** Checks the folder exists; call before use. */
+  async open(): Promise<this> {
+    const s = await stat(this.root).catch(() => undefined);
+    if (!s?.isDirectory()) fail('NOT_FOUND', `The folder ${this.root} does not exist`, { hint: 'Create it or choose an existing folder.' });
+    return this;
   }
-}
 
-/** What exporting `files` into `root` would change. */
-export function planFolder(root: string, files: Record<string, Buffer>): UploadPlan {
-  const remote: Record<string, string | undefined> = {};
-  for (const rel of Object.keys(files)) {
-    const f = path.join(root, safeRelative(rel));
-    remote[rel] = existsSync(f) ? sha256(readFileSync(f)) : undefined;
+  private abs(rel: string): string {
+    return rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
   }
-  return computePlan(files, remote, owned(root));
-}
 
-/** Exports the files: backup of what is replaced, atomic writes, the owned list. */
-export function exportToFolder(root: string, files: Record<string, Buffer>, opts: { dryRun?: boolean; onFile?: (rel: string, bytes: number) => void } = {}): { plan: UploadPlan; backup?: string } {
-  const plan = planFolder(root, files);
-  if (opts.dryRun || (plan.add.length === 0 && plan.change.length === 0)) return { plan };
-  const id = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}`;
-  const setDir = path.join(root, META, 'backups', id);
-  mkdirSync(setDir, { recursive: true });
-  for (const rel of plan.change) atomicWrite(path.join(setDir, 'files', rel), readFileSync(path.join(root, rel)));
-  const set: BackupSet = { id, created: new Date().toISOString(), replaced: plan.change, added: plan.add };
-  atomicWrite(path.join(setDir, 'set.json'), Buffer.from(JSON.stringify(set, null, 2)));
-  for (const rel of [...plan.add, ...plan.change]) {
-    atomicWrite(path.join(root, rel), files[rel]!);
-    opts.onFile?.(rel, files[rel]!.length);
+  async lstat(rel: string): Promise<Entry | undefined> {
+    const s = await lstat(this.abs(rel)).catch(() => undefined);
+    if (!s) return undefined;
+    return { type: s.isSymbolicLink() ? 'link' : s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size };
   }
-  atomicWrite(path.join(root, META, 'owned.json'), Buffer.from(JSON.stringify([...new Set([...owned(root), ...Object.keys(files)])].sort())));
-  return { plan, backup: id };
-}
 
-/** Backup sets, newest first. */
-export function listBackups(root: string): string[] {
-  try {
-    return readdirSync(path.join(root, META, 'backups')).sort().reverse();
-  } catch {
-    return [];
+  read(rel: string): Promise<Buffer> {
+    return readFile(this.abs(rel));
   }
-}
 
-/** Restores the newest backup set (or `id`): replaced files get their old bytes, added ones go. */
-export function rollbackFolder(root: string, id?: string): { restored: string[]; removed: string[]; id: string } {
-  const sets = listBackups(root);
-  const chosen = id ?? sets[0];
-  if (!chosen || !sets.includes(chosen)) fail('NOT_FOUND', id ? `No backup set ${id}` : 'There is nothing to roll back', { hint: 'Backups are made by each upload that replaces files.' });
-  const setDir = path.join(root, META, 'backups', chosen);
-  const set = JSON.parse(readFileSync(path.join(setDir, 'set.json'), 'utf8')) as BackupSet;
-  for (const rel of set.replaced) atomicWrite(path.join(root, safeRelative(rel)), readFileSync(path.join(setDir, 'files', rel)));
-  for (const rel of set.added) rmSync(path.join(root, safeRelative(rel)), { force: true });
-  rmSync(setDir, { recursive: true, force: true });
-  return { restored: set.replaced, removed: set.added, id: chosen };
+  async write(rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined } = {}): Promise<void> {
+    const fh = await open(this.abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      const chunk = 1 << 20;
+      for (let off = 0; off < data.length; off += chunk) {
+        opts.signal?.throwIfAborted();
+        const { bytesWritten } = await fh.write(data, off, Math.min(chunk, data.length - off));
+        opts.onBytes?.(bytesWritten);
+      }
+      await fh.chmod(0o644);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async link(from: string, to: string): Promise<boolean> {
+    await link(this.abs(from), this.abs(to));
+    return true;
+  }
+
+  async replace(from: string, to: string): Promise<'atomic'> {
+    await rename(this.abs(from), this.abs(to));
+    return 'atomic';
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    if (await this.lstat(to)) fail('INTERNAL', `${to} exists`);
+    await rename(this.abs(from), this.abs(to));
+  }
+
+  remove(rel: string): Promise<void> {
+    return rm(this.abs(rel), { force: true });
+  }
+
+  rmdir(rel: string): Promise<void> {
+    return rmdir(this.abs(rel));
+  }
+
+  list(rel: string): Promise<string[]> {
+    return readdir(this.abs(rel)).catch(() => []);
+  }
+
+  async mkdir(rel: string): Promise<void> {
+    await mkdir(this.abs(rel), { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+
+  async hash(rels: string[]): Promise<{ hashes: Record<string, string | undefined>; method: 'local' }> {
+    const hashes: Record<string, string | undefined> = {};
+    for (const rel of rels) {
+      const b = await readFile(this.abs(rel)).catch(() => undefined);
+      hashes[rel] = b ? createHash('sha256').update(b).digest('hex') : undefined;
+    }
+    return { hashes, method: 'local' };
+  }
 }

@@ -4,17 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 import { fail } from '../../../shared/errors';
+import type { UploadPlan } from '../../../shared/upload';
+
+export type { UploadPlan };
 
 export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
-/** What will happen to each file. */
-export interface UploadPlan {
-  add: string[];
-  change: string[];
-  same: string[];
-  /** Files Bootchain put there before that the new set no longer has (left alone, listed). */
-  extra: string[];
-}
+/** The folder (inside the target root) that holds Bootchain's own state: owned list, backups. */
+export const META = '.bootchain';
 
 /**
  * A relative path inside the target root: no "..", no absolute path, nothing a shell or TFTP
@@ -28,15 +25,28 @@ export function safeRelative(rel: string): string {
   return norm;
 }
 
+/** A file the user uploads: a safe relative path that is not inside Bootchain's own folder. */
+export function uploadName(rel: string): string {
+  const norm = safeRelative(rel);
+  if (norm.split('/')[0] === META || norm.includes('.bootchain-')) fail('INVALID_INPUT', `"${norm}" is a name Bootchain keeps for itself`, { hint: `Rename the file: "${META}/" and ".bootchain-" names hold backups and temporary files.` });
+  return norm;
+}
+
 /** Compares the files to upload with what the target holds (by sha256). */
 export function computePlan(files: Record<string, Buffer>, remote: Record<string, string | undefined>, owned: string[]): UploadPlan {
-  const plan: UploadPlan = { add: [], change: [], same: [], extra: [] };
+  const plan: UploadPlan = { add: [], change: [], same: [], extra: [], bytes: 0 };
   for (const [rel, data] of Object.entries(files).sort(([a], [b]) => a.localeCompare(b))) {
-    const have = remote[safeRelative(rel)];
+    const have = remote[uploadName(rel)];
     if (have === undefined) plan.add.push(rel);
     else if (have === sha256(data)) plan.same.push(rel);
     else plan.change.push(rel);
+    if (have !== sha256(data)) plan.bytes += data.length;
   }
   plan.extra = owned.filter((o) => !(o in files)).sort();
   return plan;
+}
+
+/** A short id of a plan and the server state it was made from (a dry run's sign-off). */
+export function planId(plan: UploadPlan, remote: Record<string, string | undefined>): string {
+  return sha256(JSON.stringify({ plan, remote: Object.entries(remote).sort(([a], [b]) => a.localeCompare(b)) })).slice(0, 16);
 }

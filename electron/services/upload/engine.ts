@@ -1,0 +1,273 @@
+/**
+ * The upload engine, one implementation for every target (SFTP server, local folder):
+ *
+ * - a plan first (add / change / same / extra, by sha256) — a dry run stops there;
+ * - paths confined to the root: no "..", and no symbolic link is followed (a link where a folder
+ *   or file should be is refused), so nothing can be written outside what TFTP serves;
+ * - a backup set of every file about to be replaced, complete (set.json written last) before
+ *   the first file is touched;
+ * - each file written to a temporary name in its own folder, flushed, then renamed over the old
+ *   one (posix-rename: atomic; the fallback keeps the old copy until the new one is in place), so
+ *   a reader — the TFTP server — sees the complete old or the complete new file, never a part;
+ * - leftovers of an interrupted run (temporary files, a moved-aside old copy, a half-made backup
+ *   set) are repaired or removed at the start of the next run;
+ * - verification of what the server holds afterwards; rollback restores the newest set.
+ */
+import { randomBytes } from 'node:crypto';
+import { fail } from '../../../shared/errors';
+import type { BackupSetInfo, RollbackResult, UploadPlan } from '../../../shared/upload';
+import { computePlan, META, planId, safeRelative, sha256, uploadName } from './plan';
+
+/** One directory entry as lstat sees it (links are reported, never followed). */
+export interface Entry {
+  type: 'file' | 'dir' | 'link' | 'other';
+  size: number;
+}
+
+/** What the engine needs from a target; all paths are relative to the target's root. */
+export interface TargetFs {
+  /** For messages: "sftp://user@host:22/srv/tftp" or the folder. */
+  readonly label: string;
+  lstat(rel: string): Promise<Entry | undefined>;
+  read(rel: string, signal?: AbortSignal): Promise<Buffer>;
+  /** Creates a new file (refusing an existing one), mode 0644, flushed to disk where the target can. */
+  write(rel: string, data: Buffer, opts?: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined }): Promise<void>;
+  /** Hard-links `to` to `from`; false when the target cannot. */
+  link(from: string, to: string): Promise<boolean>;
+  /** Puts `from` in place of `to` (replacing it): 'atomic' via posix-rename, else the fallback. */
+  replace(from: string, to: string): Promise<'atomic' | 'fallback'>;
+  /** Plain rename that refuses to replace. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; a missing one is fine. */
+  remove(rel: string): Promise<void>;
+  rmdir(rel: string): Promise<void>;
+  /** Names in a folder ([] when it does not exist). */
+  list(rel: string): Promise<string[]>;
+  mkdir(rel: string): Promise<void>;
+  /** sha256 of files (undefined for a missing one), and how it was taken. */
+  hash(rels: string[], signal?: AbortSignal): Promise<{ hashes: Record<string, string | undefined>; method: 'shell-sha256' | 'read-back' | 'local' }>;
+}
+
+const TMP = '.bootchain-tmp-';
+const OLD = '.bootchain-old-';
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+const baseOf = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
+const join = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
+const tmpName = (rel: string, tag = TMP) => join(parentOf(rel), `.${baseOf(rel)}${tag}${randomBytes(4).toString('hex')}`);
+
+function notAFolder(t: TargetFs, rel: string, e: Entry): never {
+  return fail('INVALID_INPUT', `"${rel}" in ${t.label} is a ${e.type === 'link' ? 'symbolic link' : 'file'}, not a folder`, {
+    hint: 'Bootchain never follows links out of the TFTP root: remove or rename it on the server, or choose another root.',
+  });
+}
+
+/** Checks every folder above `rel` (creating missing ones when `create`) and that `rel` is not a link or folder. */
+async function confine(t: TargetFs, rel: string, create: boolean): Promise<Entry | undefined> {
+  const parts = rel.split('/');
+  let cur = '';
+  for (const p of parts.slice(0, -1)) {
+    cur = join(cur, p);
+    const e = await t.lstat(cur);
+    if (!e) {
+      if (!create) return undefined;
+      await t.mkdir(cur);
+    } else if (e.type !== 'dir') notAFolder(t, cur, e);
+  }
+  const e = await t.lstat(rel);
+  if (e && e.type !== 'file') {
+    fail('INVALID_INPUT', `"${rel}" in ${t.label} is a ${e.type === 'link' ? 'symbolic link' : e.type === 'dir' ? 'folder' : 'special file'}`, {
+      hint: 'Bootchain only replaces plain files and never follows links: remove or rename it on the server.',
+    });
+  }
+  return e;
+}
+
+/** Writes `data` under `rel` atomically: temporary name, flush, rename over. */
+export async function writeAtomic(t: TargetFs, rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined } = {}): Promise<'atomic' | 'fallback'> {
+  await confine(t, rel, true);
+  const tmp = tmpName(rel);
+  try {
+    await t.write(tmp, data, opts);
+    opts.signal?.throwIfAborted();
+    return await t.replace(tmp, rel);
+  } catch (e) {
+    await t.remove(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Copies `from` to `to` atomically, by a hard link where the target has them. */
+async function copyAtomic(t: TargetFs, from: string, to: string, signal?: AbortSignal): Promise<void> {
+  await confine(t, to, true);
+  const tmp = tmpName(to);
+  if (await t.link(from, tmp)) {
+    try {
+      await t.replace(tmp, to);
+    } catch (e) {
+      await t.remove(tmp).catch(() => undefined);
+      throw e;
+    }
+    return;
+  }
+  await writeAtomic(t, to, await t.read(from, signal), { signal });
+}
+
+async function readJson<T>(t: TargetFs, rel: string, fallback: T): Promise<T> {
+  if (!(await t.lstat(rel))) return fallback;
+  try {
+    return JSON.parse((await t.read(rel)).toString('utf8')) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+const ownedList = (t: TargetFs) => readJson<string[]>(t, `${META}/owned.json`, []);
+
+/**
+ * Repairs what an interrupted run left in the folders of `rels`: a file moved aside by the
+ * fallback rename goes back if the file is missing; temporary files go; backup sets without
+ * set.json (never completed, so nothing was replaced after them) go.
+ */
+export async function repair(t: TargetFs, rels: string[]): Promise<{ removed: string[]; restored: string[] }> {
+  const out = { removed: [] as string[], restored: [] as string[] };
+  const dirs = [...new Set(['', ...rels.map(parentOf)])];
+  for (const dir of dirs) {
+    const e = dir === '' ? { type: 'dir' } : await t.lstat(dir);
+    if (!e || e.type !== 'dir') continue;
+    for (const name of await t.list(dir)) {
+      const m = /^\.(.+)(\.bootchain-(?:tmp|old)-)[0-9a-f]{8}$/.exec(name);
+      if (!m) continue;
+      const rel = join(dir, name);
+      const live = join(dir, m[1]!);
+      if (m[2] === OLD && !(await t.lstat(live))) {
+        await t.rename(rel, live);
+        out.restored.push(live);
+      } else {
+        await t.remove(rel);
+        out.removed.push(rel);
+      }
+    }
+  }
+  for (const id of await t.list(`${META}/backups`)) {
+    if (!(await t.lstat(`${META}/backups/${id}/set.json`))) {
+      await removeTree(t, `${META}/backups/${id}`);
+      out.removed.push(`${META}/backups/${id}`);
+    }
+  }
+  return out;
+}
+
+async function removeTree(t: TargetFs, rel: string): Promise<void> {
+  const e = await t.lstat(rel);
+  if (!e) return;
+  if (e.type !== 'dir') return t.remove(rel);
+  for (const name of await t.list(rel)) await removeTree(t, join(rel, name));
+  await t.rmdir(rel);
+}
+
+/** The plan of uploading `files`, with the server's current hashes. */
+export async function planUpload(t: TargetFs, files: Record<string, Buffer>, signal?: AbortSignal): Promise<{ plan: UploadPlan; planId: string; remote: Record<string, string | undefined>; method: string }> {
+  const rels = Object.keys(files).map(uploadName);
+  const present: string[] = [];
+  for (const rel of rels) if (await confine(t, rel, false)) present.push(rel);
+  const { hashes, method } = present.length > 0 ? await t.hash(present, signal) : { hashes: {} as Record<string, string | undefined>, method: 'local' };
+  const remote: Record<string, string | undefined> = {};
+  for (const rel of rels) remote[rel] = hashes[rel];
+  const plan = computePlan(files, remote, await ownedList(t));
+  return { plan, planId: planId(plan, remote), remote, method };
+}
+
+export interface ApplyOptions {
+  signal?: AbortSignal | undefined;
+  /** Bytes written so far of the whole upload. */
+  onBytes?: ((done: number, total: number) => void) | undefined;
+  onFile?: ((rel: string, action: 'add' | 'change') => void) | undefined;
+  log?: ((line: string) => void) | undefined;
+  /** Files written at once (small files are bound by round trips). */
+  concurrency?: number | undefined;
+  /** Refuse when the server no longer matches this plan id. */
+  planId?: string | undefined;
+}
+
+/** Uploads `files` after `planUpload`: backup set, atomic writes, owned list. */
+export async function applyUpload(
+  t: TargetFs,
+  files: Record<string, Buffer>,
+  opts: ApplyOptions = {},
+): Promise<{ plan: UploadPlan; planId: string; backup?: string; rename?: 'atomic' | 'fallback'; repaired: { removed: string[]; restored: string[] } }> {
+  const repaired = await repair(t, Object.keys(files).map(uploadName));
+  for (const r of repaired.restored) opts.log?.(`restored ${r} moved aside by an interrupted upload`);
+  if (repaired.removed.length > 0) opts.log?.(`removed ${repaired.removed.length} leftover(s) of an interrupted upload`);
+  const { plan, planId: id } = await planUpload(t, files, opts.signal);
+  if (opts.planId && opts.planId !== id) {
+    fail('BUSY', 'The files on the server changed since the plan was shown', { hint: 'Look at the new plan and confirm it again.', retryable: true });
+  }
+  const writes = [...plan.add, ...plan.change];
+  if (writes.length === 0) return { plan, planId: id, repaired };
+  opts.signal?.throwIfAborted();
+
+  // The backup set is complete before anything is replaced: set.json is written last.
+  const backup = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  const setDir = `${META}/backups/${backup}`;
+  for (const rel of plan.change) await copyAtomic(t, rel, `${setDir}/files/${rel}`, opts.signal);
+  const set: BackupSetInfo = { id: backup, created: new Date().toISOString(), replaced: plan.change, added: plan.add };
+  await writeAtomic(t, `${setDir}/set.json`, Buffer.from(JSON.stringify(set, null, 2)));
+
+  let done = 0;
+  const total = writes.reduce((n, r) => n + files[r]!.length, 0);
+  let rename: 'atomic' | 'fallback' = 'atomic';
+  const queue = [...writes];
+  const worker = async () => {
+    for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
+      opts.signal?.throwIfAborted();
+      const how = await writeAtomic(t, rel, files[rel]!, {
+        signal: opts.signal,
+        onBytes: (n) => {
+          done += n;
+          opts.onBytes?.(done, total);
+        },
+      });
+      if (how === 'fallback') rename = 'fallback';
+      opts.onFile?.(rel, plan.add.includes(rel) ? 'add' : 'change');
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, writes.length)) }, worker));
+  const owned = [...new Set([...(await ownedList(t)), ...Object.keys(files)])].sort();
+  await writeAtomic(t, `${META}/owned.json`, Buffer.from(JSON.stringify(owned)));
+  return { plan, planId: id, backup, rename, repaired };
+}
+
+/** Checks that the server holds exactly `files`. */
+export async function verifyUpload(t: TargetFs, files: Record<string, Buffer>, signal?: AbortSignal): Promise<{ method: 'shell-sha256' | 'read-back' | 'local'; mismatched: string[] }> {
+  const rels = Object.keys(files);
+  const { hashes, method } = await t.hash(rels, signal);
+  return { method, mismatched: rels.filter((r) => hashes[r] !== sha256(files[r]!)) };
+}
+
+/** Backup sets, newest first. */
+export async function listBackupSets(t: TargetFs): Promise<BackupSetInfo[]> {
+  const ids = (await t.list(`${META}/backups`)).sort().reverse();
+  const sets: BackupSetInfo[] = [];
+  for (const id of ids) {
+    const s = await readJson<BackupSetInfo | undefined>(t, `${META}/backups/${id}/set.json`, undefined);
+    if (s) sets.push({ id, created: s.created, replaced: s.replaced, added: s.added });
+  }
+  return sets;
+}
+
+/** Restores the newest backup set (or `id`): replaced files get their old bytes, added ones go. */
+export async function rollback(t: TargetFs, id?: string): Promise<RollbackResult> {
+  const sets = await listBackupSets(t);
+  const set = id ? sets.find((s) => s.id === id) : sets[0];
+  if (!set) fail('NOT_FOUND', id ? `No backup set ${id} in ${t.label}` : `There is nothing to roll back in ${t.label}`, { hint: 'Backups are made by each upload that replaces or adds files.' });
+  const setDir = `${META}/backups/${set.id}`;
+  await repair(t, [...set.replaced, ...set.added].map(safeRelative));
+  for (const rel of set.replaced) await copyAtomic(t, `${setDir}/files/${safeRelative(rel)}`, safeRelative(rel));
+  for (const rel of set.added) {
+    if (await confine(t, safeRelative(rel), false)) await t.remove(rel);
+  }
+  const owned = (await ownedList(t)).filter((o) => !set.added.includes(o));
+  await writeAtomic(t, `${META}/owned.json`, Buffer.from(JSON.stringify(owned)));
+  await removeTree(t, setDir);
+  return { id: set.id, restored: set.replaced, removed: set.added };
+}

@@ -1,0 +1,157 @@
+/**
+ * The upload job (Upload step, `bootchain upload`): the project's boot files — the generated
+ * iPXE scripts and the built binaries — to the NAS over SFTP or to a folder, with a plan, a
+ * backup set, atomic writes, verification on the server and a TFTP fetch of every file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BootchainError, fail } from '../../../shared/errors';
+import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
+import type { JobContext } from '../jobs/runner';
+import { describeFieldErrors, type Project } from '../../../shared/model/project';
+import type { BackupSetInfo, RollbackResult, UploadedFile, UploadResult, UploadTarget } from '../../../shared/upload';
+import { tftpGet } from '../tftp/client';
+import { applyUpload, listBackupSets, planUpload, rollback, verifyUpload, type TargetFs } from './engine';
+import { FolderTarget } from './folder';
+import { KnownHosts } from './known-hosts';
+import { sha256 } from './plan';
+import { SftpTarget } from './ssh';
+
+/** Generated files that belong in the TFTP root (not the build input, kernel notes or router configs). */
+const servedScript = (name: string) => name.endsWith('.ipxe') && name !== 'embed.ipxe' && !name.includes('/');
+
+/**
+ * The files of an upload: the served scripts of the project, plus the binaries of the build in
+ * `buildDir` (by its manifest) when there is one.
+ */
+export function uploadFiles(p: Project, secrets: Secrets, buildDir?: string): { files: Record<string, Buffer>; notes: string[] } {
+  const g = generateArtifacts(p, secrets);
+  if (!g.ok) fail('INVALID_INPUT', `The project cannot be generated: ${describeFieldErrors(g.errors)}`, { field: g.errors[0]?.field });
+  const files: Record<string, Buffer> = {};
+  for (const [name, text] of Object.entries(g.files)) if (servedScript(name)) files[name] = Buffer.from(text);
+  const notes: string[] = [];
+  const manifestFile = buildDir ? path.join(buildDir, 'manifest.json') : undefined;
+  if (manifestFile && existsSync(manifestFile)) {
+    const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as { artifacts?: Array<{ file: string; sha256: string }> };
+    for (const a of m.artifacts ?? []) {
+      const data = readFileSync(path.join(buildDir!, path.basename(a.file)));
+      if (sha256(data) !== a.sha256) fail('INVALID_INPUT', `${a.file} in ${buildDir} does not match its build manifest`, { hint: 'Build again: the file changed after the build.' });
+      files[path.basename(a.file)] = data;
+    }
+  } else {
+    notes.push('No built iPXE binary found: only the scripts are uploaded (use stock iPXE binaries on the server, or build first).');
+  }
+  return { files, notes };
+}
+
+export interface TargetDeps {
+  /** Bootchain's known-hosts file. */
+  knownHostsFile: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** Opens the target (SSH login with host-key check, or the folder). Close SFTP targets with `closeTarget`. */
+export async function openTarget(target: UploadTarget, deps: TargetDeps): Promise<TargetFs> {
+  if (target.kind === 'folder') return new FolderTarget(target.path).open();
+  return SftpTarget.connect({ ...target, knownHosts: new KnownHosts(deps.knownHostsFile), signal: deps.signal });
+}
+
+export function closeTarget(t: TargetFs): void {
+  if (t instanceof SftpTarget) t.close();
+}
+
+export async function withTarget<T>(target: UploadTarget, deps: TargetDeps, fn: (t: TargetFs) => Promise<T>): Promise<T> {
+  const t = await openTarget(target, deps);
+  try {
+    return await fn(t);
+  } finally {
+    closeTarget(t);
+  }
+}
+
+export interface UploadRequest {
+  files: Record<string, Buffer>;
+  target: UploadTarget;
+  dryRun: boolean;
+  planId?: string | undefined;
+  /** host to fetch every file from over TFTP after the upload (the NAS), or undefined to skip. */
+  tftpHost?: string | undefined;
+  tftpPort?: number | undefined;
+  /** Path prefix of the files as the TFTP server sees them (default: none, the root). */
+  tftpPrefix?: string | undefined;
+}
+
+/** Runs one upload as a job: connect, plan, (apply, verify, TFTP check). */
+export async function uploadJob(req: UploadRequest, deps: TargetDeps, ctx: Pick<JobContext<'upload'>, 'signal' | 'progress' | 'log' | 'item'>): Promise<UploadResult> {
+  const t0 = Date.now();
+  ctx.progress({ phase: req.target.kind === 'ssh' ? `connecting to ${req.target.host}` : 'opening the folder' });
+  return withTarget(req.target, { ...deps, signal: ctx.signal }, async (t) => {
+    ctx.progress({ phase: 'comparing with the server' });
+    const planned = await planUpload(t, req.files, ctx.signal);
+    const base = { target: t.label, durationMs: 0, bytes: 0 };
+    const describe = (rel: string, action: UploadedFile['action'], verified: UploadedFile['verified']): UploadedFile => ({ file: rel, action, bytes: req.files[rel]!.length, sha256: sha256(req.files[rel]!), verified });
+    if (req.dryRun) {
+      ctx.log(`plan for ${t.label}: ${planned.plan.add.length} new, ${planned.plan.change.length} changed, ${planned.plan.same.length} unchanged, ${planned.plan.extra.length} extra`);
+      return { ...base, dryRun: true, plan: planned.plan, planId: planned.planId, files: [], durationMs: Date.now() - t0 };
+    }
+    const total = planned.plan.bytes;
+    let lastFile = '';
+    const applied = await applyUpload(t, req.files, {
+      signal: ctx.signal,
+      planId: req.planId,
+      log: (l) => ctx.log(l, 'warn'),
+      onBytes: (done) => ctx.progress({ phase: 'uploading', done, total, message: lastFile }),
+      onFile: (rel, action) => {
+        lastFile = rel;
+        ctx.log(`${action === 'add' ? 'added' : 'replaced'} ${rel} (${req.files[rel]!.length} bytes)`);
+      },
+    });
+    ctx.progress({ phase: 'verifying on the server' });
+    const v = await verifyUpload(t, req.files, ctx.signal);
+    if (v.mismatched.length > 0) {
+      fail('COMMAND_FAILED', `The server holds different bytes than were sent for ${v.mismatched.join(', ')}`, { hint: 'The disk may be full or another program writes there: check the server, then upload again (or roll back).' });
+    }
+    const files = Object.keys(req.files)
+      .sort()
+      .map((rel) => describe(rel, applied.plan.add.includes(rel) ? 'add' : applied.plan.change.includes(rel) ? 'change' : 'same', v.method));
+    let tftp: UploadResult['tftp'];
+    if (req.tftpHost) {
+      ctx.progress({ phase: `fetching the files over TFTP from ${req.tftpHost}`, done: 0, total: files.length });
+      const problems: string[] = [];
+      for (const [i, f] of files.entries()) {
+        const name = `${req.tftpPrefix ?? ''}${f.file}`;
+        try {
+          const r = await tftpGet(req.tftpHost, name, { port: req.tftpPort ?? 69, blksize: 1432, tsize: true, timeoutMs: 1_000, retries: 3, signal: ctx.signal });
+          f.tftp = sha256(r.data) === f.sha256;
+          if (!f.tftp) problems.push(`${name}: the TFTP server serves different bytes (${r.data.length} bytes) — is its root ${req.target.kind === 'ssh' ? req.target.root : 'this folder'}?`);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          f.tftp = false;
+          const err = e instanceof BootchainError ? e.appError.message : String(e);
+          problems.push(`${name}: ${err}`);
+        }
+        ctx.progress({ phase: 'TFTP check', done: i + 1, total: files.length });
+      }
+      tftp = { host: req.tftpHost, checked: files.length, ok: problems.length === 0, problems };
+      for (const p of problems) ctx.log(`TFTP: ${p}`, 'warn');
+    }
+    for (const f of files) ctx.item(f);
+    const bytes = files.filter((f) => f.action !== 'same').reduce((n, f) => n + f.bytes, 0);
+    return {
+      ...base,
+      dryRun: false,
+      plan: applied.plan,
+      planId: applied.planId,
+      files,
+      ...(applied.backup ? { backup: applied.backup } : {}),
+      ...(applied.rename ? { rename: applied.rename } : {}),
+      ...(tftp ? { tftp } : {}),
+      bytes,
+      durationMs: Date.now() - t0,
+    };
+  });
+}
+
+export const backupsOf = (target: UploadTarget, deps: TargetDeps): Promise<BackupSetInfo[]> => withTarget(target, deps, listBackupSets);
+export const rollbackOn = (target: UploadTarget, deps: TargetDeps, id?: string): Promise<RollbackResult> => withTarget(target, deps, (t) => rollback(t, id));
+
