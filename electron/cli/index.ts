@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BUILD_TARGET_NAMES, type BuildTargetName } from '../../shared/build';
-import { isAppError, type AppError } from '../../shared/errors';
+import { BootchainError, isAppError, type AppError } from '../../shared/errors';
 import { generateFromRaw } from '../../shared/gen/artifacts';
 import { checkKernelConfig } from '../../shared/gen/kernel';
 import { checkIqn, DEFAULT_IQN_TEMPLATE, generateIqn } from '../../shared/model/iqn';
 import { parseMac } from '../../shared/model/mac';
-import { loadProject } from '../../shared/model/project';
+import { describeFieldErrors, loadProject, type Project } from '../../shared/model/project';
+import { HostKeyInput, UploadTarget, type SshAuth } from '../../shared/upload';
 import type { BuildTarget } from '../services/build/builder';
 import { buildProject } from '../services/build/job';
 import type { SourceSpec } from '../services/build/source';
@@ -22,6 +23,9 @@ import { checkInitiatorName, discoverJob, probeJob } from '../services/iscsi/job
 import type { JobContext } from '../services/jobs/runner';
 import { listInterfaces } from '../services/net/interfaces';
 import { checkPortal, scan } from '../services/scan/scanner';
+import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../services/upload/job';
+import { KnownHosts } from '../services/upload/known-hosts';
+import { hostKeyStatus, trustHostKey } from '../services/upload/ssh';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -75,6 +79,35 @@ Verbs:
       --out DIR                where the binaries and manifest.json go (default ./ipxe-build)
       --serial                 iPXE console on the serial port too
       --base IMAGE             base image of the build container (BOOTCHAIN_BUILD_BASE)
+  upload --project FILE [options]
+                               put the boot files on the NAS's TFTP root over SSH/SFTP (or into a
+                               folder): the served scripts (default.ipxe, autoexec.ipxe, one per
+                               workstation) and the built binaries. Shows the plan (+ new, ~ changed,
+                               = unchanged, ? ours but no longer in the project), keeps a backup set of
+                               every replaced file, writes each file atomically, checks the server's
+                               copy (sha256sum, or read back) and fetches every file over TFTP.
+      --dry-run                only print the plan
+      --secrets FILE           CHAP secrets, as for generate
+      --build DIR              build output with manifest.json (default: the app's build folder of
+                               the project, else ./ipxe-build when it exists)
+      --folder DIR             export into this folder instead of SSH
+      --host H --port P --user U   SSH server (default: the project's nas.ssh)
+      --root PATH              TFTP root on the server (default: the project's nas.tftpRoot)
+      --key FILE               log in with this private key (passphrase from BOOTCHAIN_SSH_PASSPHRASE)
+      --agent                  log in with the SSH agent (SSH_AUTH_SOCK)
+      --password               log in with the password in BOOTCHAIN_SSH_PASSWORD
+                               (default: --key if given, else the agent if running, else the password)
+      --trust SHA256:...       trust the server's host key on first use if it has this fingerprint
+                               (compare with ssh-keygen -lf on the NAS); a changed key is always refused
+      --known-hosts FILE       Bootchain's known hosts (default: <data dir>/known_hosts)
+      --no-tftp-check          skip fetching the files back over TFTP
+  rollback --project FILE [--id ID] [target options as upload]
+                               restore the files the newest upload (or backup set ID) replaced and
+                               remove the ones it added
+  backups --project FILE [target options as upload]
+                               list the backup sets on the server, newest first
+  hostkey HOST[:PORT]          print the server's host key fingerprint and whether it is trusted
+      --known-hosts FILE
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
@@ -123,6 +156,15 @@ const VALUE_FLAGS = new Set([
   'source',
   'targets',
   'base',
+  'build',
+  'folder',
+  'port',
+  'user',
+  'root',
+  'key',
+  'trust',
+  'known-hosts',
+  'id',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -479,6 +521,121 @@ async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<numb
   return r.artifacts.every((a) => a.embeddedVerified) ? 0 : 1;
 }
 
+/** The upload target from flags and the project's nas settings; secrets from the environment. */
+function uploadTargetFrom(args: Args, p: Project): UploadTarget {
+  const folder = stringFlag(args, 'folder');
+  if (folder) return { kind: 'folder', path: path.resolve(folder) };
+  const host = stringFlag(args, 'host') ?? p.nas.ssh?.host;
+  const user = stringFlag(args, 'user') ?? p.nas.ssh?.user;
+  if (!host || !user) throw usage('no SSH server: set nas.ssh in the project, or give --host and --user (or --folder DIR)');
+  const key = stringFlag(args, 'key');
+  let auth: SshAuth;
+  if (key) auth = { kind: 'key', path: path.resolve(key), ...(process.env.BOOTCHAIN_SSH_PASSPHRASE ? { passphrase: process.env.BOOTCHAIN_SSH_PASSPHRASE } : {}) };
+  else if (args.flags.has('agent') || (!args.flags.has('password') && process.env.SSH_AUTH_SOCK)) auth = { kind: 'agent' };
+  else if (process.env.BOOTCHAIN_SSH_PASSWORD) auth = { kind: 'password', password: process.env.BOOTCHAIN_SSH_PASSWORD };
+  else throw usage('no way to log in: give --key FILE, run an SSH agent, or set BOOTCHAIN_SSH_PASSWORD (with --password)');
+  const r = UploadTarget.safeParse({ kind: 'ssh', host, port: intFlag(args, 'port') ?? p.nas.ssh?.port ?? 22, user, root: stringFlag(args, 'root') ?? p.nas.tftpRoot, auth });
+  if (!r.success) throw zodUsage(r.error.issues);
+  return r.data;
+}
+
+function projectFrom(args: Args, verb: string): Project {
+  const projectFile = stringFlag(args, 'project');
+  if (!projectFile) throw usage(`${verb} needs --project FILE`);
+  const p = loadProject(readJsonFlagFile('project', projectFile));
+  if (!p.ok) throw usage(describeFieldErrors(p.errors));
+  return p.value;
+}
+
+/** Known hosts file, and --trust applied (first use) before connecting. */
+async function knownHostsFor(args: Args, target: UploadTarget): Promise<string> {
+  const file = stringFlag(args, 'known-hosts') ?? path.join(defaultDataDir(), 'known_hosts');
+  const trust = stringFlag(args, 'trust');
+  if (trust && target.kind === 'ssh') await trustHostKey(target.host, target.port, trust, new KnownHosts(file));
+  return file;
+}
+
+/** A host-key refusal from the CLI says how to go on with the CLI. */
+function cliHostKeyHint(e: unknown): never {
+  if (e instanceof BootchainError && e.appError.code === 'HOST_UNTRUSTED') {
+    throw new BootchainError({ ...e.appError, hint: `Compare it with the NAS's own key (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the NAS); if they match, run again with --trust ${e.appError.detail}` });
+  }
+  throw e;
+}
+
+async function cmdUpload(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  const p = projectFrom(args, 'upload');
+  const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
+  const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
+  const buildDir = stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : existsSync('ipxe-build') ? path.resolve('ipxe-build') : undefined);
+  const { files, notes } = uploadFiles(p, secretsFrom(args, refs), buildDir);
+  const target = uploadTargetFrom(args, p);
+  const knownHostsFile = await knownHostsFor(args, target);
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const tty = process.stderr.isTTY && !quiet;
+  for (const n of notes) if (!quiet && !json) process.stderr.write(`note: ${n}\n`);
+  const r = await uploadJob(
+    { files, target, dryRun: args.flags.has('dry-run'), tftpHost: target.kind === 'ssh' && !args.flags.has('no-tftp-check') ? p.nas.address : undefined },
+    { knownHostsFile },
+    {
+      signal: ac.signal,
+      progress: (pr) => {
+        if (tty) process.stderr.write(progressLine(pr));
+      },
+      log: (line, level) => {
+        if (!quiet && !json && (level !== 'info' || args.flags.has('verbose'))) process.stderr.write(`${line}\n`);
+      },
+      item: () => undefined,
+    },
+  ).catch(cliHostKeyHint);
+  if (tty) process.stderr.write('\n');
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  } else {
+    const mark = (sym: string, list: string[]) => list.forEach((f) => process.stdout.write(`${sym} ${f}\n`));
+    mark('+', r.plan.add);
+    mark('~', r.plan.change);
+    mark('=', r.plan.same);
+    mark('?', r.plan.extra);
+    if (r.dryRun) process.stdout.write(`plan for ${r.target}: ${r.plan.add.length} new, ${r.plan.change.length} changed, ${r.plan.same.length} unchanged, ${r.plan.bytes} bytes to write (nothing written)\n`);
+    else {
+      process.stdout.write(`uploaded ${r.bytes} bytes to ${r.target} in ${(r.durationMs / 1000).toFixed(1)} s; verified by ${r.files[0]?.verified ?? 'nothing'}${r.backup ? `; backup set ${r.backup} (bootchain rollback restores it)` : ''}\n`);
+      if (r.tftp) process.stdout.write(r.tftp.ok ? `TFTP: ${r.tftp.host} serves all ${r.tftp.checked} files as uploaded\n` : `TFTP: ${r.tftp.problems.join('\nTFTP: ')}\n`);
+    }
+  }
+  return r.tftp && !r.tftp.ok ? 1 : 0;
+}
+
+async function cmdRollback(args: Args, json: boolean, list: boolean): Promise<number> {
+  const p = projectFrom(args, list ? 'backups' : 'rollback');
+  const target = uploadTargetFrom(args, p);
+  const deps = { knownHostsFile: await knownHostsFor(args, target) };
+  if (list) {
+    const sets = await backupsOf(target, deps).catch(cliHostKeyHint);
+    if (json) process.stdout.write(`${JSON.stringify(sets, null, 2)}\n`);
+    else for (const s of sets) process.stdout.write(`${s.id}\t${s.created}\treplaced ${s.replaced.length}, added ${s.added.length}\n`);
+    return 0;
+  }
+  const id = stringFlag(args, 'id');
+  const r = await rollbackOn(target, deps, id).catch(cliHostKeyHint);
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else process.stdout.write(`rolled back ${r.id}: restored ${r.restored.join(', ') || 'nothing'}; removed ${r.removed.join(', ') || 'nothing'}\n`);
+  return 0;
+}
+
+async function cmdHostKey(args: Args, json: boolean): Promise<number> {
+  const arg = args.pos[0];
+  if (!arg) throw usage('hostkey takes HOST[:PORT]');
+  const [host, portText] = arg.split(':') as [string, string | undefined];
+  const parsed = HostKeyInput.safeParse({ host, port: portText ? Number(portText) : 22 });
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
+  const s = await hostKeyStatus(parsed.data.host, parsed.data.port, new KnownHosts(stringFlag(args, 'known-hosts') ?? path.join(defaultDataDir(), 'known_hosts')));
+  if (json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  else process.stdout.write(`${s.host}:${s.port} ${s.keyType} ${s.fingerprint} ${s.status}${s.knownFingerprint ? ` (trusted before: ${s.knownFingerprint})` : ''}\n`);
+  return s.status === 'changed' ? 1 : 0;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -503,6 +660,14 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdGenerate(args, json);
       case 'build':
         return await cmdBuild(args, json, quiet);
+      case 'upload':
+        return await cmdUpload(args, json, quiet);
+      case 'rollback':
+        return await cmdRollback(args, json, false);
+      case 'backups':
+        return await cmdRollback(args, json, true);
+      case 'hostkey':
+        return await cmdHostKey(args, json);
       case 'kernel-check': {
         const file = args.pos[0];
         if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');
