@@ -67,7 +67,7 @@ describe.skipIf(!lab)('bootchain upload / rollback CLI', () => {
 
     // Reconfigure: ws1 boots another target. Only its script changes.
     const changed = sampleProject({ nas: project.nas });
-    changed.workstations[0]!.target = 'iqn.2026-11.test.bootchain.lab:spare';
+    changed.workstations![0]!.target = 'iqn.2026-11.test.bootchain.lab:spare';
     const base2 = [...base];
     base2[1] = write(changed);
     const up2 = await cli(['upload', ...base2], env);

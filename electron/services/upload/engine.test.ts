@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyUpload, listBackupSets, planUpload, repair, rollback, verifyUpload } from './engine';
 import { FolderTarget } from './folder';
+import { uploadJob } from './job';
 import { computePlan, safeRelative, sha256, uploadName } from './plan';
 
 const files = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Buffer.from(v)]));
@@ -113,5 +114,25 @@ describe('upload engine on a folder', () => {
     await expect(p).rejects.toThrow();
     for (const f of ['a.bin', 'b.bin']) expect([old[f]!.toString(), next[f]!.toString()]).toContain(readFileSync(path.join(root, f), 'utf8'));
     expect(readdirSync(root).filter((f) => f.includes('bootchain-'))).toEqual([]);
+  });
+});
+
+describe('upload job on a folder', () => {
+  it('reports byte progress up to the total, one item per file, and verifies', async () => {
+    const root = tmpRoot();
+    const seen: Array<{ phase: string; done?: number; total?: number }> = [];
+    const items: string[] = [];
+    const set = files({ 'a.bin': 'a'.repeat(5 << 20), 'b.ipxe': '#!ipxe\n' });
+    const r = await uploadJob(
+      { files: set, target: { kind: 'folder', path: root }, dryRun: false },
+      { knownHostsFile: path.join(root, 'unused') },
+      { signal: new AbortController().signal, progress: (p) => seen.push(p), log: () => undefined, item: (i) => items.push(i.file) },
+    );
+    const up = seen.filter((p) => p.phase === 'uploading');
+    expect(up.length).toBeGreaterThan(1);
+    expect(up.at(-1)).toMatchObject({ done: r.plan.bytes, total: r.plan.bytes });
+    expect(up.every((p, i) => i === 0 || p.done! >= up[i - 1]!.done!)).toBe(true);
+    expect(items).toEqual(['a.bin', 'b.ipxe']);
+    expect(r.files.every((f) => f.verified === 'local')).toBe(true);
   });
 });

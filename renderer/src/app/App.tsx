@@ -4,6 +4,7 @@ import { api } from '../api/client';
 import { NotBuilt } from '../steps/placeholder/NotBuilt';
 import { STEPS, type StepDef, type StepId } from '../steps/registry';
 import { BuildStep } from '../steps/build/BuildStep';
+import { UploadStep } from '../steps/upload/UploadStep';
 import { IdentityStep } from '../steps/identity/IdentityStep';
 import { ScanStep } from '../steps/scan/ScanStep';
 import { TargetStep } from '../steps/target/TargetStep';
@@ -11,7 +12,7 @@ import { connectJobEvents, useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
 /** The view of each built step; others show NotBuilt. */
-const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep };
+const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep, upload: UploadStep };
 
 function StepView({ step }: { step: StepDef }) {
   const View = VIEWS[step.id];

@@ -51,8 +51,7 @@ export const STEPS: StepDef[] = [
     title: 'Upload',
     kind: 'wizard',
     summary: 'Copy the boot files to the NAS over SSH/SFTP',
-    isComplete: () => false,
-    notBuilt: 'Upload over SSH/SFTP is not built yet.',
+    isComplete: (s) => s.upload.status === 'succeeded' && s.upload.result?.tftp?.ok !== false,
   },
   {
     id: 'verify',

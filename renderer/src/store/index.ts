@@ -5,10 +5,11 @@ import { createBuildSlice, type BuildSlice } from './build-slice';
 import { createIdentitySlice, type IdentitySlice } from './identity-slice';
 import { createScanSlice, type ScanSlice } from './scan-slice';
 import { createTargetSlice, type TargetSlice } from './target-slice';
+import { createUploadSlice, type UploadSlice } from './upload-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -16,6 +17,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createTargetSlice(...a),
   ...createIdentitySlice(...a),
   ...createBuildSlice(...a),
+  ...createUploadSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
@@ -26,5 +28,6 @@ export function connectJobEvents(): () => void {
     else if (e.kind === 'discover') st.applyDiscoverEvent(e);
     else if (e.kind === 'probe') st.applyProbeEvent(e);
     else if (e.kind === 'build') st.applyBuildEvent(e);
+    else if (e.kind === 'upload') st.applyUploadEvent(e);
   });
 }

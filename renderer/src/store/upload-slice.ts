@@ -1,0 +1,147 @@
+import type { StateCreator } from 'zustand';
+import type { AppError } from '../../../shared/errors';
+import type { JobEventOf, JobProgress } from '../../../shared/jobs';
+import type { BackupSetInfo, HostKeyStatus, RollbackResult, UploadedFile, UploadResult, UploadTargetInput } from '../../../shared/upload';
+import { api } from '../api/client';
+import type { AppState } from './index';
+import type { JobStatus } from './scan-slice';
+
+/** The server form; secrets live here in memory only (never saved with the project). */
+export interface UploadServer {
+  kind: 'ssh' | 'folder';
+  host: string;
+  port: string;
+  user: string;
+  root: string;
+  auth: 'key' | 'agent' | 'password';
+  keyPath: string;
+  passphrase: string;
+  password: string;
+  folder: string;
+}
+
+/** Upload step: server, host key, plan (dry run), the upload, its result, rollback. */
+export interface UploadSlice {
+  upload: {
+    server: UploadServer;
+    hostKey?: HostKeyStatus | undefined;
+    checking: boolean;
+    /** The job running now: a dry run (plan) or the upload. */
+    jobId?: string | undefined;
+    mode?: 'plan' | 'upload' | undefined;
+    status: JobStatus;
+    progress?: JobProgress | undefined;
+    log: string[];
+    error?: AppError | undefined;
+    plan?: UploadResult | undefined;
+    result?: UploadResult | undefined;
+    files: UploadedFile[];
+    backups: BackupSetInfo[];
+    rolledBack?: RollbackResult | undefined;
+  };
+  setServer(patch: Partial<UploadServer>): void;
+  /** Fetches the host key (SSH) and, when it is trusted, computes the plan. */
+  checkServer(): Promise<void>;
+  trustServer(): Promise<void>;
+  startUpload(dryRun: boolean): Promise<void>;
+  cancelUpload(): Promise<void>;
+  rollbackUpload(): Promise<void>;
+  applyUploadEvent(e: JobEventOf<'upload'>): void;
+}
+
+/** The target as the contract wants it, from the form. */
+export function uploadTarget(s: UploadServer): UploadTargetInput {
+  if (s.kind === 'folder') return { kind: 'folder', path: s.folder.trim() };
+  const auth =
+    s.auth === 'key'
+      ? { kind: 'key' as const, path: s.keyPath.trim(), ...(s.passphrase ? { passphrase: s.passphrase } : {}) }
+      : s.auth === 'agent'
+        ? { kind: 'agent' as const }
+        : { kind: 'password' as const, password: s.password };
+  return { kind: 'ssh', host: s.host.trim(), port: Number(s.port) || 22, user: s.user.trim(), root: s.root.trim(), auth };
+}
+
+export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (set, get) => {
+  const patch = (p: Partial<UploadSlice['upload']>) => set((st) => ({ upload: { ...st.upload, ...p } }));
+  const server = () => {
+    // Empty fields take the project's NAS settings.
+    const s = get().upload.server;
+    const nas = (get().identity.project as { nas?: { address?: string; tftpRoot?: string; ssh?: { host?: string; port?: number; user?: string } } }).nas;
+    return {
+      ...s,
+      host: s.host || nas?.ssh?.host || nas?.address || '',
+      port: s.port || String(nas?.ssh?.port ?? 22),
+      user: s.user || nas?.ssh?.user || '',
+      root: s.root || nas?.tftpRoot || '/srv/tftp',
+    };
+  };
+  return {
+    upload: {
+      server: { kind: 'ssh', host: '', port: '', user: '', root: '', auth: 'key', keyPath: '', passphrase: '', password: '', folder: '' },
+      checking: false,
+      status: 'idle',
+      log: [],
+      files: [],
+      backups: [],
+    },
+    setServer: (p) => patch({ server: { ...get().upload.server, ...p }, hostKey: p.host !== undefined || p.port !== undefined ? undefined : get().upload.hostKey, plan: undefined }),
+    checkServer: async () => {
+      const s = server();
+      patch({ server: s, error: undefined, plan: undefined, result: undefined, rolledBack: undefined });
+      if (s.kind === 'ssh') {
+        patch({ checking: true, hostKey: undefined });
+        const r = await api().invoke('ssh:hostkey', { host: s.host.trim(), port: Number(s.port) || 22 });
+        patch({ checking: false });
+        if (!r.ok) return patch({ error: r.error });
+        patch({ hostKey: r.value });
+        if (r.value.status !== 'trusted') return;
+      }
+      await get().startUpload(true);
+    },
+    trustServer: async () => {
+      const k = get().upload.hostKey;
+      if (!k) return;
+      const r = await api().invoke('ssh:trust', { host: k.host, port: k.port, fingerprint: k.fingerprint });
+      if (!r.ok) return patch({ error: r.error });
+      patch({ hostKey: r.value });
+      await get().startUpload(true);
+    },
+    startUpload: async (dryRun) => {
+      const u = get().upload;
+      if (u.status === 'running') return;
+      const outDir = get().build.result?.outDir;
+      patch({ status: 'running', mode: dryRun ? 'plan' : 'upload', error: undefined, log: [], files: [], progress: { phase: 'starting' }, ...(dryRun ? { plan: undefined } : { result: undefined, rolledBack: undefined }) });
+      const r = await api().invoke('upload:start', {
+        project: get().identity.project,
+        secrets: get().identity.secrets,
+        target: uploadTarget(u.server),
+        dryRun,
+        ...(outDir ? { buildDir: outDir } : {}),
+        ...(!dryRun && u.plan ? { planId: u.plan.planId } : {}),
+      });
+      if (r.ok) patch({ jobId: r.value.jobId });
+      else patch({ status: 'failed', error: r.error, progress: undefined });
+    },
+    cancelUpload: async () => {
+      const id = get().upload.jobId;
+      if (id) await api().invoke('jobs:cancel', { jobId: id });
+    },
+    rollbackUpload: async () => {
+      const u = get().upload;
+      const id = u.result?.backup;
+      const r = await api().invoke('upload:rollback', { target: uploadTarget(u.server), ...(id ? { id } : {}) });
+      if (!r.ok) return patch({ error: r.error });
+      patch({ rolledBack: r.value, result: undefined, plan: undefined, status: 'idle' });
+    },
+    applyUploadEvent: (e) => {
+      const u = get().upload;
+      if (e.jobId !== u.jobId) return;
+      if (e.type === 'progress') patch({ progress: e.progress });
+      else if (e.type === 'log') patch({ log: [...u.log, e.line].slice(-200) });
+      else if (e.type === 'item') patch({ files: [...u.files, e.item] });
+      else if (e.type === 'succeeded') patch(e.result.dryRun ? { status: 'idle', plan: e.result, progress: undefined } : { status: 'succeeded', result: e.result, plan: undefined, progress: undefined });
+      else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
+      else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
+    },
+  };
+};
