@@ -6,6 +6,7 @@ import { labDown, labUp } from '../e2e/lab/lab';
 import { benchBuild } from './build';
 import { benchIscsi } from './iscsi';
 import { benchScan } from './scan';
+import { benchUpload } from './upload';
 
 async function main(): Promise<number> {
   const lab = await labUp();
@@ -15,6 +16,8 @@ async function main(): Promise<number> {
     results.push(['scan', await benchScan(lab)]);
     process.stdout.write('\n');
     results.push(['iscsi discovery', await benchIscsi(lab)]);
+    process.stdout.write('\n');
+    results.push(['upload', await benchUpload(lab)]);
     process.stdout.write('\n');
     const build = await benchBuild();
     if (build !== undefined) results.push(['ipxe build', build]);

@@ -101,8 +101,11 @@ export interface UploadedFile {
   action: 'add' | 'change' | 'same';
   bytes: number;
   sha256: string;
-  /** How the bytes on the server were checked: sha256sum over the shell, or read back over SFTP. */
-  verified: 'shell-sha256' | 'read-back' | 'local';
+  /**
+   * How the bytes on the server were checked before they were put in place: sha256sum over the
+   * shell, read back over SFTP, or read locally (folder); unchanged: the plan found the same sha256.
+   */
+  verified: 'shell-sha256' | 'read-back' | 'local' | 'unchanged';
   /** The TFTP server served the same bytes (undefined when not checked). */
   tftp?: boolean;
 }

@@ -10,12 +10,15 @@ export interface CutProxy {
   arm(bytes: number): void;
   /** Connections cut so far. */
   cuts(): number;
+  /** Bytes relayed (both directions) by the last connection that closed. */
+  lastBytes(): number;
   close(): Promise<void>;
 }
 
 export async function startCutProxy(host: string, port: number): Promise<CutProxy> {
   let limit = Infinity;
   let cuts = 0;
+  let lastBytes = 0;
   const live = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host);
@@ -42,6 +45,7 @@ export async function startCutProxy(host: string, port: number): Promise<CutProx
     relay(client, upstream);
     relay(upstream, client);
     const end = () => {
+      if (live.has(client)) lastBytes = seen;
       client.destroy();
       upstream.destroy();
       live.delete(client);
@@ -57,6 +61,7 @@ export async function startCutProxy(host: string, port: number): Promise<CutProx
       limit = bytes;
     },
     cuts: () => cuts,
+    lastBytes: () => lastBytes,
     close: () =>
       new Promise((resolve) => {
         for (const s of live) s.destroy();

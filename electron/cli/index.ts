@@ -600,7 +600,7 @@ async function cmdUpload(args: Args, json: boolean, quiet: boolean): Promise<num
     mark('?', r.plan.extra);
     if (r.dryRun) process.stdout.write(`plan for ${r.target}: ${r.plan.add.length} new, ${r.plan.change.length} changed, ${r.plan.same.length} unchanged, ${r.plan.bytes} bytes to write (nothing written)\n`);
     else {
-      process.stdout.write(`uploaded ${r.bytes} bytes to ${r.target} in ${(r.durationMs / 1000).toFixed(1)} s; verified by ${r.files[0]?.verified ?? 'nothing'}${r.backup ? `; backup set ${r.backup} (bootchain rollback restores it)` : ''}\n`);
+      process.stdout.write(`uploaded ${r.bytes} bytes to ${r.target} in ${(r.durationMs / 1000).toFixed(1)} s; verified by ${r.files.find((f) => f.action !== 'same')?.verified ?? 'nothing written'}${r.backup ? `; backup set ${r.backup} (bootchain rollback restores it)` : ''}\n`);
       if (r.tftp) process.stdout.write(r.tftp.ok ? `TFTP: ${r.tftp.host} serves all ${r.tftp.checked} files as uploaded\n` : `TFTP: ${r.tftp.problems.join('\nTFTP: ')}\n`);
     }
   }

@@ -22,6 +22,8 @@ import { computePlan, META, planId, safeRelative, sha256, uploadName } from './p
 export interface Entry {
   type: 'file' | 'dir' | 'link' | 'other';
   size: number;
+  /** Modification time, seconds (SFTP's resolution). */
+  mtime: number;
 }
 
 /** What the engine needs from a target; all paths are relative to the target's root. */
@@ -30,8 +32,10 @@ export interface TargetFs {
   readonly label: string;
   lstat(rel: string): Promise<Entry | undefined>;
   read(rel: string, signal?: AbortSignal): Promise<Buffer>;
-  /** Creates a new file (refusing an existing one), mode 0644, flushed to disk where the target can. */
-  write(rel: string, data: Buffer, opts?: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined }): Promise<void>;
+  /** Creates a new file (refusing an existing one), mode 0644, flushed to disk (unless `noFlush`: call `flush` then). */
+  write(rel: string, data: Buffer, opts?: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined; noFlush?: boolean }): Promise<void>;
+  /** Flushes a written file to disk where the target can (fsync). */
+  flush(rel: string): Promise<void>;
   /** Hard-links `to` to `from`; false when the target cannot. */
   link(from: string, to: string): Promise<boolean>;
   /** Puts `from` in place of `to` (replacing it): 'atomic' via posix-rename, else the fallback. */
@@ -55,6 +59,23 @@ const baseOf = (rel: string) => rel.slice(rel.lastIndexOf('/') + 1);
 const join = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 const tmpName = (rel: string, tag = TMP) => join(parentOf(rel), `.${baseOf(rel)}${tag}${randomBytes(4).toString('hex')}`);
 
+/** Runs `fn` over `items`, at most `n` at a time (SFTP pipelines requests: round trips overlap). */
+export async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, lane));
+  return out;
+}
+
+/** Folders already checked to be real folders, per open target (one job). */
+const checkedDirs = new WeakMap<TargetFs, Set<string>>();
+
 function notAFolder(t: TargetFs, rel: string, e: Entry): never {
   return fail('INVALID_INPUT', `"${rel}" in ${t.label} is a ${e.type === 'link' ? 'symbolic link' : 'file'}, not a folder`, {
     hint: 'Bootchain never follows links out of the TFTP root: remove or rename it on the server, or choose another root.',
@@ -64,14 +85,18 @@ function notAFolder(t: TargetFs, rel: string, e: Entry): never {
 /** Checks every folder above `rel` (creating missing ones when `create`) and that `rel` is not a link or folder. */
 async function confine(t: TargetFs, rel: string, create: boolean): Promise<Entry | undefined> {
   const parts = rel.split('/');
+  const dirs = checkedDirs.get(t) ?? new Set<string>();
+  checkedDirs.set(t, dirs);
   let cur = '';
   for (const p of parts.slice(0, -1)) {
     cur = join(cur, p);
+    if (dirs.has(cur)) continue;
     const e = await t.lstat(cur);
     if (!e) {
       if (!create) return undefined;
       await t.mkdir(cur);
     } else if (e.type !== 'dir') notAFolder(t, cur, e);
+    dirs.add(cur);
   }
   const e = await t.lstat(rel);
   if (e && e.type !== 'file') {
@@ -121,7 +146,21 @@ async function readJson<T>(t: TargetFs, rel: string, fallback: T): Promise<T> {
   }
 }
 
-const ownedList = (t: TargetFs) => readJson<string[]>(t, `${META}/owned.json`, []);
+/**
+ * Bootchain's record on the target: the files it owns (uploaded before) and, for each, the sha256
+ * with the size and mtime the server reported right after the write. A file whose size and mtime
+ * still match is not hashed again for the plan (rsync's quick check); it is after every upload.
+ */
+interface TargetState {
+  owned: string[];
+  files: Record<string, { sha256: string; size: number; mtime: number }>;
+}
+const STATE = `${META}/state.json`;
+const readState = async (t: TargetFs): Promise<TargetState> => {
+  const s = await readJson<Partial<TargetState>>(t, STATE, {});
+  return { owned: Array.isArray(s.owned) ? s.owned : [], files: s.files && typeof s.files === 'object' ? s.files : {} };
+};
+const writeState = (t: TargetFs, s: TargetState) => writeAtomic(t, STATE, Buffer.from(JSON.stringify(s)));
 
 /**
  * Repairs what an interrupted run left in the folders of `rels`: a file moved aside by the
@@ -130,7 +169,7 @@ const ownedList = (t: TargetFs) => readJson<string[]>(t, `${META}/owned.json`, [
  */
 export async function repair(t: TargetFs, rels: string[]): Promise<{ removed: string[]; restored: string[] }> {
   const out = { removed: [] as string[], restored: [] as string[] };
-  const dirs = [...new Set(['', ...rels.map(parentOf)])];
+  const dirs = [...new Set(['', META, ...rels.map(parentOf)])];
   for (const dir of dirs) {
     const e = dir === '' ? { type: 'dir' } : await t.lstat(dir);
     if (!e || e.type !== 'dir') continue;
@@ -166,15 +205,22 @@ async function removeTree(t: TargetFs, rel: string): Promise<void> {
 }
 
 /** The plan of uploading `files`, with the server's current hashes. */
-export async function planUpload(t: TargetFs, files: Record<string, Buffer>, signal?: AbortSignal): Promise<{ plan: UploadPlan; planId: string; remote: Record<string, string | undefined>; method: string }> {
+export async function planUpload(t: TargetFs, files: Record<string, Buffer>, signal?: AbortSignal): Promise<{ plan: UploadPlan; planId: string; remote: Record<string, string | undefined>; state: TargetState }> {
   const rels = Object.keys(files).map(uploadName);
-  const present: string[] = [];
-  for (const rel of rels) if (await confine(t, rel, false)) present.push(rel);
-  const { hashes, method } = present.length > 0 ? await t.hash(present, signal) : { hashes: {} as Record<string, string | undefined>, method: 'local' };
+  const state = await readState(t);
+  const entries = await pool(rels, 16, (rel) => confine(t, rel, false));
   const remote: Record<string, string | undefined> = {};
-  for (const rel of rels) remote[rel] = hashes[rel];
-  const plan = computePlan(files, remote, await ownedList(t));
-  return { plan, planId: planId(plan, remote), remote, method };
+  const toHash: string[] = [];
+  rels.forEach((rel, i) => {
+    const e = entries[i];
+    const known = state.files[rel];
+    if (!e) remote[rel] = undefined;
+    else if (known && known.size === e.size && known.mtime === e.mtime) remote[rel] = known.sha256;
+    else toHash.push(rel);
+  });
+  if (toHash.length > 0) Object.assign(remote, (await t.hash(toHash, signal)).hashes);
+  const plan = computePlan(files, remote, state.owned);
+  return { plan, planId: planId(plan, remote), remote, state };
 }
 
 export interface ApplyOptions {
@@ -189,52 +235,89 @@ export interface ApplyOptions {
   planId?: string | undefined;
 }
 
-/** Uploads `files` after `planUpload`: backup set, atomic writes, owned list. */
+/**
+ * Uploads `files`: every new file is first staged under a temporary name and checked on the
+ * server (sha256, or read back); meanwhile the backup set is made; only when both are complete
+ * are the staged files renamed into place, one quick burst. An interruption before that leaves
+ * the served set entirely old; during it, each file is complete old or complete new.
+ */
 export async function applyUpload(
   t: TargetFs,
   files: Record<string, Buffer>,
   opts: ApplyOptions = {},
-): Promise<{ plan: UploadPlan; planId: string; backup?: string; rename?: 'atomic' | 'fallback'; repaired: { removed: string[]; restored: string[] } }> {
+): Promise<{ plan: UploadPlan; planId: string; backup?: string; rename?: 'atomic' | 'fallback'; verified: 'shell-sha256' | 'read-back' | 'local' | 'none'; repaired: { removed: string[]; restored: string[] } }> {
   const repaired = await repair(t, Object.keys(files).map(uploadName));
   for (const r of repaired.restored) opts.log?.(`restored ${r} moved aside by an interrupted upload`);
   if (repaired.removed.length > 0) opts.log?.(`removed ${repaired.removed.length} leftover(s) of an interrupted upload`);
-  const { plan, planId: id } = await planUpload(t, files, opts.signal);
+  const { plan, planId: id, state } = await planUpload(t, files, opts.signal);
   if (opts.planId && opts.planId !== id) {
     fail('BUSY', 'The files on the server changed since the plan was shown', { hint: 'Look at the new plan and confirm it again.', retryable: true });
   }
   const writes = [...plan.add, ...plan.change];
-  if (writes.length === 0) return { plan, planId: id, repaired };
+  if (writes.length === 0) return { plan, planId: id, repaired, verified: 'none' };
   opts.signal?.throwIfAborted();
 
-  // The backup set is complete before anything is replaced: set.json is written last.
+  const staged = new Map<string, string>();
+  const unstage = () => Promise.all([...staged.values()].map((tmp) => t.remove(tmp).catch(() => undefined)));
   const backup = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const setDir = `${META}/backups/${backup}`;
-  for (const rel of plan.change) await copyAtomic(t, rel, `${setDir}/files/${rel}`, opts.signal);
-  const set: BackupSetInfo = { id: backup, created: new Date().toISOString(), replaced: plan.change, added: plan.add };
-  await writeAtomic(t, `${setDir}/set.json`, Buffer.from(JSON.stringify(set, null, 2)));
-
-  let done = 0;
-  const total = writes.reduce((n, r) => n + files[r]!.length, 0);
-  let rename: 'atomic' | 'fallback' = 'atomic';
-  const queue = [...writes];
-  const worker = async () => {
-    for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
-      opts.signal?.throwIfAborted();
-      const how = await writeAtomic(t, rel, files[rel]!, {
-        signal: opts.signal,
-        onBytes: (n) => {
-          done += n;
-          opts.onBytes?.(done, total);
-        },
+  let verified: 'shell-sha256' | 'read-back' | 'local';
+  try {
+    let done = 0;
+    const total = writes.reduce((n, r) => n + files[r]!.length, 0);
+    const stage = async () => {
+      await pool(writes, opts.concurrency ?? 8, async (rel) => {
+        opts.signal?.throwIfAborted();
+        await confine(t, rel, true);
+        const tmp = tmpName(rel);
+        staged.set(rel, tmp);
+        await t.write(tmp, files[rel]!, {
+          signal: opts.signal,
+          noFlush: true,
+          onBytes: (n) => {
+            done += n;
+            opts.onBytes?.(done, total);
+          },
+        });
       });
-      if (how === 'fallback') rename = 'fallback';
-      opts.onFile?.(rel, plan.add.includes(rel) ? 'add' : 'change');
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, writes.length)) }, worker));
-  const owned = [...new Set([...(await ownedList(t)), ...Object.keys(files)])].sort();
-  await writeAtomic(t, `${META}/owned.json`, Buffer.from(JSON.stringify(owned)));
-  return { plan, planId: id, backup, rename, repaired };
+      opts.signal?.throwIfAborted();
+      // The check reads what the server holds while the same bytes are flushed to its disk.
+      const [check] = await Promise.all([t.hash([...staged.values()], opts.signal), pool([...staged.values()], 16, (tmp) => t.flush(tmp))]);
+      const bad = writes.filter((rel) => check.hashes[staged.get(rel)!] !== sha256(files[rel]!));
+      if (bad.length > 0) {
+        fail('COMMAND_FAILED', `The server holds different bytes than were sent for ${bad.join(', ')}`, {
+          hint: 'Nothing was replaced. The disk may be full or failing: check the NAS, then upload again.',
+        });
+      }
+      return check.method;
+    };
+    // The backup set is complete before anything is replaced: set.json is written last.
+    const makeBackup = async () => {
+      await pool(plan.change, 8, (rel) => copyAtomic(t, rel, `${setDir}/files/${rel}`, opts.signal));
+      const set: BackupSetInfo = { id: backup, created: new Date().toISOString(), replaced: plan.change, added: plan.add };
+      await writeAtomic(t, `${setDir}/set.json`, Buffer.from(JSON.stringify(set, null, 2)));
+    };
+    [verified] = await Promise.all([stage(), makeBackup()]);
+    opts.signal?.throwIfAborted();
+  } catch (e) {
+    await unstage();
+    throw e;
+  }
+
+  let rename: 'atomic' | 'fallback' = 'atomic';
+  await pool(writes, 16, async (rel) => {
+    if ((await t.replace(staged.get(rel)!, rel)) === 'fallback') rename = 'fallback';
+    staged.delete(rel);
+    opts.onFile?.(rel, plan.add.includes(rel) ? 'add' : 'change');
+    const e = await t.lstat(rel);
+    if (e) state.files[rel] = { sha256: sha256(files[rel]!), size: e.size, mtime: e.mtime };
+  }).catch(async (e: unknown) => {
+    await unstage();
+    throw e;
+  });
+  state.owned = [...new Set([...state.owned, ...Object.keys(files)])].sort();
+  await writeState(t, state);
+  return { plan, planId: id, backup, rename, verified, repaired };
 }
 
 /** Checks that the server holds exactly `files`. */
@@ -266,8 +349,11 @@ export async function rollback(t: TargetFs, id?: string): Promise<RollbackResult
   for (const rel of set.added) {
     if (await confine(t, safeRelative(rel), false)) await t.remove(rel);
   }
-  const owned = (await ownedList(t)).filter((o) => !set.added.includes(o));
-  await writeAtomic(t, `${META}/owned.json`, Buffer.from(JSON.stringify(owned)));
+  const state = await readState(t);
+  state.owned = state.owned.filter((o) => !set.added.includes(o));
+  // Restored files are hashed again by the next plan.
+  for (const rel of [...set.added, ...set.replaced]) delete state.files[rel];
+  await writeState(t, state);
   await removeTree(t, setDir);
   return { id: set.id, restored: set.replaced, removed: set.added };
 }

@@ -31,14 +31,23 @@ export class FolderTarget implements TargetFs {
   async lstat(rel: string): Promise<Entry | undefined> {
     const s = await lstat(this.abs(rel)).catch(() => undefined);
     if (!s) return undefined;
-    return { type: s.isSymbolicLink() ? 'link' : s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size };
+    return { type: s.isSymbolicLink() ? 'link' : s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size, mtime: Math.floor(s.mtimeMs / 1000) };
   }
 
   read(rel: string): Promise<Buffer> {
     return readFile(this.abs(rel));
   }
 
-  async write(rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined } = {}): Promise<void> {
+  async flush(rel: string): Promise<void> {
+    const fh = await open(this.abs(rel), 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async write(rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined; noFlush?: boolean } = {}): Promise<void> {
     const fh = await open(this.abs(rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     try {
       const chunk = 1 << 20;
@@ -48,7 +57,7 @@ export class FolderTarget implements TargetFs {
         opts.onBytes?.(bytesWritten);
       }
       await fh.chmod(0o644);
-      await fh.sync();
+      if (!opts.noFlush) await fh.sync();
     } finally {
       await fh.close();
     }

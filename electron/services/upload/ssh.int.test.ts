@@ -177,8 +177,12 @@ describe.skipIf(!lab)('upload over SSH/SFTP against the lab NAS', () => {
     const gen = (tag: string) => files({ 'default.ipxe': `#!ipxe\necho ${tag}\n`.repeat(50), 'undionly.kpxe': Buffer.alloc(600_000, tag), 'sub/52-54-00-00-00-01.ipxe': `#!ipxe\nsanboot ${tag}\n` });
     const versions = [gen('A'), gen('B'), gen('C')];
     const allowed = (rel: string) => new Set(versions.map((v) => sha256(v[rel]!)));
-    // Version A in place first, without faults.
+    // Version A in place first, without faults; then one clean upload to learn its size in bytes.
     await uploadJob({ files: versions[0]!, target, dryRun: false }, { knownHostsFile: proxyKnown.file }, ctx());
+    await uploadJob({ files: versions[1]!, target, dryRun: false }, { knownHostsFile: proxyKnown.file }, ctx());
+    await new Promise((r) => setTimeout(r, 50));
+    const whole = proxy.lastBytes();
+    expect(whole).toBeGreaterThan(600_000);
     // A reader polls the served files the whole time, as the TFTP server would read them.
     const bad: string[] = [];
     let reads = 0;
@@ -197,29 +201,38 @@ describe.skipIf(!lab)('upload over SSH/SFTP against the lab NAS', () => {
     }, 3);
     const runs = Number(process.env.BOOTCHAIN_FAULT_RUNS ?? 30);
     let failed = 0;
+    let mixed = 0;
     try {
       for (let i = 0; i < runs; i++) {
-        // Cut anywhere from the SSH handshake to the end of the transfer (~620 KB of files).
-        proxy.arm(2_000 + Math.floor(Math.random() * 700_000));
-        const ok = await uploadJob({ files: versions[(i + 1) % 3]!, target, dryRun: false }, { knownHostsFile: proxyKnown.file }, ctx()).then(
+        // Cut anywhere from the SSH handshake to the end; a third of the runs in the last 10 % of
+        // the bytes, a third in the last 1.5 %: where the staged files are checked, the backup set
+        // is made and the renames are done.
+        const tail = [1, 0.1, 0.015][i % 3]!;
+        proxy.arm(Math.max(2_000, Math.floor(whole * (1 - tail + Math.random() * tail))));
+        const ok = await uploadJob({ files: versions[i % 3]!, target, dryRun: false }, { knownHostsFile: proxyKnown.file }, ctx()).then(
           () => true,
           () => false,
         );
         if (!ok) failed++;
         proxy.arm(Infinity);
-        for (const rel of Object.keys(versions[0]!)) expect(allowed(rel)).toContain(sha256(readFileSync(path.join(dir, rel))));
+        const held = Object.keys(versions[0]!).map((rel) => {
+          const h = sha256(readFileSync(path.join(dir, rel)));
+          expect(allowed(rel)).toContain(h);
+          return versions.findIndex((v) => sha256(v[rel]!) === h);
+        });
+        if (new Set(held).size > 1) mixed++;
       }
     } finally {
       clearInterval(poll);
     }
-    process.stdout.write(`fault injection: ${runs} uploads, ${failed} cut mid-way (${proxy.cuts()} connections cut), ${reads} reads of served files, ${bad.length} partial or missing\n`);
+    process.stdout.write(`fault injection: ${runs} uploads, ${failed} cut mid-way (${proxy.cuts()} connections cut; ${mixed} left the set half renamed, each file whole), ${reads} reads of served files, ${bad.length} partial or missing\n`);
     expect(bad).toEqual([]);
     expect(failed).toBeGreaterThan(runs / 4);
     // The next clean upload repairs every leftover, and TFTP serves the new set.
     const final = await uploadJob({ files: versions[2]!, target, dryRun: false, tftpHost: L.nas.ips[0], tftpPrefix: prefix }, { knownHostsFile: proxyKnown.file }, ctx());
     expect(final.tftp?.ok).toBe(true);
     const leftovers = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leftovers(path.join(d, e.name)) : e.name.includes('.bootchain-') ? [e.name] : []));
-    expect(leftovers(dir)).toEqual([]);
+    expect(leftovers(dir)).toEqual([]); // (complete backup sets stay: they are the rollback history)
     await proxy.close();
   }, 300_000);
 });

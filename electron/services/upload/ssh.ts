@@ -5,6 +5,7 @@
  * offers them (posix-rename, fsync, hardlink) and a shell only for sha256sum when one exists
  * (sftp-only, chrooted accounts work without it).
  */
+import net from 'node:net';
 import { NodeSSH } from 'node-ssh';
 import type { Client, SFTPWrapper, Stats } from 'ssh2';
 import { appError, BootchainError, fail } from '../../../shared/errors';
@@ -26,6 +27,30 @@ export interface SshOptions {
 /** ssh2 callback style -> promise. */
 const call = <T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+/**
+ * The TCP connection, with Nagle's algorithm off: ssh2 does not set TCP_NODELAY before the
+ * handshake, and the delayed-ACK stalls cost ~40 ms of each login here.
+ */
+function openSocket(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (e) {
+        sock.destroy();
+        reject(e);
+      } else resolve(sock);
+    };
+    const onAbort = () => done(Object.assign(new Error('cancelled'), { code: 'ABORT_ERR' }));
+    const timer = setTimeout(() => done(Object.assign(new Error('Timed out while connecting'), { code: 'ETIMEDOUT' })), timeoutMs);
+    signal?.addEventListener('abort', onAbort);
+    sock.once('connect', () => done());
+    sock.once('error', (e) => done(e));
+  });
+}
 
 /** SFTP status 2: no such file. */
 const isMissing = (e: unknown) => (e as { code?: number }).code === 2;
@@ -62,6 +87,7 @@ async function fetchHostKey(host: string, port: number, signal?: AbortSignal): P
   signal?.addEventListener('abort', onAbort);
   try {
     await ssh.connect({
+      sock: await openSocket(host, port, 10_000, signal),
       host,
       port,
       username: 'bootchain-hostkey-check',
@@ -108,7 +134,8 @@ export async function trustHostKey(host: string, port: number, expected: string,
 /** An SFTP session confined to one root folder on the server. */
 export class SftpTarget implements TargetFs {
   readonly label: string;
-  private shell: boolean | undefined;
+  /** One shell for the whole connection (opened beside SFTP): each command costs no new session. */
+  private shellSession: Promise<ShellSession | undefined> | undefined;
   /** For tests: pretend the server lacks posix-rename@openssh.com. */
   noPosixRename = false;
 
@@ -156,6 +183,7 @@ export class SftpTarget implements TargetFs {
     if (o.auth.kind === 'agent' && !auth.agent) fail('NOT_FOUND', 'No SSH agent is running for Bootchain', { hint: 'Start ssh-agent and add your key (ssh-add), or set SSH_AUTH_SOCK, or use a key file.' });
     try {
       await ssh.connect({
+        sock: await openSocket(o.host, o.port, o.readyTimeoutMs ?? 10_000, o.signal),
         host: o.host,
         port: o.port,
         username: o.user,
@@ -195,6 +223,8 @@ export class SftpTarget implements TargetFs {
       });
       const st = await call<Stats>((cb) => sftp.stat(real, cb)).catch(() => undefined);
       if (!st?.isDirectory()) fail('NOT_FOUND', `${o.root} on ${o.host} is not a folder`, { field: 'root' });
+      // The shell check runs while the first SFTP requests go out.
+      t.shellSession = ShellSession.open(ssh.connection!);
       return Object.assign(t, { root: real });
     } catch (e) {
       ssh.dispose();
@@ -219,7 +249,7 @@ export class SftpTarget implements TargetFs {
   async lstat(rel: string): Promise<Entry | undefined> {
     try {
       const s = await this.op<Stats>((cb) => this.sftp.lstat(this.abs(rel), cb));
-      return { type: s.isSymbolicLink() ? 'link' : s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size };
+      return { type: s.isSymbolicLink() ? 'link' : s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other', size: s.size, mtime: s.mtime };
     } catch (e) {
       if (isMissing(e)) return undefined;
       throw e;
@@ -245,7 +275,21 @@ export class SftpTarget implements TargetFs {
     }
   }
 
-  async write(rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined } = {}): Promise<void> {
+  /** fsync@openssh.com where offered (on a read handle: Linux flushes the file's pages for any descriptor). */
+  async flush(rel: string): Promise<void> {
+    const handle = await this.op<Buffer>((cb) => this.sftp.open(this.abs(rel), 'r', cb));
+    try {
+      await this.fsync(handle);
+    } finally {
+      await this.op((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
+    }
+  }
+
+  private fsync(handle: Buffer): Promise<void> {
+    return this.op((cb) => this.sftp.ext_openssh_fsync(handle, (err) => cb(err && !/not support/i.test(err.message) ? err : undefined, undefined)));
+  }
+
+  async write(rel: string, data: Buffer, opts: { signal?: AbortSignal | undefined; onBytes?: ((n: number) => void) | undefined; noFlush?: boolean } = {}): Promise<void> {
     const handle = await this.op<Buffer>((cb) => this.sftp.open(this.abs(rel), 'wx', { mode: 0o644 }, cb));
     try {
       // Pipelined like OpenSSH's sftp: many 32 KiB writes in flight.
@@ -264,7 +308,7 @@ export class SftpTarget implements TargetFs {
       const lanes = Math.max(1, Math.min(64, Math.ceil(data.length / chunk)));
       await Promise.all(Array.from({ length: lanes }, lane));
       await this.op((cb) => this.sftp.fchmod(handle, 0o644, cb));
-      await this.op((cb) => this.sftp.ext_openssh_fsync(handle, (err) => cb(err && !/not support/i.test(err.message) ? err : undefined, undefined)));
+      if (!opts.noFlush) await this.fsync(handle);
     } finally {
       await this.op((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
     }
@@ -339,40 +383,17 @@ export class SftpTarget implements TargetFs {
     }
   }
 
-  /** Runs a command over an exec channel (stdin closed) and collects its output; undefined on no answer. */
-  private exec(command: string, timeoutMs: number): Promise<{ stdout: string; code: number | null } | undefined> {
-    return new Promise((resolve) => {
-      this.conn.exec(command, (err, stream) => {
-        if (err) return resolve(undefined);
-        let stdout = '';
-        const timer = setTimeout(() => {
-          stream.close();
-          resolve(undefined);
-        }, timeoutMs);
-        stream.on('data', (d: Buffer) => {
-          if (stdout.length < 1 << 20) stdout += d.toString('utf8');
-        });
-        stream.stderr.on('data', () => undefined);
-        stream.on('close', (code: number | null) => {
-          clearTimeout(timer);
-          resolve({ stdout, code });
-        });
-        stream.end();
-      });
-    });
-  }
-
-  private execOrLost(command: string, timeoutMs: number) {
-    return Promise.race([this.exec(command, timeoutMs), this.lost]);
-  }
-
   /** Whether the account has a POSIX shell with sha256sum (sftp-only accounts do not). */
   async hasShell(): Promise<boolean> {
-    if (this.shell === undefined) {
-      const r = await this.execOrLost("printf 'bootchain-shell-%s\\n' ok && command -v sha256sum >/dev/null && printf 'sha256sum-%s\\n' ok", 5_000);
-      this.shell = r?.stdout === 'bootchain-shell-ok\nsha256sum-ok\n';
-    }
-    return this.shell;
+    this.shellSession ??= ShellSession.open(this.conn);
+    return (await Promise.race([this.shellSession, this.lost])) !== undefined;
+  }
+
+  /** Runs one command in the session's shell; its stdout. */
+  private async sh(command: string, timeoutMs: number): Promise<string> {
+    const session = await this.shellSession;
+    if (!session) fail('INTERNAL', 'no shell');
+    return Promise.race([session.run(command, timeoutMs), this.lost]);
   }
 
   async hash(rels: string[], signal?: AbortSignal): Promise<{ hashes: Record<string, string | undefined>; method: 'shell-sha256' | 'read-back' }> {
@@ -383,9 +404,9 @@ export class SftpTarget implements TargetFs {
       for (let i = 0; i < rels.length; i += 64) {
         signal?.throwIfAborted();
         const batch = rels.slice(i, i + 64);
-        const r = await this.execOrLost(`sha256sum -- ${batch.map((r) => q(this.abs(r))).join(' ')} 2>/dev/null; true`, 60_000);
+        const out = await this.sh(`sha256sum -- ${batch.map((r) => q(this.abs(r))).join(' ')} 2>/dev/null`, 120_000);
         const byPath = new Map<string, string>();
-        for (const line of r?.stdout.split('\n') ?? []) {
+        for (const line of out.split('\n')) {
           const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(line);
           if (m) byPath.set(m[2]!, m[1]!);
         }
@@ -404,3 +425,84 @@ export class SftpTarget implements TargetFs {
   }
 }
 
+
+/**
+ * A POSIX shell kept open on an exec channel: commands go to its stdin, each followed by an end
+ * marker, so every sha256sum costs one round trip instead of a new SSH session (~100 ms on a
+ * NAS). An account without a shell (sftp-only: the channel runs the SFTP server, which drops the
+ * text) or without sha256sum gives undefined, and Bootchain reads files back instead.
+ */
+class ShellSession {
+  private buf = '';
+  private queue: Promise<unknown> = Promise.resolve();
+  private waiter: ((text: string | undefined) => void) | undefined;
+  private seq = 0;
+
+  private constructor(private readonly stream: import('ssh2').ClientChannel) {
+    stream.on('data', (d: Buffer) => {
+      this.buf += d.toString('utf8');
+      if (this.buf.length > 4 << 20) this.buf = this.buf.slice(-(1 << 20));
+      this.waiter?.(this.buf);
+    });
+    stream.stderr.on('data', () => undefined);
+    stream.on('close', () => this.waiter?.(undefined));
+  }
+
+  static open(conn: Client): Promise<ShellSession | undefined> {
+    return new Promise((resolve) => {
+      try {
+        conn.exec('sh', (err, stream) => {
+          if (err) return resolve(undefined);
+          const s = new ShellSession(stream);
+          s.run("printf 'bootchain-shell-%s\\n' ok; command -v sha256sum >/dev/null && printf 'sha256sum-%s\\n' ok", 5_000).then(
+            (out) => {
+              if (out === 'bootchain-shell-ok\nsha256sum-ok\n') resolve(s);
+              else {
+                stream.close();
+                resolve(undefined);
+              }
+            },
+            () => {
+              stream.close();
+              resolve(undefined);
+            },
+          );
+        });
+      } catch {
+        resolve(undefined);
+      }
+    });
+  }
+
+  /** Runs `command` (one line); resolves with its stdout, rejects on timeout or a closed shell. */
+  run(command: string, timeoutMs: number): Promise<string> {
+    const job = this.queue.then(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const marker = `BOOTCHAIN-END-${++this.seq}-${Math.random().toString(36).slice(2, 10)}`;
+          const timer = setTimeout(() => {
+            this.waiter = undefined;
+            this.stream.close();
+            reject(new Error('shell command timed out'));
+          }, timeoutMs);
+          this.waiter = (text) => {
+            if (text === undefined) {
+              clearTimeout(timer);
+              this.waiter = undefined;
+              return reject(new Error('shell closed'));
+            }
+            const at = text.indexOf(`${marker}\n`);
+            if (at < 0) return;
+            clearTimeout(timer);
+            this.waiter = undefined;
+            this.buf = text.slice(at + marker.length + 1);
+            resolve(text.slice(0, at));
+          };
+          this.buf = '';
+          this.stream.write(`${command}\nprintf '%s\\n' '${marker}'\n`);
+        }),
+    );
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+}

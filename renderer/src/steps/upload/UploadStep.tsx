@@ -193,7 +193,7 @@ export function UploadStep() {
                   <td>{f.action === 'same' ? 'unchanged' : f.action === 'add' ? 'new' : 'replaced'}</td>
                   <td>{kib(f.bytes)}</td>
                   <td>
-                    <span className="badge ok">{f.verified === 'shell-sha256' ? 'sha256 checked on the NAS' : f.verified === 'read-back' ? 'read back and checked' : 'checked'}</span>
+                    <span className="badge ok">{f.verified === 'shell-sha256' ? 'sha256 checked on the NAS' : f.verified === 'read-back' ? 'read back and checked' : f.verified === 'unchanged' ? 'unchanged (same sha256)' : 'checked'}</span>
                   </td>
                   <td>{f.tftp === undefined ? null : f.tftp ? <span className="badge ok">served by TFTP</span> : <span className="badge warn">TFTP serves other bytes</span>}</td>
                 </tr>
