@@ -33,7 +33,8 @@ export interface BuildJobResult {
   outDir: string;
 }
 
-const absPath = z
+/** An absolute path on this computer (POSIX or Windows). */
+export const absPath = z
   .string()
   .min(1)
   .max(4096)

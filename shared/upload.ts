@@ -3,6 +3,7 @@
  * user authenticates, and what an upload reports. Secrets pass through here only in memory.
  */
 import { z } from 'zod';
+import { absPath } from './build';
 import { isIPv4 } from './ipv4';
 import { remotePath } from './model/project';
 
@@ -15,12 +16,6 @@ const host = z
     message: 'a host name or an IPv4 address like 192.168.1.20',
   });
 const port = z.number().int().min(1).max(65535);
-const absPath = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((p) => p.startsWith('/') || /^[A-Za-z]:\\/.test(p), { message: 'an absolute path' })
-  .refine((p) => !p.includes('\0'), { message: 'no NUL characters' });
 const secret = z.string().min(1).max(1024);
 
 /** How to log in: a key file (maybe with a passphrase), the SSH agent, or a password. */

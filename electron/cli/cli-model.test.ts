@@ -1,26 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CLI, runBuiltCli as cli } from './run-cli';
 import { SAMPLE_SECRETS, sampleProject } from '../../shared/gen/fixtures';
 
 // The built CLI (npm run build) on the model verbs; no network involved.
-const pexec = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, '../../out/main/cli.js');
 const built = existsSync(CLI);
 if (!built) process.stdout.write('SKIP cli-model.test.ts: out/main/cli.js is missing (npm run build first; npm test does)\n');
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await pexec(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 describe.skipIf(!built)('bootchain iqn and generate', () => {
   it('iqn new builds the recipe-style name; iqn check validates', async () => {

@@ -1,28 +1,17 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CLI, runBuiltCli } from './run-cli';
 import { labOrSkipReason } from '../../e2e/support/lab-guard';
 import { SAMPLE_SECRETS, sampleProject } from '../../shared/gen/fixtures';
 
 // `bootchain upload / backups / rollback / hostkey` against the lab NAS's sshd.
-const pexec = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, '../../out/main/cli.js');
 const lab = labOrSkipReason('cli-upload.int.test.ts');
+const cli = (args: string[], env: Record<string, string> = {}) => runBuiltCli(args, { SSH_AUTH_SOCK: '', ...env });
 if (lab && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await pexec(process.execPath, [CLI, ...args], { timeout: 60000, env: { ...process.env, SSH_AUTH_SOCK: '', ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 describe.skipIf(!lab)('bootchain upload / rollback CLI', () => {
   it('first use needs --trust; dry run writes nothing; upload, change, backups, rollback', async () => {

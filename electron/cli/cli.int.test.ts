@@ -1,24 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CLI, runBuiltCli as cli } from './run-cli';
 import { labOrSkipReason } from '../../e2e/support/lab-guard';
 
-const pexec = promisify(execFile);
-const CLI = path.resolve(import.meta.dirname, '../../out/main/cli.js');
 const lab = labOrSkipReason('cli.int.test.ts');
 if (lab && !existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await pexec(process.execPath, [CLI, ...args], { timeout: 60000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
 
 describe.skipIf(!lab)('bootchain CLI in the lab', () => {
   it('scan --json prints the portals document and exits 0', async () => {

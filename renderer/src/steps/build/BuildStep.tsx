@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import type { BuildTargetName } from '../../../../shared/build';
 import { ErrorBox } from '../../components/ErrorBox';
+import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
 
@@ -114,12 +115,7 @@ export function BuildStep() {
           </table>
         </div>
       ) : null}
-      {b.log.length > 0 ? (
-        <details className="log">
-          <summary>Build log ({b.log.length} lines)</summary>
-          <pre data-testid="build-log">{b.log.join('\n')}</pre>
-        </details>
-      ) : null}
+      <LogBox title="Build log" lines={b.log} testId="build-log" />
       <div className="notice small">
         <strong>No build needed?</strong> Stock iPXE works too: the generated DHCP configs hand any iPXE <span className="mono">default.ipxe</span>{' '}
         instead of iPXE again, so it cannot loop. With UEFI Secure Boot, a self-built iPXE cannot be signed: use the signed iPXE shim and

@@ -1,5 +1,6 @@
 import type { UploadPlan } from '../../../../shared/upload';
 import { ErrorBox } from '../../components/ErrorBox';
+import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
 
@@ -226,12 +227,7 @@ export function UploadStep() {
           Rolled back: restored {u.rolledBack.restored.join(', ') || 'nothing'}; removed {u.rolledBack.removed.join(', ') || 'nothing'}.
         </p>
       ) : null}
-      {u.log.length > 0 ? (
-        <details className="log">
-          <summary>Upload log ({u.log.length} lines)</summary>
-          <pre data-testid="upload-log">{u.log.join('\n')}</pre>
-        </details>
-      ) : null}
+      <LogBox title="Upload log" lines={u.log} testId="upload-log" />
     </section>
   );
 }
