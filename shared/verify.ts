@@ -1,0 +1,70 @@
+/**
+ * The boot chain as the verifier sees it: one link per step a diskless workstation takes, each
+ * with a verdict, the evidence (what was sent and received) and the fix in plain words.
+ */
+import { z } from 'zod';
+import { absPath } from './build';
+
+/** The links, in boot order. */
+export const CHAIN_LINKS = [
+  { id: 'dhcp', title: 'DHCP', what: 'The firmware asks DHCP where to boot from' },
+  { id: 'bootfile', title: 'Boot file', what: 'The firmware loads iPXE over TFTP' },
+  { id: 'embedded', title: 'Embedded script', what: 'iPXE asks DHCP again, as itself, and goes on without looping' },
+  { id: 'default', title: 'default.ipxe', what: 'The shared script that finds the workstation by its MAC' },
+  { id: 'station', title: 'Per-MAC script', what: "The workstation's own script: initiator name, CHAP, sanboot" },
+  { id: 'portal', title: 'iSCSI portal', what: 'The sanboot server answers on its port' },
+  { id: 'target', title: 'Target / LUN', what: 'Login as the workstation, the target and the LUN exist' },
+  { id: 'bootsector', title: 'Boot sector', what: 'The LUN holds what the firmware can boot' },
+  { id: 'kernel', title: 'Kernel parameters', what: 'The booted kernel finds the same disk again' },
+] as const;
+export type LinkId = (typeof CHAIN_LINKS)[number]['id'];
+export type LinkStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+export interface ChainLink {
+  id: LinkId;
+  title: string;
+  status: LinkStatus;
+  /** One sentence: what was found. */
+  summary: string;
+  /** What was sent and received. */
+  evidence: string[];
+  /** What to do, in plain words (for warn and fail). */
+  fix?: string | undefined;
+}
+
+/** One check across links: the same initiator IQN and CHAP in iPXE, on the NAS and in the kernel. */
+export interface IdentityCheck {
+  status: LinkStatus;
+  summary: string;
+  evidence: string[];
+  fix?: string | undefined;
+}
+
+export interface VerifyResult {
+  station: string;
+  mac: string;
+  firmware: 'bios' | 'uefi';
+  links: ChainLink[];
+  identity: IdentityCheck;
+  /** The first link that failed, where the boot would stop. */
+  firstBroken?: LinkId | undefined;
+  ok: boolean;
+  durationMs: number;
+}
+
+export const VerifyInput = z
+  .object({
+    project: z.unknown(),
+    secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
+    station: z.string().min(1).max(63),
+    /** Build output with manifest.json to compare the served boot file with. */
+    buildDir: absPath.optional(),
+    /** The kernel command line actually in use (from the bootloader), instead of the generated one. */
+    kernelCmdline: z.string().max(4096).optional(),
+    /** Send DHCP DISCOVERs (needs UDP 68); off: take next-server and file from the project. */
+    dhcp: z.boolean().default(true),
+    /** How long to collect DHCP offers, ms. */
+    dhcpWaitMs: z.number().int().min(200).max(10_000).default(1500),
+  })
+  .strict();
+export type VerifyInput = z.input<typeof VerifyInput>;
