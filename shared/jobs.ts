@@ -4,6 +4,7 @@ import type { BuildJobResult } from './build';
 import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from './iscsi';
 import type { Portal, ScanResult } from './scan';
 import type { UploadedFile, UploadResult } from './upload';
+import type { ChainLink, VerifyResult } from './verify';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -12,6 +13,7 @@ export interface JobKinds {
   probe: { item: LunInfo; result: ProbeResult };
   build: { item: never; result: BuildJobResult };
   upload: { item: UploadedFile; result: UploadResult };
+  verify: { item: ChainLink; result: VerifyResult };
 }
 export type JobKind = keyof JobKinds;
 

@@ -64,7 +64,31 @@ export const VerifyInput = z
     /** Send DHCP DISCOVERs (needs UDP 68); off: take next-server and file from the project. */
     dhcp: z.boolean().default(true),
     /** How long to collect DHCP offers, ms. */
-    dhcpWaitMs: z.number().int().min(200).max(10_000).default(1500),
+    dhcpWaitMs: z.number().int().min(200).max(10_000).default(1000),
   })
   .strict();
 export type VerifyInput = z.input<typeof VerifyInput>;
+
+const MARK: Record<LinkStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+/** The verify result as a Markdown report (Diagnostics export, `bootchain verify --markdown`). */
+export function reportMarkdown(r: VerifyResult, when = new Date()): string {
+  const lines = [
+    `# Boot chain of ${r.station} (${r.mac}, ${r.firmware.toUpperCase()})`,
+    '',
+    `Checked ${when.toISOString()} in ${r.durationMs} ms: ${r.ok ? '**every link holds**' : `**the boot stops at ${CHAIN_LINKS.find((l) => l.id === r.firstBroken)?.title ?? 'the identity check'}**`}.`,
+    '',
+    '| link | verdict | what was found |',
+    '| --- | --- | --- |',
+    ...r.links.map((l) => `| ${l.title} | ${MARK[l.status]} | ${l.summary.replace(/\|/g, '\\|')} |`),
+    `| Identity | ${MARK[r.identity.status]} | ${r.identity.summary.replace(/\|/g, '\\|')} |`,
+    '',
+  ];
+  for (const l of [...r.links, { id: 'identity', title: 'Identity', ...r.identity }]) {
+    if (l.status === 'skip' && l.evidence.length === 0) continue;
+    lines.push(`## ${l.title}: ${MARK[l.status]}`, '', l.summary, '');
+    if (l.fix) lines.push(`**Fix:** ${l.fix}`, '');
+    if (l.evidence.length > 0) lines.push('```', ...l.evidence, '```', '');
+  }
+  return lines.join('\n');
+}

@@ -7,6 +7,9 @@ import type { ProjectInput } from '../../shared/model/project';
 import type { LinkId, VerifyResult } from '../../shared/verify';
 import { startChainLab, type ChainLabSpec } from '../lab/chain-lab';
 import { labOrSkipReason } from '../support/lab-guard';
+import { runBuiltCli } from '../../electron/cli/run-cli';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 
 // The fault lab: a healthy chain (dnsmasq DHCP+TFTP with the generated config and scripts, a
 // stock iPXE, the lab NAS's tgtd) and variants that each break one thing. The verifier must
@@ -98,7 +101,7 @@ const VARIANTS: Variant[] = [
     fix: /sanboot points at 10\.77\.0\.99, but the NAS is/,
     spec: { tftp: (root) => writeFileSync(path.join(root, '52-54-00-b0-10-0b.ipxe'), readFileSync(path.join(root, '52-54-00-b0-10-0b.ipxe'), 'utf8').replace(/iscsi:10\.77\.0\.20:/g, 'iscsi:10.77.0.99:')) },
   },
-  { name: 'typo', what: 'target IQN typo', broken: 'target', summary: /does not let .* see target iqn\.2026-11\.test\.bootchain\.lab:bot$/, fix: /boot|typo/i, ws: { target: 'iqn.2026-11.test.bootchain.lab:bot' } },
+  { name: 'typo', what: 'target IQN typo', broken: 'target', summary: /does not let .* see target iqn\.2026-11\.test\.bootchain\.lab:boot-makrer$/, fix: /Did you mean iqn\.2026-11\.test\.bootchain\.lab:boot-marker\?/, ws: { target: 'iqn.2026-11.test.bootchain.lab:boot-makrer' } },
   { name: 'acl', what: 'initiator IQN not in the target ACL', broken: 'target', summary: /does not let iqn\.2026-11\.test\.bootchain:v-acl see target/, fix: /ACL|allow/i, ws: { targetKey: 'acl', initiatorIqn: 'iqn.2026-11.test.bootchain:v-acl' } },
   { name: 'chap', what: 'wrong CHAP secret', broken: 'target', summary: /refuses the CHAP login/, fix: /CHAP secret/, ws: { targetKey: 'chapOneWay', chap: 'wrong' }, secrets: { 'v.chap': 'WrongSecret123' } },
   { name: 'noboot', what: 'LUN with no boot sector', broken: 'bootsector', summary: /LUN 1 is empty/, fix: /Install the operating system/, ws: { targetKey: 'empty' } },
@@ -170,5 +173,37 @@ describe.skipIf(!lab)('verify: the fault lab', () => {
         await chain.stop();
       }
     });
+  });
+});
+
+describe.skipIf(!lab)('bootchain verify (CLI)', () => {
+  it('prints each link, the fix, exit 1 on a broken chain; --json and --markdown', { timeout: 60_000 }, async () => {
+    const L = lab!;
+    const project = sampleProject({
+      name: 'vcli',
+      nas: { address: '10.77.0.90', iscsiPort: 3260, tftpRoot: '/srv/tftp' },
+      router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
+      workstations: [{ name: 'vm', mac: '52:54:00:b0:10:90', firmware: 'bios', target: L.iscsi.targets.empty, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vcli', portals: [{ address: L.nas.ips[0]!, port: 3260 }], initramfs: 'genkernel' }],
+    });
+    const chain = await startChainLab(L, { name: 'vcli', ip: '10.77.0.90', project });
+    try {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-verify-cli-'));
+      const file = path.join(dir, 'project.json');
+      writeFileSync(file, JSON.stringify(project));
+      const env = { BOOTCHAIN_DATA_DIR: dir };
+      const text = await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--dhcp-wait', '700'], env);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toMatch(/^PASS  DHCP /m);
+      expect(text.stdout).toMatch(/^FAIL  Boot sector +LUN 1 is empty/m);
+      expect(text.stdout).toContain('fix: Install the operating system');
+      expect(text.stdout).toContain('the boot stops at Boot sector');
+      const json = JSON.parse((await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--json', '--dhcp-wait', '700'], env)).stdout) as VerifyResult;
+      expect(json.firstBroken).toBe('bootsector');
+      const md = (await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--markdown', '--no-dhcp'], env)).stdout;
+      expect(md).toContain('| Boot sector | FAIL | LUN 1 is empty: nothing to boot |');
+      expect(md).toContain('| DHCP | skip |');
+    } finally {
+      await chain.stop();
+    }
   });
 });

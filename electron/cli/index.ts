@@ -26,6 +26,8 @@ import { checkPortal, scan } from '../services/scan/scanner';
 import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../services/upload/job';
 import { KnownHosts } from '../services/upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../services/upload/ssh';
+import { verifyStation } from '../services/verify/verify';
+import { reportMarkdown } from '../../shared/verify';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -108,6 +110,21 @@ Verbs:
                                list the backup sets on the server, newest first
   hostkey HOST[:PORT]          print the server's host key fingerprint and whether it is trusted
       --known-hosts FILE
+  verify --project FILE --station NAME [options]
+                               walk the workstation's boot chain against the live servers as its
+                               firmware and iPXE would: DHCP (as the firmware and as iPXE; nothing is
+                               leased), the boot file over TFTP, the embedded script, default.ipxe,
+                               the per-MAC script, the iSCSI portal, a login as the workstation, its
+                               LUN and boot sector, the kernel parameters. Prints each link with
+                               PASS/WARN/FAIL and the fix; exit 1 when a link fails.
+      --secrets FILE           CHAP secrets, as for generate
+      --build DIR              build output (manifest.json) to compare the served boot file with
+      --kernel-cmdline TEXT    the kernel command line in use (default: the generated one)
+      --no-dhcp                do not send DHCP (next-server and boot file from the project)
+      --dhcp-wait MS           how long to collect DHCP offers (default 1000)
+      --markdown               print the report as Markdown
+      (DHCP needs UDP port 68: run as root or grant cap_net_bind_service; without it the DHCP
+      link is skipped with that reason and the rest is still checked.)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
@@ -165,6 +182,9 @@ const VALUE_FLAGS = new Set([
   'trust',
   'known-hosts',
   'id',
+  'station',
+  'kernel-cmdline',
+  'dhcp-wait',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -636,6 +656,38 @@ async function cmdHostKey(args: Args, json: boolean): Promise<number> {
   return s.status === 'changed' ? 1 : 0;
 }
 
+async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  const p = projectFrom(args, 'verify');
+  const station = stringFlag(args, 'station') ?? (p.workstations.length === 1 ? p.workstations[0]!.name : undefined);
+  if (!station) throw usage(`verify needs --station NAME (${p.workstations.map((w) => w.name).join(', ')})`);
+  const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
+  const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  const r = await verifyStation(p, secretsFrom(args, refs), station, {
+    buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),
+    kernelCmdline: stringFlag(args, 'kernel-cmdline'),
+    dhcp: !args.flags.has('no-dhcp'),
+    dhcpWaitMs: intFlag(args, 'dhcp-wait') ?? 1000,
+    signal: ac.signal,
+    onLink: (l) => {
+      if (!json && !quiet && !args.flags.has('markdown') && process.stderr.isTTY) process.stderr.write(`  ${l.title}: ${l.status}\r\x1b[K`);
+    },
+  });
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else if (args.flags.has('markdown')) process.stdout.write(reportMarkdown(r));
+  else {
+    const mark = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'skip' } as const;
+    for (const l of [...r.links, { title: 'Identity', ...r.identity }]) {
+      process.stdout.write(`${mark[l.status]}  ${l.title.padEnd(18)} ${l.summary}\n`);
+      if (l.fix && l.status !== 'pass') process.stdout.write(`      fix: ${l.fix}\n`);
+      if (args.flags.has('verbose')) for (const e of l.evidence) process.stdout.write(`      | ${e}\n`);
+    }
+    process.stdout.write(r.ok ? `every link holds (${r.durationMs} ms)\n` : `the boot stops at ${r.links.find((l) => l.id === r.firstBroken)?.title ?? 'the identity check'} (${r.durationMs} ms)\n`);
+  }
+  return r.ok ? 0 : 1;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -668,6 +720,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdRollback(args, json, true);
       case 'hostkey':
         return await cmdHostKey(args, json);
+      case 'verify':
+        return await cmdVerify(args, json, quiet);
       case 'kernel-check': {
         const file = args.pos[0];
         if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');

@@ -20,6 +20,7 @@ import { checkPortal, scan } from '../scan/scanner';
 import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../upload/job';
 import { KnownHosts } from '../upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../upload/ssh';
+import { verifyStation } from '../verify/verify';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -79,6 +80,26 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
     },
     'upload:backups': async (input) => backupsOf(input.target, { knownHostsFile: knownHostsFile() }),
     'upload:rollback': async (input) => rollbackOn(input.target, { knownHostsFile: knownHostsFile() }, input.id),
+    'verify:start': async (input, caller) => {
+      const p = loadProject(input.project);
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+      if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
+      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
+      return startJob(
+        'verify',
+        (ctx) =>
+          verifyStation(p.value, input.secrets, input.station, {
+            buildDir,
+            kernelCmdline: input.kernelCmdline,
+            dhcp: input.dhcp,
+            dhcpWaitMs: input.dhcpWaitMs,
+            signal: ctx.signal,
+            log: (l) => ctx.log(l),
+            onLink: (l) => ctx.item(l),
+          }),
+        caller,
+      );
+    },
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),

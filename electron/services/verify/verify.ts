@@ -155,11 +155,20 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   let dhcpUsable = o.dhcp;
   const discover = async (userClass: string | undefined, ipxe: boolean): Promise<Offer[]> =>
     discoverOffers({ mac: mac.value, arch, uuid: Buffer.from(sha256(w.mac).slice(0, 32), 'hex'), ...(userClass ? { userClass } : {}), ipxe }, { timeoutMs: o.dhcpWaitMs, ...(o.signal ? { signal: o.signal } : {}), ...(o.broadcast ? { broadcast: o.broadcast } : {}) });
+  // The firmware's DISCOVER and the two iPXE ones (stock "iPXE", and Bootchain's user-class) go
+  // out together: one wait collects every responder of all three.
+  const early = new Map<string, Promise<Offer[]>>();
+  if (o.dhcp) {
+    early.set('', discover(undefined, false));
+    early.set('iPXE', discover('iPXE', true));
+    early.set(p.boot.userClass, discover(p.boot.userClass, true));
+    for (const pr of early.values()) pr.catch(() => undefined);
+  }
   if (!o.dhcp) {
     set('dhcp', 'skip', 'DHCP was not probed (switched off): next-server and boot file taken from the project', [`next-server ${nextServer}, file ${bootFile}`]);
   } else {
     try {
-      const offers = await discover(undefined, false);
+      const offers = await early.get('')!;
       const ev = [`DISCOVER as ${w.mac}, PXEClient arch ${arch} (${uefi ? 'UEFI x64' : 'BIOS'})`, ...offers.map(describeOffer)];
       const servers = [...new Set(offers.map((x) => x.serverId ?? x.from))];
       const pxe = offers.filter((x) => fileOf(x) !== '');
@@ -228,8 +237,13 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   const rb = readEmbeddedScript(bin);
   const baseUrl = `tftp://${nextServer}/${bootFile}`;
   const ipxeDhcp = async (userClass: string | undefined): Promise<Record<string, string> | undefined> => {
-    if (!dhcpUsable) return { 'next-server': nextServer, ...(p.router.rootPath ? { 17: p.router.rootPath } : {}) };
-    const offers = await discover(userClass, true);
+    if (!dhcpUsable) {
+      // Not probed: assume the router runs the generated config (iPXE gets default.ipxe).
+      ipxeOffers.push(`DHCP not probed: assumed the generated config (iPXE gets default.ipxe${p.router.rootPath ? `, option 17 ${p.router.rootPath}` : ''})`);
+      return { 'next-server': nextServer, filename: 'default.ipxe', ...(p.router.rootPath ? { 17: p.router.rootPath } : {}) };
+    }
+    const offers = await (early.get(userClass ?? '') ?? discover(userClass, true));
+    early.delete(userClass ?? ''); // a second dhcp in the script asks again
     const pick = offers.find((x) => fileOf(x) !== '' || rootPathOf(x) !== undefined) ?? offers[0];
     ipxeOffers.push(...offers.map((x) => `as iPXE (user-class ${userClass ?? 'iPXE'}): ${describeOffer(x)}`));
     return pick ? offerSettings(pick) : undefined;
