@@ -7,6 +7,7 @@ import { benchBuild } from './build';
 import { benchIscsi } from './iscsi';
 import { benchScan } from './scan';
 import { benchUpload } from './upload';
+import { benchVerify } from './verify';
 
 async function main(): Promise<number> {
   const lab = await labUp();
@@ -18,6 +19,8 @@ async function main(): Promise<number> {
     results.push(['iscsi discovery', await benchIscsi(lab)]);
     process.stdout.write('\n');
     results.push(['upload', await benchUpload(lab)]);
+    process.stdout.write('\n');
+    results.push(['verify', await benchVerify(lab)]);
     process.stdout.write('\n');
     const build = await benchBuild();
     if (build !== undefined) results.push(['ipxe build', build]);

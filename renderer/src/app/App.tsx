@@ -1,22 +1,22 @@
 import { useEffect, useState } from 'react';
 import type { AppInfo } from '../../../shared/contract';
 import { api } from '../api/client';
-import { NotBuilt } from '../steps/placeholder/NotBuilt';
 import { STEPS, type StepDef, type StepId } from '../steps/registry';
 import { BuildStep } from '../steps/build/BuildStep';
 import { UploadStep } from '../steps/upload/UploadStep';
+import { DiagnosticsView, VerifyStep } from '../steps/verify/VerifyStep';
 import { IdentityStep } from '../steps/identity/IdentityStep';
 import { ScanStep } from '../steps/scan/ScanStep';
 import { TargetStep } from '../steps/target/TargetStep';
 import { connectJobEvents, useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
-/** The view of each built step; others show NotBuilt. */
-const VIEWS: Partial<Record<StepId, () => React.JSX.Element>> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep, upload: UploadStep };
+/** The view of each step. */
+const VIEWS: Record<StepId, () => React.JSX.Element> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, diagnostics: DiagnosticsView };
 
 function StepView({ step }: { step: StepDef }) {
   const View = VIEWS[step.id];
-  return View ? <View /> : <NotBuilt step={step} />;
+  return <View />;
 }
 
 /** The wizard shell: step list on the left, current step on the right, Next at the bottom. */
@@ -53,7 +53,6 @@ export function App() {
                 >
                   <span className="title">{s.title}</span>
                   {s.isComplete(state) ? <span className="done">✓</span> : null}
-                  {s.notBuilt ? <span className="soon">not built</span> : null}
                 </button>
               </li>
             );

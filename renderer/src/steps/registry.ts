@@ -13,8 +13,6 @@ export interface StepDef {
   /** One line under the title. */
   summary: string;
   isComplete(state: AppState): boolean;
-  /** Set while the step is not built yet: the UI says so plainly. */
-  notBuilt?: string;
 }
 
 export const STEPS: StepDef[] = [
@@ -58,8 +56,7 @@ export const STEPS: StepDef[] = [
     title: 'Verify',
     kind: 'wizard',
     summary: 'Check every link of the boot chain against the live servers',
-    isComplete: () => false,
-    notBuilt: 'Boot-chain verification is not built yet.',
+    isComplete: (s) => s.verify.result?.ok === true,
   },
   {
     id: 'diagnostics',
@@ -67,6 +64,5 @@ export const STEPS: StepDef[] = [
     kind: 'view',
     summary: 'See where a workstation’s boot chain breaks',
     isComplete: () => false,
-    notBuilt: 'The diagnostics view is not built yet.',
   },
 ];

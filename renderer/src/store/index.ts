@@ -6,10 +6,11 @@ import { createIdentitySlice, type IdentitySlice } from './identity-slice';
 import { createScanSlice, type ScanSlice } from './scan-slice';
 import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createUploadSlice, type UploadSlice } from './upload-slice';
+import { createVerifySlice, type VerifySlice } from './verify-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -18,6 +19,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createIdentitySlice(...a),
   ...createBuildSlice(...a),
   ...createUploadSlice(...a),
+  ...createVerifySlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
@@ -29,5 +31,6 @@ export function connectJobEvents(): () => void {
     else if (e.kind === 'probe') st.applyProbeEvent(e);
     else if (e.kind === 'build') st.applyBuildEvent(e);
     else if (e.kind === 'upload') st.applyUploadEvent(e);
+    else if (e.kind === 'verify') st.applyVerifyEvent(e);
   });
 }

@@ -1,0 +1,80 @@
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { ProjectStore } from '../../electron/services/project/store';
+import { sampleProject } from '../../shared/gen/fixtures';
+import type { ProjectInput } from '../../shared/model/project';
+import { CHAIN_LINKS } from '../../shared/verify';
+import { startChainLab, type ChainLabSpec } from '../lab/chain-lab';
+import type { LabInfo } from '../lab/lab';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
+
+const lab = labOrSkipReason('diagnostics.spec.ts');
+const SHOTS = screenshotDir();
+
+/** A one-workstation project whose chain runs on a fresh lab host (DHCP+TFTP) and the lab NAS's tgtd. */
+function project(L: LabInfo, name: string, ip: string, mac: string, target: string): ProjectInput {
+  return sampleProject({
+    name,
+    nas: { address: ip, iscsiPort: 3260, tftpRoot: '/srv/tftp' },
+    router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
+    workstations: [{ name: 'pc', mac, firmware: 'bios', target, lun: 1, initiatorIqn: `iqn.2026-11.test.bootchain:${name}`, portals: [{ address: L.nas.ips[0]!, port: 3260 }], initramfs: 'genkernel' }],
+  });
+}
+
+async function check(page: Page, name: string) {
+  await page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
+  await page.getByTestId('nav-diagnostics').click();
+  await expect(page.getByTestId('view-diagnostics')).toBeVisible();
+  await page.getByTestId('diag-project').selectOption(name);
+  await expect(page.getByTestId('verify-station')).toContainText('pc (52:54:00:b0:11:');
+  await page.getByTestId('verify-start').click();
+  await expect(page.getByTestId('verify-summary')).toBeVisible({ timeout: 30_000 });
+}
+
+// Diagnostics view against live chains in the lab: a healthy one all green, two broken ones with
+// the right node red and the fix shown.
+test.describe('Diagnostics view', () => {
+  test.skip(!lab, 'needs the lab: run npm test');
+
+  const cases: Array<{ name: string; ip: string; mac: string; target: (L: LabInfo) => string; spec?: Partial<ChainLabSpec>; broken?: string; fix?: RegExp }> = [
+    { name: 'diagok', ip: '10.77.0.85', mac: '52:54:00:b0:11:01', target: (L) => L.iscsi.targets.boot },
+    { name: 'diagempty', ip: '10.77.0.86', mac: '52:54:00:b0:11:02', target: (L) => L.iscsi.targets.empty, broken: 'bootsector', fix: /Install the operating system/ },
+    {
+      name: 'diagupper',
+      ip: '10.77.0.87',
+      mac: '52:54:00:b0:11:03',
+      target: (L) => L.iscsi.targets.boot,
+      spec: { tftp: (root) => renameSync(path.join(root, '52-54-00-b0-11-03.ipxe'), path.join(root, '52-54-00-B0-11-03.ipxe')) },
+      broken: 'station',
+      fix: /rename 52-54-00-B0-11-03\.ipxe to 52-54-00-b0-11-03\.ipxe/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.broken ? `${c.name}: ${c.broken} is red, with its fix` : `${c.name}: every link green`, async ({ page }) => {
+      const L = lab!;
+      const p = project(L, c.name, c.ip, c.mac, c.target(L));
+      new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(p);
+      const chain = await startChainLab(L, { name: c.name.slice(0, 6), ip: c.ip, project: p, ...(c.spec ?? {}) });
+      try {
+        await check(page, c.name);
+        if (!c.broken) {
+          for (const l of CHAIN_LINKS) await expect(page.getByTestId(`node-${l.id}`)).toHaveAttribute('data-status', 'pass');
+          await expect(page.getByTestId('verify-summary')).toContainText('every link holds');
+          await page.getByTestId('node-station').click();
+          await expect(page.getByTestId('link-evidence')).toContainText('sanboot');
+        } else {
+          await expect(page.getByTestId(`node-${c.broken}`)).toHaveAttribute('data-status', 'fail');
+          const idx = CHAIN_LINKS.findIndex((l) => l.id === c.broken);
+          for (const l of CHAIN_LINKS.slice(0, idx)) await expect(page.getByTestId(`node-${l.id}`)).toHaveAttribute('data-status', 'pass');
+          // The broken node is selected: its summary, evidence and fix are shown.
+          await expect(page.getByTestId('link-status')).toHaveText('fail');
+          await expect(page.getByTestId('link-fix')).toContainText(c.fix!);
+        }
+        await page.screenshot({ path: `${SHOTS}/diagnostics-${c.name}.png`, fullPage: true });
+      } finally {
+        await chain.stop();
+      }
+    });
+  }
+});

@@ -1,0 +1,73 @@
+import type { StateCreator } from 'zustand';
+import type { AppError } from '../../../shared/errors';
+import type { JobEventOf } from '../../../shared/jobs';
+import type { ChainLink, LinkId, VerifyResult } from '../../../shared/verify';
+import { api } from '../api/client';
+import type { AppState } from './index';
+import type { JobStatus } from './scan-slice';
+
+/** Verify step and Diagnostics view: which workstation, options, the walk as it goes, the result. */
+export interface VerifySlice {
+  verify: {
+    station: string;
+    dhcp: boolean;
+    kernelCmdline: string;
+    jobId?: string | undefined;
+    status: JobStatus;
+    /** Links as their verdicts arrive (the picture colours as it goes). */
+    links: Partial<Record<LinkId, ChainLink>>;
+    result?: VerifyResult | undefined;
+    error?: AppError | undefined;
+    selected: LinkId | 'identity';
+    log: string[];
+  };
+  setVerify(patch: Partial<Pick<VerifySlice['verify'], 'station' | 'dhcp' | 'kernelCmdline' | 'selected'>>): void;
+  startVerify(): Promise<void>;
+  cancelVerify(): Promise<void>;
+  applyVerifyEvent(e: JobEventOf<'verify'>): void;
+}
+
+export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (set, get) => {
+  const patch = (p: Partial<VerifySlice['verify']>) => set((st) => ({ verify: { ...st.verify, ...p } }));
+  return {
+    verify: { station: '', dhcp: true, kernelCmdline: '', status: 'idle', links: {}, selected: 'dhcp', log: [] },
+    setVerify: (p) => patch(p),
+    startVerify: async () => {
+      const v = get().verify;
+      if (v.status === 'running') return;
+      const stations = ((get().identity.project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
+      const station = v.station && stations.includes(v.station) ? v.station : (stations[0] ?? '');
+      patch({ station, status: 'running', links: {}, result: undefined, error: undefined, log: [] });
+      const outDir = get().build.result?.outDir;
+      const r = await api().invoke('verify:start', {
+        project: get().identity.project,
+        secrets: get().identity.secrets,
+        station,
+        dhcp: v.dhcp,
+        ...(v.kernelCmdline.trim() ? { kernelCmdline: v.kernelCmdline.trim() } : {}),
+        ...(outDir ? { buildDir: outDir } : {}),
+      });
+      if (r.ok) patch({ jobId: r.value.jobId });
+      else patch({ status: 'failed', error: r.error });
+    },
+    cancelVerify: async () => {
+      const id = get().verify.jobId;
+      if (id) await api().invoke('jobs:cancel', { jobId: id });
+    },
+    applyVerifyEvent: (e) => {
+      const v = get().verify;
+      if (e.jobId !== v.jobId) return;
+      if (e.type === 'item') patch({ links: { ...v.links, [e.item.id]: e.item } });
+      else if (e.type === 'log') patch({ log: [...v.log, e.line].slice(-200) });
+      else if (e.type === 'succeeded')
+        patch({
+          status: 'succeeded',
+          result: e.result,
+          links: Object.fromEntries(e.result.links.map((l) => [l.id, l])),
+          selected: e.result.firstBroken ?? (e.result.identity.status === 'fail' ? 'identity' : v.selected),
+        });
+      else if (e.type === 'failed') patch({ status: 'failed', error: e.error });
+      else if (e.type === 'cancelled') patch({ status: 'cancelled' });
+    },
+  };
+};
