@@ -6,6 +6,7 @@ import { JobCancelInput, type JobStarted } from './jobs';
 import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 import { VerifyInput } from './verify';
+import { VmBootInput } from './vm';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
 
 /** Static facts about the running backend. */
@@ -40,6 +41,7 @@ export const contract = {
   'upload:backups': { input: BackupsInput, output: out<BackupSetInfo[]>() },
   'upload:rollback': { input: RollbackInput, output: out<RollbackResult>() },
   'verify:start': { input: VerifyInput, output: out<JobStarted>() },
+  'vm:boot': { input: VmBootInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

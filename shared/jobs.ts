@@ -5,6 +5,7 @@ import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from '.
 import type { Portal, ScanResult } from './scan';
 import type { UploadedFile, UploadResult } from './upload';
 import type { ChainLink, VerifyResult } from './verify';
+import type { VmBootResult, VmStage } from './vm';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -14,6 +15,7 @@ export interface JobKinds {
   build: { item: never; result: BuildJobResult };
   upload: { item: UploadedFile; result: UploadResult };
   verify: { item: ChainLink; result: VerifyResult };
+  vmboot: { item: VmStage; result: VmBootResult };
 }
 export type JobKind = keyof JobKinds;
 

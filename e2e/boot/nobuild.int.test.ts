@@ -8,6 +8,7 @@ import { BOOT_MARKER } from '../lab/disk-images';
 import { addLabHost } from '../lab/lab';
 import { labOrSkipReason } from '../support/lab-guard';
 import { bootInLab, haveQemu } from '../support/qemu';
+import { vmBootJob } from '../../electron/services/vm/job';
 
 // No-build path (a), for real: QEMU's own NIC ROM is a stock iPXE without an embedded script.
 // With the generated dnsmasq config it gets default.ipxe instead of iPXE again, follows the
@@ -45,6 +46,9 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
       const lines = boot.output.split(/\r?\n/).filter((l) => /Bootchain|default\.ipxe|52-54-00-b0-07-01|iscsi:|BOOTCHAIN|iPXE/.test(l));
       process.stdout.write(`no-build boot: marker ${boot.found ? 'reached' : 'NOT reached'} after ${boot.ms} ms\n${lines.slice(-8).join('\n')}\n`);
       expect(boot.found).toBe(true);
+      // The VM service's stages, as the app shows them.
+      expect(boot.result.stages.map((st) => st.id)).toEqual(['firmware', 'ipxe', 'dhcp', 'script', 'sanboot', 'booted']);
+      expect(boot.result.reached).toBe('booted');
       expect(boot.output).toContain('default.ipxe');
       expect(boot.output).toContain('52-54-00-b0-07-01.ipxe');
       // One DHCP conversation (one transaction id, one ACK; iPXE may repeat its DISCOVER within it):
@@ -56,5 +60,26 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     } finally {
       await host.remove();
     }
+  });
+
+  it('VM test boot, user-mode dry run: QEMU\'s own DHCP/TFTP serve the project\'s files, the LUN boots', { timeout: 180000 }, async () => {
+    const L = lab!;
+    const p = loadProject(
+      sampleProject({
+        name: 'vmdry',
+        workstations: [{ name: 'vm2', mac: '52:54:00:b0:07:02', firmware: 'bios', target: L.iscsi.targets.boot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vm2', initramfs: 'genkernel' }],
+      }),
+    );
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const stages: string[] = [];
+    const r = await vmBootJob(
+      { project: p.value, secrets: {}, station: 'vm2', network: { kind: 'user' }, timeoutMs: 150000, until: new RegExp(BOOT_MARKER) },
+      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (st) => stages.push(st.id) },
+    );
+    process.stdout.write(`VM test boot (user-mode): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
+    expect(r.ended).toBe('marker');
+    expect(r.reached).toBe('booted');
+    expect(stages).toContain('sanboot');
+    expect(r.console).toContain('52-54-00-b0-07-02.ipxe');
   });
 });

@@ -51,7 +51,8 @@ test.describe('Diagnostics view', () => {
     },
   ];
   for (const c of cases) {
-    test(c.broken ? `${c.name}: ${c.broken} is red, with its fix` : `${c.name}: every link green`, async ({ page }) => {
+    test(c.broken ? `${c.name}: ${c.broken} is red, with its fix` : `${c.name}: every link green, then a VM test boot`, async ({ page }) => {
+      test.setTimeout(120_000);
       const L = lab!;
       const p = project(L, c.name, c.ip, c.mac, c.target(L));
       new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(p);
@@ -63,6 +64,11 @@ test.describe('Diagnostics view', () => {
           await expect(page.getByTestId('verify-summary')).toContainText('every link holds');
           await page.getByTestId('node-station').click();
           await expect(page.getByTestId('link-evidence')).toContainText('sanboot');
+          // One click: QEMU boots the workstation (dry run: QEMU's DHCP/TFTP serve the project's files).
+          await page.getByTestId('vm-start').click();
+          await expect(page.getByTestId('vm-stage-sanboot')).toHaveAttribute('data-reached', 'yes', { timeout: 60_000 });
+          await expect(page.getByTestId('vm-result')).toContainText("Reached: the disk's boot code runs", { timeout: 30_000 });
+          await expect(page.getByTestId('vm-console')).toContainText('BOOTCHAIN-LUN-BOOTED');
         } else {
           await expect(page.getByTestId(`node-${c.broken}`)).toHaveAttribute('data-status', 'fail');
           const idx = CHAIN_LINKS.findIndex((l) => l.id === c.broken);

@@ -177,7 +177,7 @@ describe.skipIf(!lab)('verify: the fault lab', () => {
 });
 
 describe.skipIf(!lab)('bootchain verify (CLI)', () => {
-  it('prints each link, the fix, exit 1 on a broken chain; --json and --markdown', { timeout: 60_000 }, async () => {
+  it('prints each link, the fix, exit 1 on a broken chain; --json and --markdown; --vm', { timeout: 150_000 }, async () => {
     const L = lab!;
     const project = sampleProject({
       name: 'vcli',
@@ -202,6 +202,11 @@ describe.skipIf(!lab)('bootchain verify (CLI)', () => {
       const md = (await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--markdown', '--no-dhcp'], env)).stdout;
       expect(md).toContain('| Boot sector | FAIL | LUN 1 is empty: nothing to boot |');
       expect(md).toContain('| DHCP | skip |');
+      // --vm: QEMU boots it (dry run); the empty LUN stops it after the SAN boot started.
+      const vm = await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--no-dhcp', '--vm', '--vm-timeout', '90'], env);
+      expect(vm.code).toBe(1);
+      expect(vm.stderr).toMatch(/VM [\d.]+ s: SAN boot started/);
+      expect(vm.stdout).toMatch(/VM test boot: reached "SAN boot started" \((failed|settled)/);
     } finally {
       await chain.stop();
     }

@@ -27,6 +27,7 @@ import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../services/uploa
 import { KnownHosts } from '../services/upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../services/upload/ssh';
 import { verifyStation } from '../services/verify/verify';
+import { vmBootJob } from '../services/vm/job';
 import { reportMarkdown } from '../../shared/verify';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
@@ -123,6 +124,12 @@ Verbs:
       --no-dhcp                do not send DHCP (next-server and boot file from the project)
       --dhcp-wait MS           how long to collect DHCP offers (default 1000)
       --markdown               print the report as Markdown
+      --vm                     then test-boot the workstation in QEMU (BIOS: SeaBIOS, UEFI: OVMF) and
+                               print how far it got (firmware, iPXE, DHCP, scripts, SAN boot, the disk)
+      --vm-net user|tap:IFNAME user: QEMU's own DHCP/TFTP serve the project's files, the NAS is reached
+                               through QEMU's NAT (offline dry run; default); tap:IFNAME: an existing
+                               tap device on the LAN bridge, so the real DHCP/TFTP servers answer
+      --vm-timeout S           give up after S seconds (default 180)
       (DHCP needs UDP port 68: run as root or grant cap_net_bind_service; without it the DHCP
       link is skipped with that reason and the rest is still checked.)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
@@ -185,6 +192,8 @@ const VALUE_FLAGS = new Set([
   'station',
   'kernel-cmdline',
   'dhcp-wait',
+  'vm-net',
+  'vm-timeout',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -685,7 +694,34 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
     }
     process.stdout.write(r.ok ? `every link holds (${r.durationMs} ms)\n` : `the boot stops at ${r.links.find((l) => l.id === r.firstBroken)?.title ?? 'the identity check'} (${r.durationMs} ms)\n`);
   }
-  return r.ok ? 0 : 1;
+  if (!args.flags.has('vm')) return r.ok ? 0 : 1;
+  const netText = stringFlag(args, 'vm-net') ?? 'user';
+  const tap = /^tap:([A-Za-z0-9_.-]{1,15})$/.exec(netText);
+  if (netText !== 'user' && !tap) throw usage('--vm-net is user or tap:IFNAME');
+  const vm = await vmBootJob(
+    {
+      project: p,
+      secrets: secretsFrom(args, refs),
+      station,
+      network: tap ? { kind: 'tap', ifname: tap[1]! } : { kind: 'user' },
+      buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),
+      timeoutMs: (intFlag(args, 'vm-timeout') ?? 180) * 1000,
+    },
+    {
+      signal: ac.signal,
+      log: (l) => {
+        if (!json && !quiet) process.stderr.write(`${l}\n`);
+      },
+      progress: () => undefined,
+      item: (st) => {
+        if (!json && !quiet) process.stderr.write(`  VM ${(st.atMs / 1000).toFixed(1)} s: ${st.what} — ${st.line}\n`);
+      },
+    },
+  );
+  if (json) process.stdout.write(`${JSON.stringify({ vm: { ...vm, console: vm.console.slice(-4096) } }, null, 2)}\n`);
+  else process.stdout.write(`VM test boot: reached "${vm.stages.at(-1)?.what ?? 'nothing'}" (${vm.ended}, ${(vm.durationMs / 1000).toFixed(1)} s)\n`);
+  const far = ['sanboot', 'booted'].includes(vm.reached);
+  return r.ok && far ? 0 : 1;
 }
 
 /** Runs the CLI with the given arguments and returns the exit code. */

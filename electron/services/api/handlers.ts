@@ -21,6 +21,7 @@ import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../upload/job';
 import { KnownHosts } from '../upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 import { verifyStation } from '../verify/verify';
+import { vmBootJob } from '../vm/job';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -99,6 +100,13 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
           }),
         caller,
       );
+    },
+    'vm:boot': async (input, caller) => {
+      const p = loadProject(input.project);
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+      if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
+      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
+      return startJob('vmboot', (ctx) => vmBootJob({ project: p.value, secrets: input.secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
     },
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),

@@ -32,5 +32,6 @@ export function connectJobEvents(): () => void {
     else if (e.kind === 'build') st.applyBuildEvent(e);
     else if (e.kind === 'upload') st.applyUploadEvent(e);
     else if (e.kind === 'verify') st.applyVerifyEvent(e);
+    else if (e.kind === 'vmboot') st.applyVmEvent(e);
   });
 }

@@ -2,6 +2,7 @@ import type { StateCreator } from 'zustand';
 import type { AppError } from '../../../shared/errors';
 import type { JobEventOf } from '../../../shared/jobs';
 import type { ChainLink, LinkId, VerifyResult } from '../../../shared/verify';
+import type { VmBootResult, VmStage } from '../../../shared/vm';
 import { api } from '../api/client';
 import type { AppState } from './index';
 import type { JobStatus } from './scan-slice';
@@ -21,6 +22,21 @@ export interface VerifySlice {
     selected: LinkId | 'identity';
     log: string[];
   };
+  /** VM test boot of the chosen workstation. */
+  vm: {
+    network: 'user' | 'tap';
+    ifname: string;
+    jobId?: string | undefined;
+    status: JobStatus;
+    stages: VmStage[];
+    result?: VmBootResult | undefined;
+    error?: AppError | undefined;
+    log: string[];
+  };
+  setVm(patch: Partial<Pick<VerifySlice['vm'], 'network' | 'ifname'>>): void;
+  startVm(): Promise<void>;
+  cancelVm(): Promise<void>;
+  applyVmEvent(e: JobEventOf<'vmboot'>): void;
   setVerify(patch: Partial<Pick<VerifySlice['verify'], 'station' | 'dhcp' | 'kernelCmdline' | 'selected'>>): void;
   startVerify(): Promise<void>;
   cancelVerify(): Promise<void>;
@@ -29,14 +45,49 @@ export interface VerifySlice {
 
 export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (set, get) => {
   const patch = (p: Partial<VerifySlice['verify']>) => set((st) => ({ verify: { ...st.verify, ...p } }));
+  const patchVm = (p: Partial<VerifySlice['vm']>) => set((st) => ({ vm: { ...st.vm, ...p } }));
+  const stationOf = () => {
+    const stations = ((get().identity.project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
+    const v = get().verify.station;
+    return v && stations.includes(v) ? v : (stations[0] ?? '');
+  };
   return {
+    vm: { network: 'user', ifname: 'tap0', status: 'idle', stages: [], log: [] },
+    setVm: (p) => patchVm(p),
+    startVm: async () => {
+      const vm = get().vm;
+      if (vm.status === 'running') return;
+      patchVm({ status: 'running', stages: [], result: undefined, error: undefined, log: [] });
+      const outDir = get().build.result?.outDir;
+      const r = await api().invoke('vm:boot', {
+        project: get().identity.project,
+        secrets: get().identity.secrets,
+        station: stationOf(),
+        network: vm.network === 'tap' ? { kind: 'tap', ifname: vm.ifname.trim() } : { kind: 'user' },
+        ...(outDir ? { buildDir: outDir } : {}),
+      });
+      if (r.ok) patchVm({ jobId: r.value.jobId });
+      else patchVm({ status: 'failed', error: r.error });
+    },
+    cancelVm: async () => {
+      const id = get().vm.jobId;
+      if (id) await api().invoke('jobs:cancel', { jobId: id });
+    },
+    applyVmEvent: (e) => {
+      const vm = get().vm;
+      if (e.jobId !== vm.jobId) return;
+      if (e.type === 'item') patchVm({ stages: [...vm.stages, e.item] });
+      else if (e.type === 'log') patchVm({ log: [...vm.log, e.line].slice(-50) });
+      else if (e.type === 'succeeded') patchVm({ status: 'succeeded', result: e.result, stages: e.result.stages });
+      else if (e.type === 'failed') patchVm({ status: 'failed', error: e.error });
+      else if (e.type === 'cancelled') patchVm({ status: 'cancelled' });
+    },
     verify: { station: '', dhcp: true, kernelCmdline: '', status: 'idle', links: {}, selected: 'dhcp', log: [] },
     setVerify: (p) => patch(p),
     startVerify: async () => {
       const v = get().verify;
       if (v.status === 'running') return;
-      const stations = ((get().identity.project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
-      const station = v.station && stations.includes(v.station) ? v.station : (stations[0] ?? '');
+      const station = stationOf();
       patch({ station, status: 'running', links: {}, result: undefined, error: undefined, log: [] });
       const outDir = get().build.result?.outDir;
       const r = await api().invoke('verify:start', {

@@ -4,6 +4,7 @@ import { ErrorBox } from '../../components/ErrorBox';
 import { LogBox } from '../../components/LogBox';
 import { useApp } from '../../store/index';
 import { ChainPicture } from './ChainPicture';
+import { VmBoot } from './VmBoot';
 
 /** Offers text as a file download (the renderer writes nothing itself). */
 function download(name: string, type: string, text: string) {
@@ -133,6 +134,7 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
         </div>
       ) : null}
       <LogBox title="Verify log" lines={v.log} testId="verify-log" />
+      {stations.length > 0 ? <VmBoot /> : null}
     </section>
   );
 }
