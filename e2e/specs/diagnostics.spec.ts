@@ -76,6 +76,13 @@ test.describe('Diagnostics view', () => {
           // The broken node is selected: its summary, evidence and fix are shown.
           await expect(page.getByTestId('link-status')).toHaveText('fail');
           await expect(page.getByTestId('link-fix')).toContainText(c.fix!);
+          // Re-check the selected link: the walk runs again and the same node stays selected.
+          await page.getByTestId(`node-dhcp`).click();
+          await page.getByTestId('link-recheck').click();
+          await expect(page.getByTestId('verify-start')).toBeEnabled();
+          await expect(page.getByTestId('verify-summary')).toBeVisible();
+          await expect(page.getByTestId('link-details')).toContainText('DHCP: pass');
+          await page.getByTestId(`node-${c.broken}`).click();
         }
         await page.screenshot({ path: `${SHOTS}/diagnostics-${c.name}.png`, fullPage: true });
       } finally {

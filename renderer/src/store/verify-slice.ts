@@ -20,6 +20,8 @@ export interface VerifySlice {
     result?: VerifyResult | undefined;
     error?: AppError | undefined;
     selected: LinkId | 'identity';
+    /** Keep the selection when the walk ends (a re-check of one link). */
+    keep?: boolean | undefined;
     log: string[];
   };
   /** VM test boot of the chosen workstation. */
@@ -38,7 +40,8 @@ export interface VerifySlice {
   cancelVm(): Promise<void>;
   applyVmEvent(e: JobEventOf<'vmboot'>): void;
   setVerify(patch: Partial<Pick<VerifySlice['verify'], 'station' | 'dhcp' | 'kernelCmdline' | 'selected'>>): void;
-  startVerify(): Promise<void>;
+  /** Walks the chain again; `keepSelection` keeps the selected node (re-checking one link). */
+  startVerify(keepSelection?: boolean): Promise<void>;
   cancelVerify(): Promise<void>;
   applyVerifyEvent(e: JobEventOf<'verify'>): void;
 }
@@ -84,11 +87,11 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
     },
     verify: { station: '', dhcp: true, kernelCmdline: '', status: 'idle', links: {}, selected: 'dhcp', log: [] },
     setVerify: (p) => patch(p),
-    startVerify: async () => {
+    startVerify: async (keepSelection = false) => {
       const v = get().verify;
       if (v.status === 'running') return;
       const station = stationOf();
-      patch({ station, status: 'running', links: {}, result: undefined, error: undefined, log: [] });
+      patch({ station, status: 'running', links: {}, result: undefined, error: undefined, log: [], keep: keepSelection });
       const outDir = get().build.result?.outDir;
       const r = await api().invoke('verify:start', {
         project: get().identity.project,
@@ -115,7 +118,7 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
           status: 'succeeded',
           result: e.result,
           links: Object.fromEntries(e.result.links.map((l) => [l.id, l])),
-          selected: e.result.firstBroken ?? (e.result.identity.status === 'fail' ? 'identity' : v.selected),
+          selected: v.keep ? v.selected : (e.result.firstBroken ?? (e.result.identity.status === 'fail' ? 'identity' : v.selected)),
         });
       else if (e.type === 'failed') patch({ status: 'failed', error: e.error });
       else if (e.type === 'cancelled') patch({ status: 'cancelled' });

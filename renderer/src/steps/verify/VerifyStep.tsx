@@ -79,7 +79,7 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
         </label>
       </div>
       <div className="actions">
-        <button type="button" className="primary" disabled={running || stations.length === 0} onClick={() => void startVerify()} data-testid="verify-start">
+        <button type="button" className="primary" disabled={running || stations.length === 0} onClick={() => void startVerify(false)} data-testid="verify-start">
           {running ? 'Checking…' : v.result ? 'Check again' : 'Check the chain'}
         </button>
         {running ? (
@@ -131,6 +131,9 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
             </p>
           ) : null}
           {sel.evidence.length > 0 ? <pre data-testid="link-evidence">{sel.evidence.join('\n')}</pre> : null}
+          <button type="button" disabled={running} onClick={() => void startVerify(true)} data-testid="link-recheck" title="Each link needs the answers of the ones before it, so the chain is walked again up to this one (about a second).">
+            Re-check {sel.title}
+          </button>
         </div>
       ) : null}
       <LogBox title="Verify log" lines={v.log} testId="verify-log" />
