@@ -28,6 +28,8 @@ import { KnownHosts } from '../services/upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../services/upload/ssh';
 import { verifyStation } from '../services/verify/verify';
 import { vmBootJob } from '../services/vm/job';
+import { BootServer } from '../services/bootserver/server';
+import { ServeInput } from '../../shared/bootserver';
 import { reportMarkdown } from '../../shared/verify';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
@@ -132,6 +134,17 @@ Verbs:
       --vm-timeout S           give up after S seconds (default 180)
       (DHCP needs UDP port 68: run as root or grant cap_net_bind_service; without it the DHCP
       link is skipped with that reason and the rest is still checked.)
+  serve --root DIR [options]   serve the boot files from this computer until Ctrl-C: TFTP (RFC 1350 +
+                               blksize, tsize, timeout, windowsize), HTTP for iPXE, and optionally
+                               proxyDHCP, so a workstation boots with no NAS TFTP and no router change
+      --address IP             the address to serve on (default: the --proxy-dhcp interface's, else 0.0.0.0)
+      --tftp-port N            TFTP port (default 69; below 1024 needs root or cap_net_bind_service)
+      --http PORT              HTTP port for iPXE (default 8080; 0: no HTTP)
+      --proxy-dhcp IFACE       answer PXE clients on IFACE as a proxyDHCP server (ports 67 and 4011):
+                               the firmware gets iPXE, any iPXE gets http://ADDRESS:PORT/default.ipxe;
+                               never hands out addresses (the LAN's DHCP server keeps doing that)
+      --project FILE           take the boot file names and user-class from the project
+      --json                   one JSON line per event (client, file, status, bytes)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
@@ -194,6 +207,10 @@ const VALUE_FLAGS = new Set([
   'dhcp-wait',
   'vm-net',
   'vm-timeout',
+  'address',
+  'tftp-port',
+  'http',
+  'proxy-dhcp',
 ]);
 
 function parseArgs(argv: string[]): Args {
@@ -724,6 +741,42 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   return r.ok && far ? 0 : 1;
 }
 
+async function cmdServe(args: Args, json: boolean, quiet: boolean): Promise<number> {
+  const root = stringFlag(args, 'root');
+  if (!root) throw usage('serve needs --root DIR (the folder with the boot files)');
+  const iface = stringFlag(args, 'proxy-dhcp');
+  let address = stringFlag(args, 'address');
+  if (iface) {
+    const ni = listInterfaces().find((i) => i.name === iface);
+    if (!ni) throw usage(`--proxy-dhcp: there is no interface "${iface}" (see bootchain interfaces)`);
+    address ??= ni.subnets[0]?.address;
+    if (!address) throw usage(`--proxy-dhcp: ${iface} has no IPv4 address`);
+  }
+  const projectFile = stringFlag(args, 'project');
+  const p = projectFile ? projectFrom(args, 'serve') : undefined;
+  const parsed = ServeInput.safeParse({
+    root: path.resolve(root),
+    address: address ?? '0.0.0.0',
+    tftpPort: intFlag(args, 'tftp-port') ?? 69,
+    httpPort: intFlag(args, 'http') ?? 8080,
+    proxyDhcp: iface !== undefined,
+    ...(p ? { biosFile: p.boot.biosFile, uefiFile: p.boot.uefiFile, userClass: p.boot.userClass } : {}),
+  });
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
+  if (parsed.data.proxyDhcp && parsed.data.address === '0.0.0.0') throw usage('proxyDHCP needs the address clients should boot from: give --address');
+  const server = new BootServer(parsed.data, (e) => {
+    if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
+    else if (!quiet) process.stdout.write(`${new Date(e.at).toISOString().slice(11, 23)} ${e.kind.padEnd(9)} ${e.status.padEnd(9)} ${e.client}${e.file ? ` ${e.file}` : ''}${e.bytes ? ` ${e.bytes} bytes` : ''}${e.message ? ` — ${e.message}` : ''}\n`);
+  });
+  await server.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.stop();
+  return 0;
+}
+
 /** Runs the CLI with the given arguments and returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   let json = argv.includes('--json');
@@ -758,6 +811,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdHostKey(args, json);
       case 'verify':
         return await cmdVerify(args, json, quiet);
+      case 'serve':
+        return await cmdServe(args, json, quiet);
       case 'kernel-check': {
         const file = args.pos[0];
         if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');

@@ -15,6 +15,8 @@ export interface TftpOptions {
   blksize?: number;
   /** Ask for the transfer size (RFC 2349). */
   tsize?: boolean;
+  /** Blocks per ACK (RFC 7440); 0 or absent: do not ask (one ACK per block). */
+  windowsize?: number;
   /** Wait for each packet, ms. */
   timeoutMs?: number;
   retries?: number;
@@ -46,6 +48,7 @@ function rrq(file: string, o: TftpOptions): Buffer {
   const parts = [file, 'octet'];
   if (o.blksize) parts.push('blksize', String(o.blksize));
   if (o.tsize) parts.push('tsize', '0');
+  if (o.windowsize && o.windowsize > 1) parts.push('windowsize', String(o.windowsize));
   return Buffer.concat([Buffer.from([0, Op.RRQ]), ...parts.map((p) => Buffer.from(`${p}\0`, 'latin1'))]);
 }
 
@@ -78,6 +81,17 @@ export async function tftpGet(host: string, file: string, o: TftpOptions = {}): 
         o.signal?.removeEventListener('abort', onAbort);
         if (e) reject(e);
         else resolve(r!);
+      };
+      let window = 1;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (++tries > retries) {
+            end(new BootchainError(appError('TIMEOUT', `The TFTP server ${host} stopped answering while sending ${file}`, { hint: 'Check that the TFTP server runs and that no firewall drops UDP 69 and the ports after it.' })));
+            return;
+          }
+          send();
+        }, timeoutMs);
       };
       const send = () => {
         sock.send(last, lastTo, host);
@@ -121,6 +135,7 @@ export async function tftpGet(host: string, file: string, o: TftpOptions = {}): 
           for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]) options[fields[i]!.toLowerCase()] = fields[i + 1]!;
           if (options.blksize) blksize = Number(options.blksize);
           if (options.tsize) tsize = Number(options.tsize);
+          if (options.windowsize) window = Math.max(1, Number(options.windowsize) || 1);
           if (!(blksize >= 8 && blksize <= 65464)) return end(new BootchainError(appError('PROTOCOL_ERROR', `${host} chose a block size of ${options.blksize}`)));
           if (tsize !== undefined && tsize > maxBytes) return end(new BootchainError(appError('PROTOCOL_ERROR', `${file} is ${tsize} bytes, more than ${maxBytes} allowed`)));
           last = ack(0);
@@ -130,8 +145,10 @@ export async function tftpGet(host: string, file: string, o: TftpOptions = {}): 
         const block = msg.readUInt16BE(2);
         const data = msg.subarray(4);
         if (block !== (expected & 0xffff)) {
-          // A duplicate of the previous block: our ACK was lost; acknowledge it again.
-          if (block === ((expected - 1) & 0xffff)) sock.send(ack(block), peerPort, host);
+          // One ACK per block: a duplicate of the previous block means our ACK was lost, so
+          // acknowledge it again. With a window (RFC 7440), a gap is answered with the ACK of
+          // the last block received in order, and the server sends again from there.
+          if (window === 1 ? block === ((expected - 1) & 0xffff) : block !== ((expected - 1) & 0xffff)) sock.send(ack((expected - 1) & 0xffff), peerPort, host);
           return;
         }
         if (data.length > blksize) return end(new BootchainError(appError('PROTOCOL_ERROR', `${host} sent ${data.length} bytes in a ${blksize}-byte block`)));
@@ -144,7 +161,8 @@ export async function tftpGet(host: string, file: string, o: TftpOptions = {}): 
           sock.send(last, peerPort, host);
           return end(undefined, { data: Buffer.concat(chunks), blksize, tsize, options });
         }
-        send();
+        if ((expected - 1) % window === 0) send();
+        else arm();
       });
       send();
     });

@@ -1,0 +1,144 @@
+/**
+ * proxyDHCP (PXE 2.1 §2.2.4): answers PXE clients only — DISCOVERs that carry the "PXEClient"
+ * vendor class — with where to boot from, on port 67 (broadcast) and 4011 (the client's REQUEST
+ * to the boot server), and never offers an address (yiaddr 0.0.0.0): the LAN's DHCP server keeps
+ * doing that, untouched. The firmware gets the boot file for its architecture; any iPXE gets the
+ * script URL instead (so nothing loops); Bootchain's iPXE (its user-class) also gets option 17.
+ * Another server's PXE offer seen on the LAN is reported as a warning.
+ */
+import dgram from 'node:dgram';
+import type { ServeEvent } from '../../../shared/bootserver';
+import { parseIPv4 } from '../../../shared/ipv4';
+import { DHCP_MAGIC, Msg, parseReply, type DhcpReply } from '../dhcp/packet';
+
+export interface ProxyDhcpOptions {
+  /** Our address: next-server, server identifier, the TFTP/HTTP server. */
+  address: string;
+  biosFile: string;
+  uefiFile: string;
+  /** What any iPXE gets: the script URL (http://address:port/default.ipxe) or a TFTP file name. */
+  ipxeFile: string;
+  /** Option 17 for Bootchain's iPXE (user-class `userClass`). */
+  rootPath?: string | undefined;
+  userClass: string;
+  /** Bind to this interface (SO_BINDTODEVICE needs root; default all). */
+  ports?: { dhcp: number; pxe: number; client: number };
+  onEvent?: (e: ServeEvent) => void;
+}
+
+const u32ip = (ip: string) => {
+  const n = parseIPv4(ip);
+  if (!n.ok) throw new Error(n.reason);
+  return n.value >>> 0;
+};
+
+/** Builds the proxy answer (OFFER on 67, ACK on 4011). */
+export function proxyReply(req: DhcpReply, raw: Buffer, type: number, file: string, o: ProxyDhcpOptions, extra: Array<[number, Buffer]>): Buffer {
+  const b = Buffer.alloc(240);
+  b[0] = 2; // BOOTREPLY
+  b[1] = 1;
+  b[2] = 6;
+  raw.copy(b, 4, 4, 8); // xid
+  raw.copy(b, 10, 10, 12); // flags (broadcast)
+  b.writeUInt32BE(u32ip(o.address), 20); // siaddr: the boot server
+  raw.copy(b, 28, 28, 44); // chaddr
+  Buffer.from(o.address, 'latin1').copy(b, 44, 0, 63); // sname
+  Buffer.from(file, 'latin1').copy(b, 108, 0, 127); // file
+  b.writeUInt32BE(DHCP_MAGIC, 236);
+  const opts: Buffer[] = [];
+  const opt = (code: number, data: Buffer) => opts.push(Buffer.concat([Buffer.from([code, data.length]), data]));
+  opt(53, Buffer.from([type]));
+  const sid = Buffer.alloc(4);
+  sid.writeUInt32BE(u32ip(o.address));
+  opt(54, sid);
+  opt(60, Buffer.from('PXEClient'));
+  // PXE vendor options (option 43): discovery control 8 = boot from the file in this packet.
+  opt(43, Buffer.from([6, 1, 8, 255]));
+  const uuid = req.options.get(97);
+  if (uuid) opt(97, uuid);
+  for (const [code, data] of extra) opt(code, data);
+  opt(67, Buffer.from(file, 'latin1'));
+  return Buffer.concat([b, ...opts, Buffer.from([255])]);
+}
+
+export class ProxyDhcpServer {
+  private socks: dgram.Socket[] = [];
+  readonly stats = { answered: 0, ignored: 0 };
+
+  constructor(private readonly o: ProxyDhcpOptions) {}
+
+  private emit(e: Omit<ServeEvent, 'at' | 'kind' | 'bytes'>) {
+    this.o.onEvent?.({ kind: 'proxydhcp', bytes: 0, at: Date.now(), ...e });
+  }
+
+  async start(): Promise<void> {
+    const ports = this.o.ports ?? { dhcp: 67, pxe: 4011, client: 68 };
+    const bind = async (port: number, address: string, on: (msg: Buffer, r: dgram.RemoteInfo, s: dgram.Socket) => void) => {
+      const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind({ port, address }, () => {
+          s.removeListener('error', reject);
+          resolve();
+        });
+      });
+      s.setBroadcast(true);
+      s.on('message', (m, r) => on(m, r, s));
+      s.on('error', () => undefined);
+      this.socks.push(s);
+      return s;
+    };
+    // Broadcast DISCOVERs arrive on 0.0.0.0:67 (the LAN's DHCP server listens there too: reuseAddr).
+    await bind(ports.dhcp, '0.0.0.0', (m, r, s) => this.onRequest(m, r, s, ports.client, false));
+    await bind(ports.pxe, this.o.address, (m, r, s) => this.onRequest(m, r, s, r.port, true));
+    // Watch the client port for other servers' PXE offers (another proxyDHCP is a finding).
+    await bind(ports.client, '0.0.0.0', (m, r) => this.watch(m, r)).catch(() => undefined);
+    this.emit({ client: `${this.o.address}`, status: 'listening', message: `proxyDHCP on ${ports.dhcp} and ${ports.pxe}` });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.socks) await new Promise<void>((r) => s.close(() => r()));
+    this.socks = [];
+  }
+
+  private watch(msg: Buffer, r: dgram.RemoteInfo) {
+    if (r.address === this.o.address) return;
+    try {
+      const p = parseReply(msg);
+      const vendor = p.options.get(60)?.toString('latin1') ?? '';
+      if (p.op === 2 && vendor.startsWith('PXEClient') && p.yiaddr === '0.0.0.0') {
+        this.emit({ client: r.address, status: 'warning', message: `another proxyDHCP server answers PXE clients: ${p.serverId ?? r.address} (file "${p.file}")` });
+      }
+    } catch {
+      // not DHCP
+    }
+  }
+
+  private onRequest(msg: Buffer, r: dgram.RemoteInfo, sock: dgram.Socket, replyPort: number, direct: boolean) {
+    let p: DhcpReply;
+    try {
+      p = parseReply(msg);
+    } catch {
+      return;
+    }
+    if (p.op !== 1) return;
+    const client = p.chaddr;
+    const vendor = p.options.get(60)?.toString('latin1') ?? '';
+    const type = p.type;
+    if (!vendor.startsWith('PXEClient') || (type !== Msg.Discover && type !== Msg.Request)) {
+      this.stats.ignored++;
+      return;
+    }
+    const arch = p.options.get(93)?.readUInt16BE(0) ?? 0;
+    const userClass = p.options.get(77)?.toString('latin1') ?? '';
+    const isIpxe = p.options.has(175) || userClass.includes('iPXE') || userClass === this.o.userClass;
+    const ours = userClass === this.o.userClass;
+    const file = isIpxe ? this.o.ipxeFile : arch === 7 || arch === 9 ? this.o.uefiFile : this.o.biosFile;
+    const extra: Array<[number, Buffer]> = ours && this.o.rootPath ? [[17, Buffer.from(this.o.rootPath, 'latin1')]] : [];
+    const reply = proxyReply(p, msg, type === Msg.Discover ? Msg.Offer : Msg.Ack, file, this.o, extra);
+    // On 67 the client has no address yet: broadcast to 68. On 4011 it has one: answer it there.
+    sock.send(reply, replyPort, direct ? r.address : '255.255.255.255');
+    this.stats.answered++;
+    this.emit({ client, file, status: 'answered', message: `${type === Msg.Discover ? 'DISCOVER' : 'REQUEST'}${direct ? ' on 4011' : ''}, arch ${arch}${isIpxe ? `, iPXE${ours ? ' (Bootchain)' : ''}` : ''}` });
+  }
+}

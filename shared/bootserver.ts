@@ -1,0 +1,36 @@
+/** The built-in boot server: what it reports and how the app starts it. */
+import { z } from 'zod';
+import { absPath } from './build';
+import { isIPv4 } from './ipv4';
+
+/** One thing the boot server did (the live panel and the Diagnostics timeline show these). */
+export interface ServeEvent {
+  kind: 'tftp' | 'http' | 'proxydhcp' | 'server';
+  client: string;
+  /** File requested, or what the DHCP answer said. */
+  file?: string | undefined;
+  status: 'started' | 'done' | 'failed' | 'refused' | 'answered' | 'ignored' | 'warning' | 'listening';
+  bytes: number;
+  message?: string | undefined;
+  at: number;
+}
+
+export const ServeInput = z
+  .object({
+    /** The folder served (the artifact folder). */
+    root: absPath,
+    /** The address to serve on (an address of this computer on the workstations' LAN). */
+    address: z.string().refine(isIPv4, { message: 'an IPv4 address of this computer' }),
+    tftpPort: z.number().int().min(1).max(65535).default(69),
+    /** HTTP port for iPXE (0: no HTTP). */
+    httpPort: z.number().int().min(0).max(65535).default(8080),
+    /** Answer PXE clients as a proxyDHCP server (never hands out addresses). */
+    proxyDhcp: z.boolean().default(false),
+    biosFile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('undionly.kpxe'),
+    uefiFile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('snponly.efi'),
+    /** The user-class of Bootchain's embedded script (its iPXE gets option 17 = the HTTP URL). */
+    userClass: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/).default('bootchain'),
+  })
+  .strict();
+export type ServeInput = z.input<typeof ServeInput>;
+export type ServeOptions = z.output<typeof ServeInput>;
