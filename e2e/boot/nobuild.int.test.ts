@@ -9,6 +9,9 @@ import { addLabHost } from '../lab/lab';
 import { labOrSkipReason } from '../support/lab-guard';
 import { bootInLab, haveQemu } from '../support/qemu';
 import { vmBootJob } from '../../electron/services/vm/job';
+import { CLI } from '../../electron/cli/run-cli';
+import { mkdirSync } from 'node:fs';
+import { tftpGet } from '../../electron/services/tftp/client';
 
 // No-build path (a), for real: QEMU's own NIC ROM is a stock iPXE without an embedded script.
 // With the generated dnsmasq config it gets default.ipxe instead of iPXE again, follows the
@@ -34,7 +37,8 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     for (const f of ['default.ipxe', '52-54-00-b0-07-01.ipxe']) writeFileSync(path.join(L.nas.tftpRoot, f), g.files[f]!);
     if (existsSync('/usr/lib/ipxe/undionly.kpxe')) copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
     const conf = path.join(L.dir, 'nobuild-dnsmasq.conf');
-    writeFileSync(conf, g.files['dhcp/dnsmasq.conf']!);
+    // Restricted to this VM's MAC: other tests' virtual clients run beside it.
+    writeFileSync(conf, `${g.files['dhcp/dnsmasq.conf']!}\ndhcp-host=${MAC}\ndhcp-ignore=tag:!known\n`);
     const log = path.join(L.dir, 'nobuild-dnsmasq.log');
     rmSync(log, { force: true });
     rmSync(path.join(L.dir, 'nobuild.leases'), { force: true });
@@ -81,5 +85,55 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     expect(r.reached).toBe('booted');
     expect(stages).toContain('sanboot');
     expect(r.console).toContain('52-54-00-b0-07-02.ipxe');
+  });
+
+  it("boots through Bootchain's own TFTP, HTTP and proxyDHCP, beside a DHCP server that only gives addresses", { timeout: 180000 }, async () => {
+    const L = lab!;
+    const mac = '52:54:00:b0:07:03';
+    const srvIp = '10.77.0.50';
+    const p = loadProject(
+      sampleProject({
+        name: 'served',
+        router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.171', rangeEnd: '10.77.0.175', interface: 'eth0' } },
+        workstations: [{ name: 'vm3', mac, firmware: 'bios', target: L.iscsi.targets.boot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vm3', initramfs: 'genkernel' }],
+      }),
+    );
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const g = generateArtifacts(p.value, {});
+    if (!g.ok) throw new Error(JSON.stringify(g.errors));
+    const root = path.join(L.dir, 'served-root');
+    mkdirSync(root, { recursive: true });
+    for (const f of ['default.ipxe', '52-54-00-b0-07-03.ipxe']) writeFileSync(path.join(root, f), g.files[f]!);
+    copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(root, 'undionly.kpxe'));
+    // The LAN's DHCP server: addresses only, no PXE options at all.
+    const dconf = path.join(L.dir, 'addr-only.conf');
+    writeFileSync(dconf, ['interface=eth0', 'dhcp-range=10.77.0.171,10.77.0.175,255.255.255.0,1h', 'no-ping', `dhcp-host=${mac}`, 'dhcp-ignore=tag:!known', ''].join('\n'));
+    const dhcp = await addLabHost(L, 'addr', ['10.77.0.4']);
+    const srv = await addLabHost(L, 'srv', [srvIp]);
+    try {
+      dhcp.daemon('dnsmasq', '/usr/sbin/dnsmasq', ['--keep-in-foreground', `--conf-file=${dconf}`, '--port=0', '--user=root', `--dhcp-leasefile=${path.join(L.dir, 'addr.leases')}`]);
+      srv.daemon('serve', process.execPath, [CLI, 'serve', '--root', root, '--address', srvIp, '--proxy-dhcp', 'eth0', '--http', '8080', '--json']);
+      const log = path.join(L.dir, 'srv-serve.log');
+      const t0 = Date.now();
+      while (!(existsSync(log) && readFileSync(log, 'utf8').includes('"listening"')) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 100));
+      const boot = await bootInLab(L, { mac, until: new RegExp(BOOT_MARKER), timeoutMs: 150000, tap: 'tapvm3' });
+      const events = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { kind: string; status: string; file?: string; client: string });
+      process.stdout.write(`boot through Bootchain's server: marker ${boot.found ? 'reached' : 'NOT reached'} after ${boot.ms} ms; ${events.filter((e) => e.status === 'answered' || e.status === 'done').map((e) => `${e.kind} ${e.status} ${e.file ?? ''}`).join('; ')}\n`);
+      if (!boot.found) process.stdout.write(`console:\n${boot.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-25).join('\n')}\n`);
+      expect(boot.found).toBe(true);
+      // QEMU's NIC ROM is itself a stock iPXE: it gets the script over HTTP (no option 17, no loop).
+      expect(events.some((e) => e.kind === 'proxydhcp' && e.status === 'answered' && e.file === `http://${srvIp}:8080/default.ipxe`)).toBe(true);
+      expect(events.some((e) => e.kind === 'http' && e.status === 'done' && e.file === '/default.ipxe')).toBe(true);
+      expect(events.some((e) => e.kind === 'http' && e.status === 'done' && e.file === '/52-54-00-b0-07-03.ipxe')).toBe(true);
+      // The firmware stage (iPXE over TFTP) as a PXE ROM would fetch it, from the same server.
+      const fw = await tftpGet(srvIp, 'undionly.kpxe', { blksize: 1432 });
+      expect(fw.data.equals(readFileSync('/usr/lib/ipxe/undionly.kpxe'))).toBe(true);
+    } finally {
+      await srv.remove();
+      await dhcp.remove();
+    }
   });
 });

@@ -141,8 +141,10 @@ Verbs:
       --tftp-port N            TFTP port (default 69; below 1024 needs root or cap_net_bind_service)
       --http PORT              HTTP port for iPXE (default 8080; 0: no HTTP)
       --proxy-dhcp IFACE       answer PXE clients on IFACE as a proxyDHCP server (ports 67 and 4011):
-                               the firmware gets iPXE, any iPXE gets http://ADDRESS:PORT/default.ipxe;
-                               never hands out addresses (the LAN's DHCP server keeps doing that)
+                               the firmware gets iPXE over TFTP, any iPXE gets http://ADDRESS:PORT/
+                               default.ipxe (default.ipxe over TFTP without HTTP), Bootchain's iPXE
+                               also option 17 = http://ADDRESS:PORT (set the project's root path to
+                               it); never hands out addresses
       --project FILE           take the boot file names and user-class from the project
       --json                   one JSON line per event (client, file, status, bytes)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing

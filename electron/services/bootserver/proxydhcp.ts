@@ -3,12 +3,14 @@
  * vendor class — with where to boot from, on port 67 (broadcast) and 4011 (the client's REQUEST
  * to the boot server), and never offers an address (yiaddr 0.0.0.0): the LAN's DHCP server keeps
  * doing that, untouched. The firmware gets the boot file for its architecture; any iPXE gets the
- * script URL instead (so nothing loops); Bootchain's iPXE (its user-class) also gets option 17.
+ * script instead (so nothing loops), over HTTP when it is on; Bootchain's iPXE (its user-class)
+ * also gets option 17, the project's root path.
  * Another server's PXE offer seen on the LAN is reported as a warning.
  */
 import dgram from 'node:dgram';
 import type { ServeEvent } from '../../../shared/bootserver';
-import { parseIPv4 } from '../../../shared/ipv4';
+import { formatIPv4, parseIPv4 } from '../../../shared/ipv4';
+import { listInterfaces } from '../net/interfaces';
 import { DHCP_MAGIC, Msg, parseReply, type DhcpReply } from '../dhcp/packet';
 
 export interface ProxyDhcpOptions {
@@ -16,9 +18,9 @@ export interface ProxyDhcpOptions {
   address: string;
   biosFile: string;
   uefiFile: string;
-  /** What any iPXE gets: the script URL (http://address:port/default.ipxe) or a TFTP file name. */
+  /** What any iPXE gets instead of iPXE again: default.ipxe (over TFTP) or its URL. */
   ipxeFile: string;
-  /** Option 17 for Bootchain's iPXE (user-class `userClass`). */
+  /** Option 17 for Bootchain's iPXE only (its embedded script checks it; the project's root path). */
   rootPath?: string | undefined;
   userClass: string;
   /** Bind to this interface (SO_BINDTODEVICE needs root; default all). */
@@ -71,7 +73,21 @@ export class ProxyDhcpServer {
     this.o.onEvent?.({ kind: 'proxydhcp', bytes: 0, at: Date.now(), ...e });
   }
 
+  /**
+   * Where answers to clients without an address go: the broadcast address of our own subnet. A
+   * limited broadcast (255.255.255.255) leaves by the default route's interface — the wrong one
+   * on a computer with two networks, and none at all without a default route.
+   */
+  private broadcast = '255.255.255.255';
+
   async start(): Promise<void> {
+    for (const ni of listInterfaces()) {
+      const sub = ni.subnets.find((x) => x.address === this.o.address);
+      if (sub) {
+        const net = parseIPv4(sub.network);
+        if (net.ok) this.broadcast = formatIPv4((net.value | (sub.prefix === 0 ? 0xffffffff : (1 << (32 - sub.prefix)) - 1)) >>> 0);
+      }
+    }
     const ports = this.o.ports ?? { dhcp: 67, pxe: 4011, client: 68 };
     const bind = async (port: number, address: string, on: (msg: Buffer, r: dgram.RemoteInfo, s: dgram.Socket) => void) => {
       const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
@@ -129,15 +145,22 @@ export class ProxyDhcpServer {
       this.stats.ignored++;
       return;
     }
+    // A broadcast REQUEST on 67 belongs to the DHCP server the client chose, unless that is us.
+    if (type === Msg.Request && !direct && p.serverId !== this.o.address) {
+      this.stats.ignored++;
+      return;
+    }
     const arch = p.options.get(93)?.readUInt16BE(0) ?? 0;
     const userClass = p.options.get(77)?.toString('latin1') ?? '';
     const isIpxe = p.options.has(175) || userClass.includes('iPXE') || userClass === this.o.userClass;
     const ours = userClass === this.o.userClass;
     const file = isIpxe ? this.o.ipxeFile : arch === 7 || arch === 9 ? this.o.uefiFile : this.o.biosFile;
+    // Option 17 only for Bootchain's iPXE: a stock iPXE (a NIC's own ROM) hooks a root-path as a
+    // SAN disk before it boots the file — the "option 17 to every client" fault.
     const extra: Array<[number, Buffer]> = ours && this.o.rootPath ? [[17, Buffer.from(this.o.rootPath, 'latin1')]] : [];
     const reply = proxyReply(p, msg, type === Msg.Discover ? Msg.Offer : Msg.Ack, file, this.o, extra);
     // On 67 the client has no address yet: broadcast to 68. On 4011 it has one: answer it there.
-    sock.send(reply, replyPort, direct ? r.address : '255.255.255.255');
+    sock.send(reply, replyPort, direct ? r.address : this.broadcast);
     this.stats.answered++;
     this.emit({ client, file, status: 'answered', message: `${type === Msg.Discover ? 'DISCOVER' : 'REQUEST'}${direct ? ' on 4011' : ''}, arch ${arch}${isIpxe ? `, iPXE${ours ? ' (Bootchain)' : ''}` : ''}` });
   }
