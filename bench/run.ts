@@ -8,6 +8,7 @@ import { benchIscsi } from './iscsi';
 import { benchScan } from './scan';
 import { benchUpload } from './upload';
 import { benchVerify } from './verify';
+import { benchTftp } from './tftp';
 
 async function main(): Promise<number> {
   const lab = await labUp();
@@ -21,6 +22,8 @@ async function main(): Promise<number> {
     results.push(['upload', await benchUpload(lab)]);
     process.stdout.write('\n');
     results.push(['verify', await benchVerify(lab)]);
+    process.stdout.write('\n');
+    results.push(['boot server (TFTP)', await benchTftp(lab)]);
     process.stdout.write('\n');
     const build = await benchBuild();
     if (build !== undefined) results.push(['ipxe build', build]);

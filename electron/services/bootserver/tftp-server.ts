@@ -186,19 +186,23 @@ class Transfer {
     this.sock.send(b, this.peer.port, this.peer.address);
   }
 
-  /** Bytes of block `n` (1-based); a zero-length block ends a file whose size is a multiple of blksize. */
-  private async block(n: number): Promise<Buffer> {
+  /** Bytes of block `n` (1-based), from the read-ahead cache when it holds them (no await then). */
+  private block(n: number): Buffer | Promise<Buffer> {
     const start = (n - 1) * this.blksize;
     if (this.netascii) return this.netascii.subarray(start, start + this.blksize);
     const end = Math.min(start + this.blksize, this.size);
     if (start >= end) return Buffer.alloc(0);
-    if (!this.cache || start < this.cache.start || end > this.cache.start + this.cache.data.length) {
-      const len = Math.min(Math.max(this.blksize * this.window * 4, 1 << 20), this.size - start);
-      const buf = Buffer.allocUnsafe(len);
-      const { bytesRead } = await this.fh.read(buf, 0, len, start);
-      this.cache = { start, data: buf.subarray(0, bytesRead) };
-    }
-    return this.cache.data.subarray(start - this.cache.start, end - this.cache.start);
+    const c = this.cache;
+    if (c && start >= c.start && end <= c.start + c.data.length) return c.data.subarray(start - c.start, end - c.start);
+    return this.fill(start).then(() => this.block(n));
+  }
+
+  /** Reads ahead from `start` (at least a few windows, 1 MiB or more). */
+  private async fill(start: number): Promise<void> {
+    const len = Math.min(Math.max(this.blksize * this.window * 4, 1 << 20), this.size - start);
+    const buf = Buffer.allocUnsafe(len);
+    const { bytesRead } = await this.fh.read(buf, 0, len, start);
+    this.cache = { start, data: buf.subarray(0, bytesRead) };
   }
 
   async begin(): Promise<number> {
@@ -249,12 +253,15 @@ class Transfer {
           this.send(errorPacket(Err.undefined, e.message));
           finish(e);
         };
+        // One timer per transfer, re-armed with refresh() on every send (cheap in the hot path).
         const arm = () => {
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            if (++tries > retries) return finish(new Error(`the client stopped answering (after ${retries} retries)`));
-            void sendWindow();
-          }, this.timeoutMs);
+          if (timer) timer.refresh();
+          else
+            timer = setTimeout(() => {
+              if (finished) return;
+              if (++tries > retries) return finish(new Error(`the client stopped answering (after ${retries} retries)`));
+              void sendWindow();
+            }, this.timeoutMs);
         };
         const sendWindow = async () => {
           if (acked === -1) {
@@ -263,10 +270,12 @@ class Transfer {
           }
           const last = Math.min(acked + this.window, blocks);
           for (let n = acked + 1; n <= last; n++) {
-            const data = await this.block(n);
-            const head = Buffer.from([0, Op.DATA, 0, 0]);
+            const b = this.block(n);
+            const data = b instanceof Promise ? await b : b;
+            const head = Buffer.allocUnsafe(4);
+            head.writeUInt16BE(Op.DATA, 0);
             head.writeUInt16BE(n & 0xffff, 2); // block numbers roll over to 0 past 65535
-            this.send(Buffer.concat([head, data]));
+            this.sock.send([head, data], this.peer.port, this.peer.address); // gather: no copy
           }
           arm();
         };
