@@ -34,3 +34,28 @@ export const ServeInput = z
   .strict();
 export type ServeInput = z.input<typeof ServeInput>;
 export type ServeOptions = z.output<typeof ServeInput>;
+
+/** serve:start — the project's boot files, assembled in the app's data folder, served from here. */
+export const ServeStartInput = z
+  .object({
+    project: z.unknown(),
+    secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
+    buildDir: absPath.optional(),
+    address: z.string().refine(isIPv4, { message: 'an IPv4 address of this computer' }),
+    tftpPort: z.number().int().min(1).max(65535).default(69),
+    httpPort: z.number().int().min(0).max(65535).default(8080),
+    proxyDhcp: z.boolean().default(false),
+  })
+  .strict();
+export type ServeStartInput = z.input<typeof ServeStartInput>;
+
+/** The end of a serve job (stopped by the user). */
+export interface ServeResult {
+  root: string;
+  tftp: string;
+  http?: string | undefined;
+  served: number;
+  bytes: number;
+  failed: number;
+  durationMs: number;
+}

@@ -7,6 +7,7 @@ import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 import { VerifyInput } from './verify';
 import { VmBootInput } from './vm';
+import { ServeStartInput } from './bootserver';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
 
 /** Static facts about the running backend. */
@@ -42,6 +43,7 @@ export const contract = {
   'upload:rollback': { input: RollbackInput, output: out<RollbackResult>() },
   'verify:start': { input: VerifyInput, output: out<JobStarted>() },
   'vm:boot': { input: VmBootInput, output: out<JobStarted>() },
+  'serve:start': { input: ServeStartInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 

@@ -6,6 +6,7 @@ import type { Portal, ScanResult } from './scan';
 import type { UploadedFile, UploadResult } from './upload';
 import type { ChainLink, VerifyResult } from './verify';
 import type { VmBootResult, VmStage } from './vm';
+import type { ServeEvent, ServeResult } from './bootserver';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -16,6 +17,7 @@ export interface JobKinds {
   upload: { item: UploadedFile; result: UploadResult };
   verify: { item: ChainLink; result: VerifyResult };
   vmboot: { item: VmStage; result: VmBootResult };
+  serve: { item: ServeEvent; result: ServeResult };
 }
 export type JobKind = keyof JobKinds;
 

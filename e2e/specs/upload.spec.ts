@@ -82,4 +82,44 @@ test.describe('Upload step', () => {
       writeFileSync(known, trusted);
     }
   });
+
+  test('serve from this computer: TFTP and HTTP of the project files, live panel, refusals counted, timeline in Diagnostics', async ({ page }) => {
+    const L = lab!;
+    await reachBuild(page, L);
+    await page.getByTestId('build-skip').check();
+    await page.getByTestId('next').click();
+    await expect(page.getByTestId('serve-address')).toHaveValue(L.desk.ip);
+    await page.getByTestId('serve-switch').check();
+    await expect(page.getByTestId('serve-events')).toContainText('listening');
+    const tftp = execFileSync('curl', ['-sf', '--tftp-blksize', '1432', `tftp://${L.desk.ip}/default.ipxe`], { encoding: 'utf8' });
+    expect(tftp).toContain('#!ipxe');
+    const http = execFileSync('curl', ['-sf', `http://${L.desk.ip}:8080/52-54-00-12-34-56.ipxe`], { encoding: 'utf8' });
+    expect(http).toContain('sanboot');
+    let refused = '';
+    try {
+      execFileSync('curl', ['-sf', '--path-as-is', `http://${L.desk.ip}:8080/../../etc/passwd`], { encoding: 'utf8' });
+    } catch (e) {
+      refused = String((e as { status?: number }).status);
+    }
+    expect(refused).not.toBe('');
+    await expect(page.getByTestId('serve-files')).toHaveText('2');
+    await expect(page.getByTestId('serve-errors')).toHaveText('1');
+    await expect(page.getByTestId('serve-events')).toContainText('/52-54-00-12-34-56.ipxe');
+    await page.screenshot({ path: `${SHOTS}/upload-5-serving.png`, fullPage: true });
+    await page.getByTestId('nav-diagnostics').click();
+    await expect(page.getByTestId('diag-timeline')).toContainText('default.ipxe');
+    await page.getByTestId('nav-upload').click();
+    await page.getByTestId('serve-switch').uncheck();
+    await expect(page.getByTestId('serve-switch')).not.toBeChecked();
+    await expect
+      .poll(() => {
+        try {
+          execFileSync('curl', ['-sf', '-m', '2', `http://${L.desk.ip}:8080/default.ipxe`]);
+          return 'still serving';
+        } catch {
+          return 'stopped';
+        }
+      })
+      .toBe('stopped');
+  });
 });

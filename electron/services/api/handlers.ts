@@ -22,6 +22,7 @@ import { KnownHosts } from '../upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 import { verifyStation } from '../verify/verify';
 import { vmBootJob } from '../vm/job';
+import { serveJob } from '../bootserver/job';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -107,6 +108,13 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
       const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
       return startJob('vmboot', (ctx) => vmBootJob({ project: p.value, secrets: input.secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
+    },
+    'serve:start': async (input, caller) => {
+      const p = loadProject(input.project);
+      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
+      const root = path.join(dataDir, 'serve', p.value.name);
+      return startJob('serve', (ctx) => serveJob({ project: p.value, secrets: input.secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
     },
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),

@@ -49,7 +49,7 @@ export const STEPS: StepDef[] = [
     title: 'Upload',
     kind: 'wizard',
     summary: 'Copy the boot files to the NAS over SSH/SFTP',
-    isComplete: (s) => s.upload.status === 'succeeded' && s.upload.result?.tftp?.ok !== false,
+    isComplete: (s) => (s.upload.status === 'succeeded' && s.upload.result?.tftp?.ok !== false) || s.serve.running,
   },
   {
     id: 'verify',

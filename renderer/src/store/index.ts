@@ -7,10 +7,11 @@ import { createScanSlice, type ScanSlice } from './scan-slice';
 import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createUploadSlice, type UploadSlice } from './upload-slice';
 import { createVerifySlice, type VerifySlice } from './verify-slice';
+import { createServeSlice, type ServeSlice } from './serve-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -20,6 +21,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createBuildSlice(...a),
   ...createUploadSlice(...a),
   ...createVerifySlice(...a),
+  ...createServeSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
@@ -33,5 +35,6 @@ export function connectJobEvents(): () => void {
     else if (e.kind === 'upload') st.applyUploadEvent(e);
     else if (e.kind === 'verify') st.applyVerifyEvent(e);
     else if (e.kind === 'vmboot') st.applyVmEvent(e);
+    else if (e.kind === 'serve') st.applyServeEvent(e);
   });
 }

@@ -3,6 +3,7 @@ import { ErrorBox } from '../../components/ErrorBox';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
+import { ServePanel } from './ServePanel';
 
 const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
@@ -228,6 +229,7 @@ export function UploadStep() {
         </p>
       ) : null}
       <LogBox title="Upload log" lines={u.log} testId="upload-log" />
+      <ServePanel />
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { LogBox } from '../../components/LogBox';
 import { useApp } from '../../store/index';
 import { ChainPicture } from './ChainPicture';
 import { VmBoot } from './VmBoot';
+import { ServeTimeline } from '../upload/ServePanel';
 
 /** Offers text as a file download (the renderer writes nothing itself). */
 function download(name: string, type: string, text: string) {
@@ -138,6 +139,11 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
       ) : null}
       <LogBox title="Verify log" lines={v.log} testId="verify-log" />
       {stations.length > 0 ? <VmBoot /> : null}
+      {diagnostics ? (
+        <div data-testid="diag-timeline">
+          <ServeTimeline limit={50} />
+        </div>
+      ) : null}
     </section>
   );
 }

@@ -1,0 +1,39 @@
+/**
+ * "Serve from this computer": the project's boot files are assembled (with the upload engine's
+ * folder target: plan, atomic writes) in the app's data folder, then served over TFTP, HTTP and
+ * optionally proxyDHCP until the job is cancelled. Every request is a job item (the live panel).
+ */
+import { mkdirSync } from 'node:fs';
+import type { ServeOptions, ServeResult } from '../../../shared/bootserver';
+import type { Secrets } from '../../../shared/gen/artifacts';
+import type { Project } from '../../../shared/model/project';
+import type { JobContext } from '../jobs/runner';
+import { applyUpload } from '../upload/engine';
+import { FolderTarget } from '../upload/folder';
+import { uploadFiles } from '../upload/job';
+import { BootServer } from './server';
+
+export async function serveJob(
+  req: { project: Project; secrets: Secrets; buildDir?: string | undefined; root: string } & Pick<ServeOptions, 'address' | 'tftpPort' | 'httpPort' | 'proxyDhcp'>,
+  ctx: Pick<JobContext<'serve'>, 'signal' | 'log' | 'item' | 'progress'>,
+): Promise<ServeResult> {
+  const t0 = Date.now();
+  const { files, notes } = uploadFiles(req.project, req.secrets, req.buildDir);
+  for (const n of notes) ctx.log(n, 'warn');
+  mkdirSync(req.root, { recursive: true });
+  const placed = await applyUpload(await new FolderTarget(req.root).open(), files);
+  ctx.log(`serving ${Object.keys(files).length} files from ${req.root} (${placed.plan.add.length} new, ${placed.plan.change.length} changed)`);
+  const server = new BootServer(
+    { root: req.root, address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp, biosFile: req.project.boot.biosFile, uefiFile: req.project.boot.uefiFile, userClass: req.project.boot.userClass },
+    (e) => ctx.item(e),
+  );
+  const where = await server.start();
+  ctx.progress({ phase: `serving on ${where.tftp}${where.http ? ` and ${where.http}` : ''}` });
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) return resolve();
+    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const stats = { served: (server.tftp?.stats.served ?? 0) + (server.http?.stats.served ?? 0), bytes: (server.tftp?.stats.bytes ?? 0) + (server.http?.stats.bytes ?? 0), failed: (server.tftp?.stats.failed ?? 0) + (server.http?.stats.failed ?? 0) };
+  await server.stop();
+  return { root: req.root, tftp: where.tftp, http: where.http, ...stats, durationMs: Date.now() - t0 };
+}
