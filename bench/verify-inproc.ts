@@ -3,21 +3,15 @@
  * host (generated dnsmasq config, stock iPXE, generated scripts, the lab NAS's tgtd), then the
  * full verify of its workstation RUNS times. Prints JSON.
  */
-import { startChainLab } from '../e2e/lab/chain-lab';
+import { chainProject, startChainLab } from '../e2e/lab/chain-lab';
 import { currentLab } from '../e2e/lab/lab';
 import { verifyStation } from '../electron/services/verify/verify';
-import { sampleProject } from '../shared/gen/fixtures';
 
 async function main(): Promise<void> {
   const L = currentLab();
   if (!L) throw new Error('run inside the lab (bench/verify.ts does)');
   const runs = Number(process.argv[2] ?? 7);
-  const project = sampleProject({
-    name: 'bench',
-    nas: { address: '10.77.0.95', iscsiPort: 3260, tftpRoot: '/srv/tftp' },
-    router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
-    workstations: [{ name: 'pc', mac: '52:54:00:b0:12:01', firmware: 'bios', target: L.iscsi.targets.boot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:bench', portals: [{ address: L.nas.ips[0]!, port: 3260 }], initramfs: 'genkernel' }],
-  });
+  const project = chainProject(L, { name: 'bench', ip: '10.77.0.95', mac: '52:54:00:b0:12:01', target: L.iscsi.targets.boot, station: 'pc' });
   const chain = await startChainLab(L, { name: 'vbench', ip: '10.77.0.95', project });
   const ms: number[] = [];
   const wait = Number(process.env.BENCH_DHCP_WAIT ?? 1000);

@@ -7,6 +7,7 @@
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateArtifacts } from '../../shared/gen/artifacts';
+import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject, type Project, type ProjectInput } from '../../shared/model/project';
 import { addLabHost, type LabInfo } from './lab';
 
@@ -89,4 +90,29 @@ export async function startChainLab(L: LabInfo, spec: ChainLabSpec): Promise<Cha
       for (const h of [host, ...extra]) await h.remove();
     },
   };
+}
+
+/**
+ * A one-workstation project for a chain lab on `ip`: its DHCP/TFTP host is the project's NAS
+ * address, the disk is on the lab NAS's tgtd (the workstation's portal).
+ */
+export function chainProject(L: LabInfo, o: { name: string; ip: string; mac: string; target: string; station?: string; ws?: Record<string, unknown> }): ProjectInput {
+  return sampleProject({
+    name: o.name,
+    nas: { address: o.ip, iscsiPort: 3260, tftpRoot: '/srv/tftp' },
+    router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
+    workstations: [
+      {
+        name: o.station ?? 'vm',
+        mac: o.mac,
+        firmware: 'bios',
+        target: o.target,
+        lun: 1,
+        initiatorIqn: `iqn.2026-11.test.bootchain:${o.name}`,
+        portals: [{ address: L.nas.ips[0]!, port: 3260 }],
+        initramfs: 'genkernel',
+        ...(o.ws ?? {}),
+      },
+    ],
+  } as Partial<ProjectInput>);
 }

@@ -2,25 +2,13 @@ import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { ProjectStore } from '../../electron/services/project/store';
-import { sampleProject } from '../../shared/gen/fixtures';
-import type { ProjectInput } from '../../shared/model/project';
 import { CHAIN_LINKS } from '../../shared/verify';
-import { startChainLab, type ChainLabSpec } from '../lab/chain-lab';
+import { chainProject, startChainLab, type ChainLabSpec } from '../lab/chain-lab';
 import type { LabInfo } from '../lab/lab';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('diagnostics.spec.ts');
 const SHOTS = screenshotDir();
-
-/** A one-workstation project whose chain runs on a fresh lab host (DHCP+TFTP) and the lab NAS's tgtd. */
-function project(L: LabInfo, name: string, ip: string, mac: string, target: string): ProjectInput {
-  return sampleProject({
-    name,
-    nas: { address: ip, iscsiPort: 3260, tftpRoot: '/srv/tftp' },
-    router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
-    workstations: [{ name: 'pc', mac, firmware: 'bios', target, lun: 1, initiatorIqn: `iqn.2026-11.test.bootchain:${name}`, portals: [{ address: L.nas.ips[0]!, port: 3260 }], initramfs: 'genkernel' }],
-  });
-}
 
 async function check(page: Page, name: string) {
   await page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
@@ -54,7 +42,7 @@ test.describe('Diagnostics view', () => {
     test(c.broken ? `${c.name}: ${c.broken} is red, with its fix` : `${c.name}: every link green, then a VM test boot`, async ({ page }) => {
       test.setTimeout(120_000);
       const L = lab!;
-      const p = project(L, c.name, c.ip, c.mac, c.target(L));
+      const p = chainProject(L, { name: c.name, ip: c.ip, mac: c.mac, target: c.target(L), station: 'pc' });
       new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(p);
       const chain = await startChainLab(L, { name: c.name.slice(0, 6), ip: c.ip, project: p, ...(c.spec ?? {}) });
       try {

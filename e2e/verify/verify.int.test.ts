@@ -2,10 +2,8 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyStation } from '../../electron/services/verify/verify';
-import { sampleProject } from '../../shared/gen/fixtures';
-import type { ProjectInput } from '../../shared/model/project';
 import type { LinkId, VerifyResult } from '../../shared/verify';
-import { startChainLab, type ChainLabSpec } from '../lab/chain-lab';
+import { chainProject, startChainLab, type ChainLabSpec } from '../lab/chain-lab';
 import { labOrSkipReason } from '../support/lab-guard';
 import { runBuiltCli } from '../../electron/cli/run-cli';
 import { mkdtempSync } from 'node:fs';
@@ -122,25 +120,13 @@ describe.skipIf(!lab)('verify: the fault lab', () => {
       const ip = `10.77.0.${60 + n}`;
       const mac = `52:54:00:b0:10:${n.toString(16).padStart(2, '0')}`;
       const { targetKey, chap, ...ws } = (v.ws ?? {}) as { targetKey?: string; chap?: string };
-      const project: ProjectInput = sampleProject({
+      const project = chainProject(L, {
         name: `v${v.name}`,
-        nas: { address: ip, iscsiPort: 3260, tftpRoot: '/srv/tftp' },
-        router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' }, ...(v.router ?? {}) },
-        workstations: [
-          {
-            name: 'vm',
-            mac,
-            firmware: 'bios',
-            target: targets[targetKey ?? 'boot']!,
-            lun: 1,
-            initiatorIqn: `iqn.2026-11.test.bootchain:v${v.name}`,
-            portals: [{ address: L.nas.ips[0]!, port: 3260 }],
-            initramfs: 'genkernel',
-            ...(chap ? { chap: { username: L.iscsi.chap.oneWay.username, secretRef: 'v.chap' } } : {}),
-            ...ws,
-          },
-        ],
-      } as Partial<ProjectInput>);
+        ip,
+        mac,
+        target: targets[targetKey ?? 'boot']!,
+        ws: { ...(chap ? { chap: { username: L.iscsi.chap.oneWay.username, secretRef: 'v.chap' } } : {}), ...ws },
+      });
       const chain = await startChainLab(L, { name: `vf${n}`, ip, project, ...(v.secrets ? { secrets: v.secrets } : {}), ...(v.spec ?? {}) });
       try {
         if (v.rogue) await chain.addRogueDhcp(`10.77.0.${100 + n}`);
@@ -179,12 +165,7 @@ describe.skipIf(!lab)('verify: the fault lab', () => {
 describe.skipIf(!lab)('bootchain verify (CLI)', () => {
   it('prints each link, the fix, exit 1 on a broken chain; --json and --markdown; --vm', { timeout: 150_000 }, async () => {
     const L = lab!;
-    const project = sampleProject({
-      name: 'vcli',
-      nas: { address: '10.77.0.90', iscsiPort: 3260, tftpRoot: '/srv/tftp' },
-      router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
-      workstations: [{ name: 'vm', mac: '52:54:00:b0:10:90', firmware: 'bios', target: L.iscsi.targets.empty, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vcli', portals: [{ address: L.nas.ips[0]!, port: 3260 }], initramfs: 'genkernel' }],
-    });
+    const project = chainProject(L, { name: 'vcli', ip: '10.77.0.90', mac: '52:54:00:b0:10:90', target: L.iscsi.targets.empty });
     const chain = await startChainLab(L, { name: 'vcli', ip: '10.77.0.90', project });
     try {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-verify-cli-'));
