@@ -30,6 +30,8 @@ export const ServeInput = z
     uefiFile: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('snponly.efi'),
     /** The user-class of Bootchain's embedded script (its iPXE gets option 17 = the HTTP URL). */
     userClass: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/).default('bootchain'),
+    /** proxyDHCP answers only these MACs (the project's workstations); absent: every PXE client. */
+    macs: z.array(z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)).max(1024).optional(),
   })
   .strict();
 export type ServeInput = z.input<typeof ServeInput>;

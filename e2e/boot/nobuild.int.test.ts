@@ -42,7 +42,7 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     const log = path.join(L.dir, 'nobuild-dnsmasq.log');
     rmSync(log, { force: true });
     rmSync(path.join(L.dir, 'nobuild.leases'), { force: true });
-    const host = await addLabHost(L, 'dhcpb', ['10.77.0.3']);
+    const host = await addLabHost(L, 'dhcpb', ['10.77.0.43']);
     try {
       host.daemon('dnsmasq', '/usr/sbin/dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`, '--port=0', '--user=root', '--log-dhcp', `--log-facility=${log}`, `--dhcp-leasefile=${path.join(L.dir, 'nobuild.leases')}`]);
       await new Promise((r) => setTimeout(r, 500));
@@ -108,11 +108,14 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     // The LAN's DHCP server: addresses only, no PXE options at all.
     const dconf = path.join(L.dir, 'addr-only.conf');
     writeFileSync(dconf, ['interface=eth0', 'dhcp-range=10.77.0.171,10.77.0.175,255.255.255.0,1h', 'no-ping', `dhcp-host=${mac}`, 'dhcp-ignore=tag:!known', ''].join('\n'));
-    const dhcp = await addLabHost(L, 'addr', ['10.77.0.4']);
+    const dhcp = await addLabHost(L, 'addr', ['10.77.0.44']);
     const srv = await addLabHost(L, 'srv', [srvIp]);
     try {
       dhcp.daemon('dnsmasq', '/usr/sbin/dnsmasq', ['--keep-in-foreground', `--conf-file=${dconf}`, '--port=0', '--user=root', `--dhcp-leasefile=${path.join(L.dir, 'addr.leases')}`]);
-      srv.daemon('serve', process.execPath, [CLI, 'serve', '--root', root, '--address', srvIp, '--proxy-dhcp', 'eth0', '--http', '8080', '--json']);
+      // --project: proxyDHCP answers only this project's workstation (other tests' clients run beside it).
+      const projectFile = path.join(L.dir, 'served-project.json');
+      writeFileSync(projectFile, JSON.stringify(p.value));
+      srv.daemon('serve', process.execPath, [CLI, 'serve', '--root', root, '--address', srvIp, '--proxy-dhcp', 'eth0', '--http', '8080', '--project', projectFile, '--json']);
       const log = path.join(L.dir, 'srv-serve.log');
       const t0 = Date.now();
       while (!(existsSync(log) && readFileSync(log, 'utf8').includes('"listening"')) && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 100));

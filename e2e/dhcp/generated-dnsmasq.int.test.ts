@@ -9,10 +9,10 @@ import { loadProject } from '../../shared/model/project';
 import { addLabHost } from '../lab/lab';
 import { labOrSkipReason } from '../support/lab-guard';
 
-// dnsmasq started with the generated config on a lab host (10.77.0.2); a virtual PXE client in
+// dnsmasq started with the generated config on a lab host (10.77.0.45); a virtual PXE client in
 // the desk sends DISCOVERs as BIOS, UEFI, a stock iPXE and Bootchain's iPXE and reads the offers.
 const lab = labOrSkipReason('generated-dnsmasq.int.test.ts');
-const SERVER = '10.77.0.2';
+const SERVER = '10.77.0.45';
 const ROOT = 'http://10.77.0.20/boot';
 let host: Awaited<ReturnType<typeof addLabHost>> | undefined;
 
@@ -21,7 +21,9 @@ beforeAll(async () => {
   const r = loadProject(sampleProject({ router: { kind: 'dnsmasq', rootPath: ROOT, subnet: { cidr: lab.subnet, rangeStart: '10.77.0.100', rangeEnd: '10.77.0.150', interface: 'eth0' } } }));
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   const conf = path.join(lab.dir, 'generated-dnsmasq.conf');
-  writeFileSync(conf, dhcpConfig(r.value, 'dnsmasq'));
+  // Restricted to this test's clients: other tests' virtual workstations run beside it.
+  const macs = ['01', '02', '03', '04'].map((n) => `dhcp-host=52:54:00:00:00:${n}`);
+  writeFileSync(conf, `${dhcpConfig(r.value, 'dnsmasq')}\n${macs.join('\n')}\ndhcp-ignore=tag:!known\n`);
   host = await addLabHost(lab, 'gen', [SERVER]);
   host.daemon('dnsmasq', '/usr/sbin/dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`, '--port=0', '--user=root', '--log-dhcp', `--dhcp-leasefile=${path.join(lab.dir, 'gen.leases')}`, `--pid-file=${path.join(lab.dir, 'gen-dnsmasq.pid')}`]);
   await new Promise((r2) => setTimeout(r2, 500));

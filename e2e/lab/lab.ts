@@ -37,6 +37,11 @@ export interface LabInfo {
   closedHosts: string[];
   /** Reverse-DNS names the lab's DNS serves. */
   names: Record<string, string>;
+  /**
+   * The addresses of the fixed lab (.1–.40). Hosts that tests add (addLabHost) take .41 and up,
+   * so a scan of this range sees exactly the fixed lab while other tests run beside it.
+   */
+  fixedRange: string;
 }
 
 /** SSH side of the lab NAS. */
@@ -405,6 +410,7 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
     nonIscsi: [`${SUBNET}.31:3260`, `${SUBNET}.32:3260`],
     closedHosts: [`${SUBNET}.1`, `${SUBNET}.10`, `${SUBNET}.30`],
     names,
+    fixedRange: `${SUBNET}.1-${SUBNET}.40`,
   };
   writeFileSync(path.join(dir, 'lab.json'), `${JSON.stringify(info, null, 2)}\n`);
   return info;
@@ -430,6 +436,7 @@ export function inDesk(info: LabInfo, cmd: string[]): string[] {
  */
 export async function addLabHost(info: LabInfo, name: string, ips: string[]): Promise<{ ns: string; exec(cmd: string, args: string[]): Promise<string>; daemon(name: string, cmd: string, args: string[]): number; remove(): Promise<void> }> {
   if (!/^[a-z0-9]{1,6}$/.test(name)) throw new Error('lab host names are 1-6 letters/digits');
+  if (ips.some((ip) => Number(ip.split('.')[3]) <= 40)) throw new Error(`lab hosts that tests add use .41 and up (${ips.join(', ')}): .1-.40 is the fixed lab`);
   const ns = `${info.prefix}-${name}`;
   await removeNamespace(ns);
   const port = `x${name}`;

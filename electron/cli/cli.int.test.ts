@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runBuiltCli as cli } from './run-cli';
 import { labOrSkipReason } from '../../e2e/support/lab-guard';

@@ -29,6 +29,7 @@ import { hostKeyStatus, trustHostKey } from '../services/upload/ssh';
 import { verifyStation } from '../services/verify/verify';
 import { vmBootJob } from '../services/vm/job';
 import { BootServer } from '../services/bootserver/server';
+import { projectMacs } from '../services/bootserver/job';
 import { ServeInput } from '../../shared/bootserver';
 import { reportMarkdown } from '../../shared/verify';
 
@@ -145,7 +146,8 @@ Verbs:
                                default.ipxe (default.ipxe over TFTP without HTTP), Bootchain's iPXE
                                also option 17 = http://ADDRESS:PORT (set the project's root path to
                                it); never hands out addresses
-      --project FILE           take the boot file names and user-class from the project
+      --project FILE           take the boot file names and user-class from the project, and let
+                               proxyDHCP answer only its workstations' MACs
       --json                   one JSON line per event (client, file, status, bytes)
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
@@ -762,7 +764,7 @@ async function cmdServe(args: Args, json: boolean, quiet: boolean): Promise<numb
     tftpPort: intFlag(args, 'tftp-port') ?? 69,
     httpPort: intFlag(args, 'http') ?? 8080,
     proxyDhcp: iface !== undefined,
-    ...(p ? { biosFile: p.boot.biosFile, uefiFile: p.boot.uefiFile, userClass: p.boot.userClass } : {}),
+    ...(p ? { biosFile: p.boot.biosFile, uefiFile: p.boot.uefiFile, userClass: p.boot.userClass, macs: projectMacs(p) } : {}),
   });
   if (!parsed.success) throw zodUsage(parsed.error.issues);
   if (parsed.data.proxyDhcp && parsed.data.address === '0.0.0.0') throw usage('proxyDHCP needs the address clients should boot from: give --address');

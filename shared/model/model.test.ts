@@ -162,3 +162,12 @@ describe('project model', () => {
     expect(migrateProject({ name: 'x' })).toMatchObject({ ok: false, error: { message: /not a Bootchain project/ } });
   });
 });
+
+describe('project name', () => {
+  it.each(['../../etc', 'a/b', '..', '.hidden', 'with space', ''])('refuses %j: it names files and folders', (name) => {
+    const r = loadProject({ ...sampleProject(), name });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]?.field).toBe('name');
+  });
+  it('takes letters, digits, ".", "_", "-"', () => expect(loadProject({ ...sampleProject(), name: 'Home-lab_2.0' }).ok).toBe(true));
+});

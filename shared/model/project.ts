@@ -77,7 +77,11 @@ export const ROUTER_KINDS = ['mikrotik', 'dnsmasq', 'isc', 'kea', 'openwrt'] as 
 export const Project = z
   .object({
     version: z.literal(PROJECT_VERSION),
-    name: z.string().min(1).max(64),
+    /** Also a file and folder name (saved project, build output, served files): no path in it. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project name: letters, digits, ".", "_", "-" (it names files)')
+      .refine((n) => !n.includes('..'), { message: '".." is not allowed in a project name' }),
     nas: z
       .object({
         address: ipv4('the NAS address'),

@@ -6,12 +6,16 @@
 import { mkdirSync } from 'node:fs';
 import type { ServeOptions, ServeResult } from '../../../shared/bootserver';
 import type { Secrets } from '../../../shared/gen/artifacts';
+import { parseMac } from '../../../shared/model/mac';
 import type { Project } from '../../../shared/model/project';
 import type { JobContext } from '../jobs/runner';
 import { applyUpload } from '../upload/engine';
 import { FolderTarget } from '../upload/folder';
 import { uploadFiles } from '../upload/job';
 import { BootServer } from './server';
+
+/** The project's workstation MACs, canonical: the only clients its proxyDHCP answers. */
+export const projectMacs = (p: Project): string[] => p.workstations.map((w) => parseMac(w.mac)).flatMap((m) => (m.ok ? [m.value] : []));
 
 export async function serveJob(
   req: { project: Project; secrets: Secrets; buildDir?: string | undefined; root: string } & Pick<ServeOptions, 'address' | 'tftpPort' | 'httpPort' | 'proxyDhcp'>,
@@ -24,7 +28,7 @@ export async function serveJob(
   const placed = await applyUpload(await new FolderTarget(req.root).open(), files);
   ctx.log(`serving ${Object.keys(files).length} files from ${req.root} (${placed.plan.add.length} new, ${placed.plan.change.length} changed)`);
   const server = new BootServer(
-    { root: req.root, address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp, biosFile: req.project.boot.biosFile, uefiFile: req.project.boot.uefiFile, userClass: req.project.boot.userClass },
+    { root: req.root, address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp, biosFile: req.project.boot.biosFile, uefiFile: req.project.boot.uefiFile, userClass: req.project.boot.userClass, macs: projectMacs(req.project) },
     (e) => ctx.item(e),
   );
   const where = await server.start();

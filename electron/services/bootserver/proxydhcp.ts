@@ -23,6 +23,8 @@ export interface ProxyDhcpOptions {
   /** Option 17 for Bootchain's iPXE only (its embedded script checks it; the project's root path). */
   rootPath?: string | undefined;
   userClass: string;
+  /** Answer only these MACs (aa:bb:…; the project's workstations); absent: every PXE client. */
+  macs?: string[] | undefined;
   /** Bind to this interface (SO_BINDTODEVICE needs root; default all). */
   ports?: { dhcp: number; pxe: number; client: number };
   onEvent?: (e: ServeEvent) => void;
@@ -139,6 +141,10 @@ export class ProxyDhcpServer {
     }
     if (p.op !== 1) return;
     const client = p.chaddr;
+    if (this.o.macs && !this.o.macs.includes(client.toLowerCase())) {
+      this.stats.ignored++;
+      return;
+    }
     const vendor = p.options.get(60)?.toString('latin1') ?? '';
     const type = p.type;
     if (!vendor.startsWith('PXEClient') || (type !== Msg.Discover && type !== Msg.Request)) {

@@ -45,6 +45,7 @@ export class BootServer {
           ipxeFile: httpBase ? `${httpBase}/default.ipxe` : 'default.ipxe',
           rootPath: httpBase,
           userClass: this.o.userClass,
+          macs: this.o.macs,
           onEvent: this.onEvent,
         });
         await this.proxy.start().catch((e) => bindError('proxyDHCP', 67, e));

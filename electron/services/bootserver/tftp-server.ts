@@ -136,7 +136,7 @@ export class TftpServer {
       return refuse(Err.access, 'cannot read the file');
     }
     const size = (await fh.stat()).size;
-    const t = new Transfer(this, fh, size, req, rinfo, this.o, () => this.transfers.delete(t));
+    const t = new Transfer(fh, size, req, rinfo, this.o, () => this.transfers.delete(t));
     this.transfers.add(t);
     this.emit({ kind: 'tftp', client, file: req.file, status: 'started', bytes: 0, at: Date.now() });
     t.begin().then(
@@ -166,7 +166,6 @@ class Transfer {
   private cache: { start: number; data: Buffer } | undefined;
 
   constructor(
-    private readonly server: TftpServer,
     private readonly fh: FileHandle,
     private readonly size: number,
     private readonly req: NonNullable<ReturnType<typeof parseRequest>>,

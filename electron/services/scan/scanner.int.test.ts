@@ -17,20 +17,21 @@ function reporter(signal = new AbortController().signal) {
 describe.skipIf(!lab)('scan of the lab subnet', () => {
   it('finds exactly the lab iSCSI portals and flags the non-iSCSI listeners', async () => {
     const { rep, items, progress } = reporter();
-    const r = await scan(ScanStartInput.parse({ targets: [lab!.subnet] }), rep);
+    // The fixed lab's range: hosts other tests add meanwhile live above it.
+    const r = await scan(ScanStartInput.parse({ targets: [lab!.fixedRange] }), rep);
     const key = (p: Portal) => `${p.address}:${p.port}`;
     expect(r.portals.filter((p) => p.iscsi === true).map(key)).toEqual(lab!.iscsiPortals);
     expect(r.portals.filter((p) => p.iscsi === false).map(key)).toEqual(lab!.nonIscsi);
     expect(r.portals).toHaveLength(lab!.iscsiPortals.length + lab!.nonIscsi.length);
-    expect(r.probed).toBe(254);
+    expect(r.probed).toBe(40);
     // Hosts that are up with 3260 closed answer with a reset.
     expect(r.closed).toBe(lab!.closedHosts.length);
     // Names come from the lab's DNS.
     for (const p of r.portals.filter((x) => x.iscsi)) expect(p.name).toBe(lab!.names[p.address]);
     // Results streamed while running, progress counted to the total.
     expect(items.length).toBeGreaterThanOrEqual(r.portals.length);
-    expect(progress.at(-1)?.total).toBe(254);
-    expect(progress.some((p) => p.phase === 'connect' && (p.done ?? 0) > 0 && (p.done ?? 0) < 254)).toBe(true);
+    expect(progress.at(-1)?.total).toBe(40);
+    expect(progress.some((p) => p.phase === 'connect' && (p.done ?? 0) > 0 && (p.done ?? 0) < 40)).toBe(true);
   });
 
   it('cancel stops a slow scan part-way with CANCELLED and no result', async () => {

@@ -169,15 +169,22 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   } else {
     try {
       const offers = await early.get('')!;
-      const ev = [`DISCOVER as ${w.mac}, PXEClient arch ${arch} (${uefi ? 'UEFI x64' : 'BIOS'})`, ...offers.map(describeOffer)];
-      const servers = [...new Set(offers.map((x) => x.serverId ?? x.from))];
-      const pxe = offers.filter((x) => fileOf(x) !== '');
-      firmwareOffer = pxe[0] ?? offers[0];
-      if (offers.length === 0) {
+      // Address offers come from DHCP servers; PXEClient offers without an address from proxyDHCP.
+      const isProxy = (x: Offer) => x.yiaddr === '0.0.0.0' && (x.options.get(60)?.toString('latin1') ?? '').startsWith('PXEClient');
+      const dhcpOffers = offers.filter((x) => !isProxy(x));
+      const proxies = offers.filter(isProxy);
+      const ev = [`DISCOVER as ${w.mac}, PXEClient arch ${arch} (${uefi ? 'UEFI x64' : 'BIOS'})`, ...dhcpOffers.map(describeOffer), ...proxies.map((x) => `proxyDHCP ${describeOffer(x)}`)];
+      const servers = [...new Set(dhcpOffers.map((x) => x.serverId ?? x.from))];
+      // The firmware boots the DHCP offer's file; a proxyDHCP's only when the DHCP offer has none.
+      firmwareOffer = dhcpOffers.find((x) => fileOf(x) !== '') ?? proxies.find((x) => fileOf(x) !== '') ?? dhcpOffers[0];
+      const pxe = firmwareOffer && fileOf(firmwareOffer) !== '' ? [firmwareOffer] : [];
+      if (dhcpOffers.length === 0) {
         set('dhcp', 'fail', 'No DHCP server answered the workstation', ev, 'Check that the DHCP server runs and serves this network (router or dnsmasq), and that nothing filters broadcasts.');
         dhcpUsable = false;
       } else if (servers.length > 1) {
         set('dhcp', 'fail', `${servers.length} DHCP servers answer: ${servers.join(', ')}`, ev, `Keep one DHCP server on this network: switch off DHCP on ${servers.filter((s) => s !== (pxe[0]?.serverId ?? pxe[0]?.from)).join(', ') || servers.slice(1).join(', ')} (a second router, a NAS or a VM host often runs one). Workstations take whichever answers first.`);
+      } else if (proxies.length > 1) {
+        set('dhcp', 'warn', `${proxies.length} proxyDHCP servers answer PXE clients: ${proxies.map((x) => x.serverId ?? x.from).join(', ')}`, ev, 'Keep one proxyDHCP server (Bootchain\'s "Serve from this computer", or another): firmware takes whichever answers first.');
       } else if (!firmwareOffer || fileOf(firmwareOffer) === '') {
         set('dhcp', 'fail', 'DHCP answers but gives no boot file', ev, `Add the PXE options of the generated DHCP config: next-server ${p.nas.address} and file ${expectedFile} for ${uefi ? 'UEFI' : 'BIOS'} clients.`);
       } else if (fileOf(firmwareOffer) === otherFile && otherFile !== expectedFile) {
@@ -187,7 +194,7 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
       } else if (fileOf(firmwareOffer) !== expectedFile) {
         set('dhcp', 'warn', `The firmware is offered "${fileOf(firmwareOffer)}", the project expects ${expectedFile}`, ev, `Use ${expectedFile} in the router's PXE options, or change the project's boot file.`);
       } else {
-        set('dhcp', 'pass', `${servers[0]} offers ${fileOf(firmwareOffer)} from ${nextServerOf(firmwareOffer)}`, ev);
+        set('dhcp', 'pass', `${proxies.includes(firmwareOffer) ? `${servers[0]} gives the address, proxyDHCP ${firmwareOffer.serverId ?? firmwareOffer.from}` : servers[0]} offers ${fileOf(firmwareOffer)} from ${nextServerOf(firmwareOffer)}`, ev);
       }
       if (firmwareOffer && fileOf(firmwareOffer)) {
         nextServer = nextServerOf(firmwareOffer);
@@ -244,7 +251,8 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
     }
     const offers = await (early.get(userClass ?? '') ?? discover(userClass, true));
     early.delete(userClass ?? ''); // a second dhcp in the script asks again
-    const pick = offers.find((x) => fileOf(x) !== '' || rootPathOf(x) !== undefined) ?? offers[0];
+    const proxied = (x: Offer) => x.yiaddr === '0.0.0.0';
+    const pick = offers.find((x) => !proxied(x) && (fileOf(x) !== '' || rootPathOf(x) !== undefined)) ?? offers.find((x) => fileOf(x) !== '') ?? offers[0];
     ipxeOffers.push(...offers.map((x) => `as iPXE (user-class ${userClass ?? 'iPXE'}): ${describeOffer(x)}`));
     return pick ? offerSettings(pick) : undefined;
   };
