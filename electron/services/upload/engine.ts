@@ -320,13 +320,6 @@ export async function applyUpload(
   return { plan, planId: id, backup, rename, verified, repaired };
 }
 
-/** Checks that the server holds exactly `files`. */
-export async function verifyUpload(t: TargetFs, files: Record<string, Buffer>, signal?: AbortSignal): Promise<{ method: 'shell-sha256' | 'read-back' | 'local'; mismatched: string[] }> {
-  const rels = Object.keys(files);
-  const { hashes, method } = await t.hash(rels, signal);
-  return { method, mismatched: rels.filter((r) => hashes[r] !== sha256(files[r]!)) };
-}
-
 /** Backup sets, newest first. */
 export async function listBackupSets(t: TargetFs): Promise<BackupSetInfo[]> {
   const ids = (await t.list(`${META}/backups`)).sort().reverse();
