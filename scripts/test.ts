@@ -1,5 +1,6 @@
 /**
- * `npm test`: typecheck, build, unit and component tests, the packaging check, then the lab
+ * `npm test`: typecheck, build, unit and component tests, the packaging check, the Electronegativity
+ * scan, then the lab
  * (network namespaces with real tgtd, dnsmasq, sshd, tftpd) with the integration tests and the
  * Playwright e2e run inside its desk namespace. Ends with one line: "tests: N passed, N failed, N skipped".
  */
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
   const built = await step('build', 'npm', ['run', '--silent', 'build']);
   await vitest('unit', ['unit', 'dom']);
   if (built) await step('packaging', process.execPath, [path.join(root, 'scripts/check-packaging.mjs')]);
+  if (built) await step('electronegativity', process.execPath, [path.join(root, 'scripts/check-electronegativity.mjs')]);
   const why = canRunLab();
   if (why || !built) {
     process.stdout.write(`\nSKIP integration and e2e tests: ${why ?? 'the build failed'}\n`);
