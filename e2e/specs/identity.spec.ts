@@ -59,5 +59,18 @@ test.describe('Identity step', () => {
     await page.getByTestId('project-open').selectOption('e2e-lab');
     await expect(page.getByTestId('nas-address')).toHaveValue(L.nas.ips[0]!);
     await expect(page.getByTestId('project-message')).toContainText('Opened e2e-lab');
+
+    // Reconfigure: after opening, every generated file that changes is listed with a line diff.
+    const first = page.getByTestId('workstation').first();
+    await first.getByTestId('ws-chap-secret').fill('Abcdefgh2345');
+    await expect(page.getByTestId('changes-none')).toBeVisible();
+    const oldTarget = await first.getByTestId('ws-target').inputValue();
+    await first.getByTestId('ws-target').fill(L.iscsi.targets.mbr);
+    const change = page.getByTestId('change').filter({ hasText: '52-54-00-ab-cd-ef.ipxe' });
+    await expect(change).toContainText('changed');
+    await expect(change.locator('.del').filter({ hasText: 'sanboot' })).toContainText(oldTarget);
+    await expect(change.locator('.add').filter({ hasText: 'sanboot' })).toContainText(L.iscsi.targets.mbr);
+    await expect(page.getByTestId('change').filter({ hasText: 'kernel/' }).first()).toBeVisible();
+    await page.screenshot({ path: `${SHOTS}/identity-reconfigure-diff.png`, fullPage: true });
   });
 });

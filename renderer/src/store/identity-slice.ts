@@ -19,6 +19,8 @@ export interface IdentitySlice {
     iqnEdited: Record<number, boolean>;
     selectedFile?: string | undefined;
     saved: Array<{ name: string; modified: string }>;
+    /** The project as it was opened (reconfiguring: every generated file is compared with it). */
+    opened?: { name: string; project: ProjectInput } | undefined;
     projectMessage?: { ok: boolean; text: string } | undefined;
   };
   listProjects(): Promise<void>;
@@ -108,7 +110,7 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       // Loaded IQNs are the user's: do not regenerate them.
       const edited: Record<number, boolean> = {};
       (r.value.workstations ?? []).forEach((_, i) => (edited[i] = true));
-      patch({ project: r.value, iqnEdited: edited, projectMessage: { ok: true, text: `Opened ${name}` } });
+      patch({ project: r.value, iqnEdited: edited, opened: { name, project: r.value }, projectMessage: { ok: true, text: `Opened ${name}` } });
     },
     importProject: (text) => {
       let raw: unknown;
@@ -179,3 +181,12 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {}, saved: [] } }),
   };
 };
+
+/** The files the opened project generated (with the secrets of this session), to compare with. */
+export function openedFiles(s: AppState['identity']): Artifacts | undefined {
+  if (!s.opened) return undefined;
+  const p = loadProject(s.opened.project);
+  if (!p.ok) return undefined;
+  const g = generateArtifacts(p.value, s.secrets);
+  return g.ok ? g.files : undefined;
+}

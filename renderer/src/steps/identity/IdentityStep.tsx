@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { Changes } from './Changes';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
 import { ROUTER_KINDS } from '../../../../shared/model/project';
 import { useApp } from '../../store/index';
@@ -102,6 +103,8 @@ export function IdentityStep() {
           </span>
         ) : null}
       </div>
+
+      <Changes />
 
       <div className="grid2">
         <label>
