@@ -1,0 +1,95 @@
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { ProjectStore } from '../../electron/services/project/store';
+import { uploadFiles, uploadJob } from '../../electron/services/upload/job';
+import { KnownHosts } from '../../electron/services/upload/known-hosts';
+import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
+import { sampleProject } from '../../shared/gen/fixtures';
+import { loadProject } from '../../shared/model/project';
+import { CHAIN_LINKS } from '../../shared/verify';
+import { startChainLab } from '../lab/chain-lab';
+import { reachIdentity } from '../pages/flow';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
+
+const lab = labOrSkipReason('reconfigure.spec.ts');
+const SHOTS = screenshotDir();
+
+// "Reconfigure a workstation", end to end against the lab: a workstation already set up (its
+// files on the NAS's TFTP root, the router's DHCP from the generated config) is opened from a
+// saved project, moved to another target, the diff shown, uploaded over SFTP, verified green
+// against the live servers, and rolled back.
+test.describe('Reconfigure a workstation', () => {
+  test.skip(!lab, 'needs the lab: run npm test');
+
+  test('change the target, see the diff, upload, verify green, roll back', async ({ page }) => {
+    test.setTimeout(120_000);
+    const L = lab!;
+    const S = L.ssh;
+    const mac = '52:54:00:b0:13:01';
+    const perMac = '52-54-00-b0-13-01.ipxe';
+    const input = sampleProject({
+      name: 'reconf',
+      nas: { address: L.nas.ips[0]!, iscsiPort: 3260, tftpRoot: S.sftpOnly.root, ssh: { host: S.host, port: 22, user: S.sftpOnly.user } },
+      router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.180', rangeEnd: '10.77.0.199', interface: 'eth0' } },
+      workstations: [{ name: 'pc', mac, firmware: 'bios', target: L.iscsi.targets.mbr, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:reconf', initramfs: 'genkernel' }],
+    });
+    const p = loadProject(input);
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(input);
+    // As set up before: the files on the NAS (uploaded by Bootchain), iPXE beside them, and the
+    // router's DHCP (the generated config, on a lab host; TFTP stays the NAS's).
+    const known = new KnownHosts(path.join(mkdtempSync(path.join(os.tmpdir(), 'bc-reconf-')), 'known_hosts'));
+    await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
+    const target = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
+    await uploadJob({ files: uploadFiles(p.value, {}).files, target, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
+    copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
+    const before = readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8');
+    expect(before).toContain(L.iscsi.targets.mbr);
+    const router = await startChainLab(L, { name: 'rcf', ip: '10.77.0.48', project: input, noTftp: true });
+    try {
+      // Open the saved project and move the workstation to the other disk.
+      await reachIdentity(page, L);
+      await page.getByTestId('project-open').selectOption('reconf');
+      await expect(page.getByTestId('changes-none')).toBeVisible();
+      await page.getByTestId('workstation').first().getByTestId('ws-target').fill(L.iscsi.targets.boot);
+      const change = page.getByTestId('change').filter({ hasText: perMac });
+      await expect(change.locator('.add').filter({ hasText: 'sanboot' })).toContainText(L.iscsi.targets.boot);
+      await page.getByTestId('next').click();
+      await page.getByTestId('build-skip').check();
+      await page.getByTestId('next').click();
+
+      // Upload: the plan says exactly the per-MAC script changes.
+      await page.getByTestId('upload-key').fill(S.sftpOnly.key);
+      await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
+      await page.getByTestId('upload-check').click();
+      const trust = page.getByTestId('hostkey-trust');
+      await expect(trust.or(page.getByTestId('upload-plan'))).toBeVisible();
+      if (await trust.isVisible()) await trust.click();
+      await expect(page.getByTestId('plan-row').filter({ hasText: perMac })).toHaveAttribute('data-action', 'changed');
+      await expect(page.getByTestId('plan-row').filter({ hasText: 'default.ipxe' })).toHaveAttribute('data-action', 'unchanged');
+      await page.getByTestId('upload-start').click();
+      await expect(page.getByTestId('uploaded-file').filter({ hasText: perMac })).toContainText('served by TFTP');
+      expect(readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8')).toContain(L.iscsi.targets.boot);
+      await page.screenshot({ path: `${SHOTS}/reconfigure-1-uploaded.png`, fullPage: true });
+
+      // Verify against the live servers: every link green, the login now to the new target.
+      await page.getByTestId('next').click();
+      await page.getByTestId('verify-start').click();
+      await expect(page.getByTestId('verify-summary')).toContainText('every link holds', { timeout: 30_000 });
+      for (const l of CHAIN_LINKS) await expect(page.getByTestId(`node-${l.id}`)).toHaveAttribute('data-status', 'pass');
+      await page.getByTestId('node-target').click();
+      await expect(page.getByTestId('link-summary')).toContainText(L.iscsi.targets.boot);
+      await page.screenshot({ path: `${SHOTS}/reconfigure-2-verified.png`, fullPage: true });
+
+      // Roll back: the NAS serves the old script again, byte for byte.
+      await page.getByTestId('nav-upload').click();
+      await page.getByTestId('upload-rollback').click();
+      await expect(page.getByTestId('upload-rolled-back')).toContainText(`restored ${perMac}`);
+      expect(readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8')).toBe(before);
+    } finally {
+      await router.stop();
+    }
+  });
+});
