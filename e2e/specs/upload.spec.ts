@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -18,6 +18,8 @@ test.describe('Upload step', () => {
   test('fingerprint prompt, plan, progress, verified upload served by TFTP, rollback; a changed key is refused', async ({ page }) => {
     const L = lab!;
     const S = L.ssh;
+    // First contact for this app: forget what other specs of this run trusted.
+    rmSync(path.join(process.env.BOOTCHAIN_DATA_DIR!, 'known_hosts'), { force: true });
     const progress: string[] = [];
     page.on('websocket', (ws) =>
       ws.on('framereceived', (f) => {
