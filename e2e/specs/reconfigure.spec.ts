@@ -10,7 +10,6 @@ import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject } from '../../shared/model/project';
 import { CHAIN_LINKS } from '../../shared/verify';
 import { startChainLab } from '../lab/chain-lab';
-import { reachIdentity } from '../pages/flow';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('reconfigure.spec.ts');
@@ -49,9 +48,10 @@ test.describe('Reconfigure a workstation', () => {
     expect(before).toContain(L.iscsi.targets.mbr);
     const router = await startChainLab(L, { name: 'rcf', ip: '10.77.0.48', project: input, noTftp: true });
     try {
-      // Open the saved project and move the workstation to the other disk.
-      await reachIdentity(page, L);
-      await page.getByTestId('project-open').selectOption('reconf');
+      // The start screen lists the saved project: Reconfigure opens it at the Identity step.
+      await page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
+      await page.locator('[data-testid="recent-project"][data-name="reconf"]').getByTestId('recent-reconfigure').click();
+      await expect(page.getByTestId('step-identity')).toBeVisible();
       await expect(page.getByTestId('changes-none')).toBeVisible();
       await page.getByTestId('workstation').first().getByTestId('ws-target').fill(L.iscsi.targets.boot);
       const change = page.getByTestId('change').filter({ hasText: perMac });

@@ -21,14 +21,15 @@ export const STEPS: StepDef[] = [
     title: 'Scan',
     kind: 'wizard',
     summary: 'Find iSCSI portals (TCP 3260) on your network',
-    isComplete: (s) => s.scan.selected.some((k) => s.scan.portals[k]?.iscsi === true),
+    // An opened project already knows its NAS and disks: reconfiguring starts at Identity.
+    isComplete: (s) => s.scan.selected.some((k) => s.scan.portals[k]?.iscsi === true) || !!s.identity.opened,
   },
   {
     id: 'target',
     title: 'Target',
     kind: 'wizard',
     summary: 'Discover the targets on a portal and choose the workstation disk',
-    isComplete: (s) => s.target.chosen !== undefined,
+    isComplete: (s) => s.target.chosen !== undefined || !!s.identity.opened,
   },
   {
     id: 'identity',

@@ -1,4 +1,5 @@
 import { useEffect, useMemo } from 'react';
+import { RecentProjects } from './RecentProjects';
 import { ErrorBox } from '../../components/ErrorBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
@@ -36,6 +37,8 @@ export function ScanStep() {
         Bootchain connects to TCP port 3260 on each address and checks every open port with an iSCSI login
         attempt, so a NAS shows up as a portal and anything else listening there is flagged.
       </p>
+
+      <RecentProjects />
 
       <div className="subnets" data-testid="subnets">
         <h3>This computer’s networks</h3>
