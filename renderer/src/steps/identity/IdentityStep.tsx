@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { Changes } from './Changes';
+import { offerDownload } from '../../components/files';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
 import { ROUTER_KINDS } from '../../../../shared/model/project';
 import { useApp } from '../../store/index';
@@ -47,14 +48,7 @@ export function IdentityStep() {
   const ws = p.workstations ?? [];
   const files = out.files ? Object.keys(out.files).sort() : [];
   const shown = id.selectedFile && out.files?.[id.selectedFile] !== undefined ? id.selectedFile : files[0];
-  const save = (name: string, text: string) => {
-    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = name.replace(/\//g, '_');
-    a.click();
-    URL.revokeObjectURL(url);
-  };
+  const save = (name: string, text: string) => offerDownload(name, 'text/plain', text);
 
   return (
     <section className="step" data-testid="step-identity">

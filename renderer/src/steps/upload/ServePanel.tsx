@@ -1,8 +1,7 @@
 import { useEffect } from 'react';
 import { ErrorBox } from '../../components/ErrorBox';
+import { formatBytes } from '../../components/files';
 import { useApp } from '../../store/index';
-
-const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
 /** The boot server's recent events, newest first (the live panel and the Diagnostics timeline). */
 export function ServeTimeline({ limit = 30 }: { limit?: number }) {
@@ -21,7 +20,7 @@ export function ServeTimeline({ limit = 30 }: { limit?: number }) {
               <td className="mono">{e.client}</td>
               <td className="mono">{e.file ?? ''}</td>
               <td>{e.status}</td>
-              <td>{e.bytes ? kib(e.bytes) : ''}</td>
+              <td>{e.bytes ? formatBytes(e.bytes) : ''}</td>
               <td>{e.message ?? ''}</td>
             </tr>
           ))}
@@ -83,7 +82,7 @@ export function ServePanel() {
         <div data-testid="serve-live">
           <p>
             <span data-testid="serve-clients">{s.counts.clients}</span> client(s) seen · <span data-testid="serve-files">{s.counts.files}</span> file(s)
-            served · {kib(s.counts.bytes)} · <span data-testid="serve-errors">{s.counts.errors}</span> error(s)
+            served · {formatBytes(s.counts.bytes)} · <span data-testid="serve-errors">{s.counts.errors}</span> error(s)
           </p>
           <ServeTimeline />
         </div>

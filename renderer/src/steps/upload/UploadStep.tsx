@@ -1,11 +1,10 @@
 import type { UploadPlan } from '../../../../shared/upload';
 import { ErrorBox } from '../../components/ErrorBox';
+import { formatBytes } from '../../components/files';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
 import { ServePanel } from './ServePanel';
-
-const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
 
 function PlanTable({ plan }: { plan: UploadPlan }) {
   const rows: Array<[string, string, string]> = [
@@ -171,7 +170,7 @@ export function UploadStep() {
           <h3>Plan for {u.plan.target}</h3>
           <PlanTable plan={u.plan.plan} />
           <p>
-            {writes === 0 ? 'The server already holds these files: nothing to upload.' : `${writes} file(s), ${kib(u.plan.plan.bytes)} to write.`}
+            {writes === 0 ? 'The server already holds these files: nothing to upload.' : `${writes} file(s), ${formatBytes(u.plan.plan.bytes)} to write.`}
           </p>
           {writes > 0 ? (
             <button type="button" className="primary" disabled={running} onClick={() => void startUpload(false)} data-testid="upload-start">
@@ -184,7 +183,7 @@ export function UploadStep() {
       {u.result ? (
         <div data-testid="upload-result">
           <p>
-            <span className="badge ok">uploaded</span> {kib(u.result.bytes)} to {u.result.target} in {(u.result.durationMs / 1000).toFixed(1)} s
+            <span className="badge ok">uploaded</span> {formatBytes(u.result.bytes)} to {u.result.target} in {(u.result.durationMs / 1000).toFixed(1)} s
             {u.result.rename === 'fallback' ? ' (the server lacks atomic rename: the old copy was kept aside until each new file was in place)' : ''}.
           </p>
           <table className="portals">
@@ -193,7 +192,7 @@ export function UploadStep() {
                 <tr key={f.file} data-testid="uploaded-file">
                   <td className="mono">{f.file}</td>
                   <td>{f.action === 'same' ? 'unchanged' : f.action === 'add' ? 'new' : 'replaced'}</td>
-                  <td>{kib(f.bytes)}</td>
+                  <td>{formatBytes(f.bytes)}</td>
                   <td>
                     <span className="badge ok">{f.verified === 'shell-sha256' ? 'sha256 checked on the NAS' : f.verified === 'read-back' ? 'read back and checked' : f.verified === 'unchanged' ? 'unchanged (same sha256)' : 'checked'}</span>
                   </td>

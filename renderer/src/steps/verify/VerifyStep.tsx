@@ -1,20 +1,12 @@
 import { useEffect } from 'react';
 import { CHAIN_LINKS, reportMarkdown, type LinkId } from '../../../../shared/verify';
 import { ErrorBox } from '../../components/ErrorBox';
+import { offerDownload } from '../../components/files';
 import { LogBox } from '../../components/LogBox';
 import { useApp } from '../../store/index';
 import { ChainPicture } from './ChainPicture';
 import { VmBoot } from './VmBoot';
 import { ServeTimeline } from '../upload/ServePanel';
-
-/** Offers text as a file download (the renderer writes nothing itself). */
-function download(name: string, type: string, text: string) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([text], { type }));
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-}
 
 /**
  * Verify step (in the wizard) and Diagnostics view (any time, on a saved project): walk one
@@ -90,10 +82,10 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
         ) : null}
         {v.result ? (
           <>
-            <button type="button" onClick={() => download(`bootchain-${v.result!.station}.md`, 'text/markdown', reportMarkdown(v.result!))} data-testid="verify-export-md">
+            <button type="button" onClick={() => offerDownload(`bootchain-${v.result!.station}.md`, 'text/markdown', reportMarkdown(v.result!))} data-testid="verify-export-md">
               Export report (Markdown)
             </button>
-            <button type="button" onClick={() => download(`bootchain-${v.result!.station}.json`, 'application/json', JSON.stringify(v.result, null, 2))} data-testid="verify-export-json">
+            <button type="button" onClick={() => offerDownload(`bootchain-${v.result!.station}.json`, 'application/json', JSON.stringify(v.result, null, 2))} data-testid="verify-export-json">
               Export (JSON)
             </button>
           </>
