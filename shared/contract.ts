@@ -6,6 +6,7 @@ import { JobCancelInput, type JobStarted } from './jobs';
 import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 import { VerifyInput } from './verify';
+import { SecretsForgetInput, SecretsGetInput, SecretsSetInput, type SecretsStatus } from './secrets';
 import { VmBootInput } from './vm';
 import { ServeStartInput } from './bootserver';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
@@ -34,6 +35,10 @@ export const contract = {
   'project:list': { input: Empty, output: out<Array<{ name: string; modified: string }>>() },
   'project:load': { input: z.object({ name: z.string().min(1).max(64) }).strict(), output: out<ProjectInput>() },
   'project:save': { input: z.object({ project: z.unknown() }).strict(), output: out<{ name: string; path: string }>() },
+  'secrets:status': { input: Empty, output: out<SecretsStatus>() },
+  'secrets:get': { input: SecretsGetInput, output: out<Record<string, string>>() },
+  'secrets:set': { input: SecretsSetInput, output: out<{ kept: 'disk' | 'session' }>() },
+  'secrets:forget': { input: SecretsForgetInput, output: out<{ forgotten: boolean }>() },
   'build:engines': { input: Empty, output: out<EngineInfo[]>() },
   'build:start': { input: BuildStartInput, output: out<JobStarted>() },
   'ssh:hostkey': { input: HostKeyInput, output: out<HostKeyStatus>() },

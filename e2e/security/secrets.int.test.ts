@@ -7,10 +7,15 @@ import { JobRunner } from '../../electron/services/jobs/runner';
 import type { JobEvent } from '../../shared/jobs';
 import { chainProject, startChainLab } from '../lab/chain-lab';
 import { labOrSkipReason } from '../support/lab-guard';
+import { keychainStandIn } from '../support/keychain-stand-in';
+import { chapKey, sshKey } from '../../shared/secrets';
+import { reportMarkdown, type VerifyResult } from '../../shared/verify';
 
 // No secret crosses the wire or lands on disk: every job event, result and error of real verify
 // and upload runs (right and wrong CHAP secrets, SSH password, key passphrase) through the same
-// dispatch both transports use, plus the saved project file, must not contain any of them.
+// dispatch both transports use, plus the saved project file, the remembered-secrets file and the
+// Markdown export of each verify report, must not contain any of them. The OS keychain behind
+// safeStorage cannot run here (no Electron): an in-memory AES key stands in for it.
 const lab = labOrSkipReason('secrets.int.test.ts');
 
 describe.skipIf(!lab)('secrets stay out of events, errors and files', () => {
@@ -20,14 +25,15 @@ describe.skipIf(!lab)('secrets stay out of events, errors and files', () => {
     const runner = new JobRunner();
     const events: JobEvent[] = [];
     runner.onEvent((e) => events.push(e));
-    const handlers = createHandlers(runner, 'harness', { dataDir });
+    const handlers = createHandlers(runner, 'harness', { dataDir, secretCipher: () => keychainStandIn() });
     const caller = { id: 'test' };
     const until = async (jobId: string) => {
       while (!events.some((e) => e.jobId === jobId && ['succeeded', 'failed', 'cancelled'].includes(e.type))) await new Promise((r) => setTimeout(r, 20));
     };
+    // secrets:get answers with secrets by design (to the app's own window): its reply is kept apart.
     const call = async (channel: string, input: unknown) => {
       const r = await dispatch(handlers, channel, input, caller);
-      replies.push(JSON.stringify(r));
+      if (channel !== 'secrets:get') replies.push(JSON.stringify(r));
       if (r.ok && typeof (r.value as { jobId?: string }).jobId === 'string') await until((r.value as { jobId: string }).jobId);
       return r;
     };
@@ -56,6 +62,23 @@ describe.skipIf(!lab)('secrets stay out of events, errors and files', () => {
     const wrongPassphrase = 'not-the-passphrase-x';
     await call('upload:start', { project, secrets: {}, dryRun: true, target: { kind: 'ssh', host: S.host, user: 'root', root: S.password.home, auth: { kind: 'key', path: S.root.key, passphrase: wrongPassphrase } } });
     await call('project:save', { project });
+    // Remembered secrets: kept encrypted, and a job given none uses them (the plan needs the CHAP
+    // secret to generate the per-MAC script; the password comes back from the vault).
+    const pwKey = sshKey(S.password.user, S.host, 22, 'password');
+    expect((await call('secrets:set', { key: chapKey('secrets', 'pc.chap'), value: chap.secret, remember: true })).ok).toBe(true);
+    expect((await call('secrets:set', { key: pwKey, value: S.password.password, remember: true })).ok).toBe(true);
+    const got = (await call('secrets:get', { keys: [pwKey] })) as { ok: true; value: Record<string, string> };
+    expect(got.value[pwKey]).toBe(S.password.password);
+    const planned = (await call('upload:start', { project, secrets: {}, dryRun: true, target: { kind: 'ssh', host: S.host, user: S.password.user, root: S.password.home, auth: { kind: 'password', password: got.value[pwKey] } } })) as { ok: true; value: { jobId: string } };
+    expect(events.find((e) => e.jobId === planned.value.jobId && e.type === 'succeeded'), 'the plan with remembered secrets').toBeTruthy();
+    const status = await call('secrets:status', {});
+    expect(JSON.stringify(status)).toContain(chapKey('secrets', 'pc.chap'));
+    const vaultFile = readFileSync(path.join(dataDir, 'secrets.json'), 'utf8');
+    const exportsMd = events
+      .filter((e) => e.kind === 'verify' && e.type === 'succeeded')
+      .map((e) => reportMarkdown((e as unknown as { result: VerifyResult }).result))
+      .join('\n');
+    expect(exportsMd).toContain('CHAP');
 
     const wire = [...events.map((e) => JSON.stringify(e)), ...replies].join('\n');
     const files = readdirSync(path.join(dataDir, 'projects')).map((f) => readFileSync(path.join(dataDir, 'projects', f), 'utf8'));
@@ -67,6 +90,8 @@ describe.skipIf(!lab)('secrets stay out of events, errors and files', () => {
     for (const secret of [chap.secret, wrongChap, S.password.password, wrongPassword, S.root.passphrase, wrongPassphrase]) {
       expect(wire.includes(secret), `a secret reached the wire: ${secret.slice(0, 3)}…`).toBe(false);
       expect(files.join('').includes(secret), 'a secret reached the saved project').toBe(false);
+      expect(vaultFile.includes(secret), 'a secret is in clear in secrets.json').toBe(false);
+      expect(exportsMd.includes(secret), 'a secret reached a report export').toBe(false);
     }
   });
 });

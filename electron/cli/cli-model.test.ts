@@ -67,3 +67,41 @@ describe.skipIf(!built)('bootchain iqn and generate', () => {
     expect(b.stdout).toMatch(/FAIL CONFIG_ISCSI_TCP/);
   });
 });
+
+// A terminal for the CLI: util-linux `script` runs it on a pseudo-terminal; the test types the
+// secrets only once each prompt is on screen, as a person would.
+const hasScript = existsSync('/usr/bin/script');
+if (!hasScript) process.stdout.write('SKIP cli-model.test.ts prompt: /usr/bin/script (util-linux) is missing\n');
+
+describe.skipIf(!built || !hasScript)('secrets asked for on the terminal', () => {
+  it('generate asks for each missing CHAP secret without echoing it', { timeout: 30_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-prompt-'));
+    const project = path.join(dir, 'project.json');
+    writeFileSync(project, JSON.stringify(sampleProject()));
+    const out = path.join(dir, 'out');
+    const cmd = [process.execPath, CLI, 'generate', '--project', project, '--out', out].map((a) => `'${a}'`).join(' ');
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BOOTCHAIN_SECRET_')));
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    const answers = [
+      ['CHAP secret "ws2.chap"', SAMPLE_SECRETS['ws2.chap']!],
+      ['CHAP secret "ws2.chap-mutual"', SAMPLE_SECRETS['ws2.chap-mutual']!],
+    ];
+    child.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+      const next = answers[0];
+      if (next && screen.includes(next[0])) {
+        answers.shift();
+        child.stdin.write(`${next[1]}\r`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdin.end();
+    expect(answers, `prompts not all seen; screen: ${screen}`).toEqual([]);
+    expect(code).toBe(0);
+    const script = readdirSync(out).filter((f) => /^[0-9a-f-]{17}\.ipxe$/.test(f)).map((f) => readFileSync(path.join(out, f), 'utf8')).join('\n');
+    expect(script).toContain(SAMPLE_SECRETS['ws2.chap']);
+    for (const s of Object.values(SAMPLE_SECRETS)) expect(screen.includes(s), 'a secret was echoed on the terminal').toBe(false);
+  });
+});

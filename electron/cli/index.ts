@@ -32,6 +32,8 @@ import { BootServer } from '../services/bootserver/server';
 import { projectMacs } from '../services/bootserver/job';
 import { ServeInput } from '../../shared/bootserver';
 import { reportMarkdown } from '../../shared/verify';
+import { promptSecret } from './prompt';
+import { utils as sshUtils } from 'ssh2';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -59,10 +61,11 @@ Verbs:
                                partition table, EFI system partition, which LUN holds the disk
       --digests none|prefer|require   CRC32C header and data digests (default none)
   CHAP (discover and probe):
-      --chap-user U            CHAP user; the secret comes from BOOTCHAIN_CHAP_SECRET, or
+      --chap-user U            CHAP user; the secret comes from BOOTCHAIN_CHAP_SECRET, is asked
+                               for on the terminal (not echoed), or
       --chap-secret S          (visible to other users of this machine in the process list)
       --mutual-user U          mutual CHAP: the target's user (optional) and its secret from
-      --mutual-secret S        BOOTCHAIN_MUTUAL_SECRET or this flag
+      --mutual-secret S        BOOTCHAIN_MUTUAL_SECRET, the terminal prompt or this flag
       --timeout MS             deadline of each protocol step (default 10000)
   iqn new --domain D --date YYYY-MM --host H [--mac M] [--template T]
                                make an initiator IQN (default template iqn.%date%.%domain%:%hostname%-%hexraw%;
@@ -72,8 +75,9 @@ Verbs:
                                write every artifact: embed.ipxe, default.ipxe, <mac-hexhyp>.ipxe per
                                workstation, dhcp/<dialect> for MikroTik, dnsmasq (+ proxy), ISC, Kea,
                                OpenWrt, kernel/<station>.txt. Secrets by reference come from the JSON
-                               file --secrets ({"ref": "secret"}) or BOOTCHAIN_SECRET_<REF> (upper case,
-                               other characters as _). Any invalid value: nothing is written, the field
+                               file --secrets ({"ref": "secret"}), BOOTCHAIN_SECRET_<REF> (upper case,
+                               other characters as _), or are asked for on the terminal (upload,
+                               verify too). Any invalid value: nothing is written, the field
                                is named, exit 2.
   build --project FILE [options]
                                build iPXE with the project's embedded script (embed.ipxe)
@@ -99,9 +103,10 @@ Verbs:
       --folder DIR             export into this folder instead of SSH
       --host H --port P --user U   SSH server (default: the project's nas.ssh)
       --root PATH              TFTP root on the server (default: the project's nas.tftpRoot)
-      --key FILE               log in with this private key (passphrase from BOOTCHAIN_SSH_PASSPHRASE)
+      --key FILE               log in with this private key (passphrase from BOOTCHAIN_SSH_PASSPHRASE,
+                               else asked for on the terminal when the key is encrypted)
       --agent                  log in with the SSH agent (SSH_AUTH_SOCK)
-      --password               log in with the password in BOOTCHAIN_SSH_PASSWORD
+      --password               log in with a password: BOOTCHAIN_SSH_PASSWORD, else asked for
                                (default: --key if given, else the agent if running, else the password)
       --trust SHA256:...       trust the server's host key on first use if it has this fingerprint
                                (compare with ssh-keygen -lf on the NAS); a changed key is always refused
@@ -346,20 +351,20 @@ function stringFlag(args: Args, name: string): string | undefined {
   return v;
 }
 
-/** CHAP from flags and environment; secrets never echoed. */
-function chapFrom(args: Args): ChapInput | undefined {
+/** CHAP from flags, the environment or a prompt on the terminal; secrets never echoed. */
+async function chapFrom(args: Args): Promise<ChapInput | undefined> {
   const user = stringFlag(args, 'chap-user');
-  const secret = stringFlag(args, 'chap-secret') ?? process.env.BOOTCHAIN_CHAP_SECRET;
   if (!user) {
     if (args.flags.has('chap-secret') || args.flags.has('mutual-secret')) throw usage('--chap-user is needed with a CHAP secret');
     return undefined;
   }
-  if (!secret) throw usage('--chap-user needs a secret: set BOOTCHAIN_CHAP_SECRET (or --chap-secret)');
+  const secret = stringFlag(args, 'chap-secret') ?? (process.env.BOOTCHAIN_CHAP_SECRET || (await promptSecret(`CHAP secret for ${user}: `)));
+  if (!secret) throw usage('--chap-user needs a secret: set BOOTCHAIN_CHAP_SECRET (or --chap-secret), or run on a terminal to be asked');
   const chap: ChapInput = { username: user, secret };
-  const mSecret = stringFlag(args, 'mutual-secret') ?? process.env.BOOTCHAIN_MUTUAL_SECRET;
   const mUser = stringFlag(args, 'mutual-user');
+  const mSecret = stringFlag(args, 'mutual-secret') ?? (process.env.BOOTCHAIN_MUTUAL_SECRET || (mUser ? await promptSecret(`Mutual CHAP secret (the target's, user ${mUser}): `) : undefined));
   if (mSecret) chap.mutual = mUser ? { username: mUser, secret: mSecret } : { secret: mSecret };
-  else if (mUser) throw usage('--mutual-user needs a secret: set BOOTCHAIN_MUTUAL_SECRET (or --mutual-secret)');
+  else if (mUser) throw usage('--mutual-user needs a secret: set BOOTCHAIN_MUTUAL_SECRET (or --mutual-secret), or run on a terminal to be asked');
   return chap;
 }
 
@@ -382,7 +387,7 @@ async function cmdDiscover(args: Args, json: boolean, quiet: boolean): Promise<n
   const parsed = DiscoverInput.safeParse({
     portals: args.pos.map(parsePortal),
     initiatorName: stringFlag(args, 'initiator'),
-    chap: chapFrom(args),
+    chap: await chapFrom(args),
     timeoutMs: intFlag(args, 'timeout'),
   });
   if (!parsed.success) throw zodUsage(parsed.error.issues);
@@ -408,7 +413,7 @@ async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<numb
     port: portal.port,
     target,
     initiatorName: initiator,
-    chap: chapFrom(args),
+    chap: await chapFrom(args),
     digests: stringFlag(args, 'digests'),
     timeoutMs: intFlag(args, 'timeout'),
   });
@@ -466,8 +471,8 @@ async function cmdIqn(args: Args, json: boolean): Promise<number> {
   throw usage('iqn takes "new" or "check"');
 }
 
-/** Secrets for generate: a JSON file, then BOOTCHAIN_SECRET_<REF> variables. */
-function secretsFrom(args: Args, refs: string[]): Record<string, string> {
+/** CHAP secrets by reference: a JSON file, then BOOTCHAIN_SECRET_<REF> variables, then a prompt on the terminal. */
+async function secretsFrom(args: Args, refs: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const file = stringFlag(args, 'secrets');
   if (file) {
@@ -476,11 +481,13 @@ function secretsFrom(args: Args, refs: string[]): Record<string, string> {
     for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
   }
   for (const ref of refs) {
-    const v = process.env[`BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`];
+    const v = process.env[secretEnvName(ref)] || (out[ref] === undefined ? await promptSecret(`CHAP secret "${ref}" (or set ${secretEnvName(ref)}): `) : undefined);
     if (v !== undefined && out[ref] === undefined) out[ref] = v;
   }
   return out;
 }
+
+const secretEnvName = (ref: string) => `BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   const projectFile = stringFlag(args, 'project');
@@ -488,7 +495,7 @@ async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   if (!projectFile || !outDir) throw usage('generate needs --project FILE and --out DIR');
   const raw = readJsonFlagFile('project', projectFile);
   const refs = JSON.stringify(raw).match(/"secretRef":"([^"]+)"/g)?.map((m) => m.slice(13, -1)) ?? [];
-  const r = generateFromRaw(raw, secretsFrom(args, refs));
+  const r = generateFromRaw(raw, await secretsFrom(args, refs));
   if (!r.ok) {
     if (json) process.stdout.write(`${JSON.stringify({ errors: r.errors }, null, 2)}\n`);
     for (const e of r.errors) process.stderr.write(`bootchain: ${e.field || 'project'}: ${e.message}\n`);
@@ -571,8 +578,8 @@ async function cmdBuild(args: Args, json: boolean, quiet: boolean): Promise<numb
   return r.artifacts.every((a) => a.embeddedVerified) ? 0 : 1;
 }
 
-/** The upload target from flags and the project's nas settings; secrets from the environment. */
-function uploadTargetFrom(args: Args, p: Project): UploadTarget {
+/** The upload target from flags and the project's nas settings; secrets from the environment or a prompt. */
+async function uploadTargetFrom(args: Args, p: Project): Promise<UploadTarget> {
   const folder = stringFlag(args, 'folder');
   if (folder) return { kind: 'folder', path: path.resolve(folder) };
   const host = stringFlag(args, 'host') ?? p.nas.ssh?.host;
@@ -580,13 +587,28 @@ function uploadTargetFrom(args: Args, p: Project): UploadTarget {
   if (!host || !user) throw usage('no SSH server: set nas.ssh in the project, or give --host and --user (or --folder DIR)');
   const key = stringFlag(args, 'key');
   let auth: SshAuth;
-  if (key) auth = { kind: 'key', path: path.resolve(key), ...(process.env.BOOTCHAIN_SSH_PASSPHRASE ? { passphrase: process.env.BOOTCHAIN_SSH_PASSPHRASE } : {}) };
-  else if (args.flags.has('agent') || (!args.flags.has('password') && process.env.SSH_AUTH_SOCK)) auth = { kind: 'agent' };
-  else if (process.env.BOOTCHAIN_SSH_PASSWORD) auth = { kind: 'password', password: process.env.BOOTCHAIN_SSH_PASSWORD };
-  else throw usage('no way to log in: give --key FILE, run an SSH agent, or set BOOTCHAIN_SSH_PASSWORD (with --password)');
+  if (key) {
+    const passphrase = process.env.BOOTCHAIN_SSH_PASSPHRASE || (keyIsEncrypted(path.resolve(key)) ? await promptSecret(`Passphrase for ${key}: `) : undefined);
+    auth = { kind: 'key', path: path.resolve(key), ...(passphrase ? { passphrase } : {}) };
+  } else if (args.flags.has('agent') || (!args.flags.has('password') && process.env.SSH_AUTH_SOCK)) auth = { kind: 'agent' };
+  else {
+    const password = process.env.BOOTCHAIN_SSH_PASSWORD || (args.flags.has('password') ? await promptSecret(`Password for ${user}@${host}: `) : undefined);
+    if (!password) throw usage('no way to log in: give --key FILE, run an SSH agent, or use --password (asked on the terminal, or set BOOTCHAIN_SSH_PASSWORD)');
+    auth = { kind: 'password', password };
+  }
   const r = UploadTarget.safeParse({ kind: 'ssh', host, port: intFlag(args, 'port') ?? p.nas.ssh?.port ?? 22, user, root: stringFlag(args, 'root') ?? p.nas.tftpRoot, auth });
   if (!r.success) throw zodUsage(r.error.issues);
   return r.data;
+}
+
+/** Whether a private key file needs a passphrase (unreadable files are left to the login to report). */
+function keyIsEncrypted(file: string): boolean {
+  try {
+    const parsed = sshUtils.parseKey(readFileSync(file));
+    return parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message);
+  } catch {
+    return false;
+  }
 }
 
 function projectFrom(args: Args, verb: string): Project {
@@ -618,8 +640,8 @@ async function cmdUpload(args: Args, json: boolean, quiet: boolean): Promise<num
   const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
   const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
   const buildDir = stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : existsSync('ipxe-build') ? path.resolve('ipxe-build') : undefined);
-  const { files, notes } = uploadFiles(p, secretsFrom(args, refs), buildDir);
-  const target = uploadTargetFrom(args, p);
+  const { files, notes } = uploadFiles(p, await secretsFrom(args, refs), buildDir);
+  const target = await uploadTargetFrom(args, p);
   const knownHostsFile = await knownHostsFor(args, target);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
@@ -659,7 +681,7 @@ async function cmdUpload(args: Args, json: boolean, quiet: boolean): Promise<num
 
 async function cmdRollback(args: Args, json: boolean, list: boolean): Promise<number> {
   const p = projectFrom(args, list ? 'backups' : 'rollback');
-  const target = uploadTargetFrom(args, p);
+  const target = await uploadTargetFrom(args, p);
   const deps = { knownHostsFile: await knownHostsFor(args, target) };
   if (list) {
     const sets = await backupsOf(target, deps).catch(cliHostKeyHint);
@@ -694,7 +716,7 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  const r = await verifyStation(p, secretsFrom(args, refs), station, {
+  const r = await verifyStation(p, await secretsFrom(args, refs), station, {
     buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),
     kernelCmdline: stringFlag(args, 'kernel-cmdline'),
     dhcp: !args.flags.has('no-dhcp'),
@@ -722,7 +744,7 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const vm = await vmBootJob(
     {
       project: p,
-      secrets: secretsFrom(args, refs),
+      secrets: await secretsFrom(args, refs),
       station,
       network: tap ? { kind: 'tap', ifname: tap[1]! } : { kind: 'user' },
       buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),

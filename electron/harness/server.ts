@@ -61,7 +61,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const tokenBuf = Buffer.from(token);
   const root = path.resolve(opts.root);
   const runner = new JobRunner();
-  const handlers = createHandlers(runner, 'harness');
+  // No OS keychain here: secrets stay in the session, or come from the environment.
+  const handlers = createHandlers(runner, 'harness', { secretEnv: process.env });
   let origin = '';
 
   const server = http.createServer((req, res) => {

@@ -1,16 +1,18 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electron';
 import { CHANNELS, JOB_EVENT_CHANNEL } from '../../shared/channels';
 import { appError } from '../../shared/errors';
 import { err } from '../../shared/result';
 import { createHandlers, dispatch } from '../services/api/handlers';
 import { JobRunner } from '../services/jobs/runner';
+import { safeStorageCipher } from './secret-cipher';
 import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
 
 const runner = new JobRunner();
-// Projects live in the app's own data folder.
-const handlers = createHandlers(runner, 'electron', { dataDir: app.getPath('userData') });
+// Projects live in the app's own data folder; remembered secrets are encrypted by the OS keychain
+// (safeStorage, usable once the app is ready: the vault is made on the first secrets call).
+const handlers = createHandlers(runner, 'electron', { dataDir: app.getPath('userData'), secretCipher: () => safeStorageCipher(safeStorage, process.platform) });
 let win: BrowserWindow | undefined;
 
 /** Where the renderer comes from: the dev server in `npm run dev`, the built file otherwise. */

@@ -23,6 +23,9 @@ import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 import { verifyStation } from '../verify/verify';
 import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
+import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
+import { chapKey } from '../../../shared/secrets';
+import type { Project } from '../../../shared/model/project';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -35,9 +38,40 @@ export interface Caller {
 }
 
 /** Builds the handlers over a job runner; both transports share them. */
-export function createHandlers(runner: JobRunner, transport: AppInfo['transport'], opts: { dataDir?: string } = {}): Handlers {
+export function createHandlers(
+  runner: JobRunner,
+  transport: AppInfo['transport'],
+  opts: {
+    dataDir?: string;
+    /** How remembered secrets are protected (Electron: safeStorage); asked for on first use. */
+    secretCipher?: () => SecretCipher;
+    /** Environment that stands in for remembered secrets (harness, CLI); none in the app. */
+    secretEnv?: NodeJS.ProcessEnv;
+  } = {},
+): Handlers {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const projects = new ProjectStore(dataDir);
+  let vaultOnce: SecretVault | undefined;
+  const vault = () =>
+    (vaultOnce ??= new SecretVault(
+      dataDir,
+      opts.secretCipher?.() ??
+        sessionCipher('This window keeps secrets for this session only (no OS keychain here); BOOTCHAIN_SECRET_<REF>, BOOTCHAIN_SSH_PASSWORD and BOOTCHAIN_SSH_PASSPHRASE give them at start.'),
+      opts.secretEnv,
+    ));
+  /** The CHAP secrets a job needs: what the caller sent, then what the vault holds for the project. */
+  const chapSecrets = (p: Project, given: Record<string, string>): Record<string, string> => {
+    const refs = p.workstations.flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
+    const missing = refs.filter((r) => given[r] === undefined);
+    if (missing.length === 0) return given;
+    const found = vault().get(missing.map((r) => chapKey(p.name, r)));
+    const out = { ...given };
+    for (const r of missing) {
+      const v = found[chapKey(p.name, r)];
+      if (v !== undefined) out[r] = v;
+    }
+    return out;
+  };
   const knownHostsFile = () => path.join(dataDir, 'known_hosts');
   const knownHosts = () => new KnownHosts(knownHostsFile());
   /** Starts a job for a caller (who may cancel it by going away) and answers with its id. */
@@ -69,7 +103,7 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       const p = loadProject(input.project);
       if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
       // Files are generated (and every value checked) before any job or connection exists.
-      const { files, notes } = uploadFiles(p.value, input.secrets, input.buildDir ?? path.join(dataDir, 'builds', p.value.name));
+      const { files, notes } = uploadFiles(p.value, chapSecrets(p.value, input.secrets), input.buildDir ?? path.join(dataDir, 'builds', p.value.name));
       const tftpHost = input.verifyTftp ? p.value.nas.address : undefined;
       return startJob(
         'upload',
@@ -90,7 +124,7 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       return startJob(
         'verify',
         (ctx) =>
-          verifyStation(p.value, input.secrets, input.station, {
+          verifyStation(p.value, chapSecrets(p.value, input.secrets), input.station, {
             buildDir,
             kernelCmdline: input.kernelCmdline,
             dhcp: input.dhcp,
@@ -107,15 +141,19 @@ export function createHandlers(runner: JobRunner, transport: AppInfo['transport'
       if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
       if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
       const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
-      return startJob('vmboot', (ctx) => vmBootJob({ project: p.value, secrets: input.secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
+      return startJob('vmboot', (ctx) => vmBootJob({ project: p.value, secrets: chapSecrets(p.value, input.secrets), station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
     },
     'serve:start': async (input, caller) => {
       const p = loadProject(input.project);
       if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
       const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
       const root = path.join(dataDir, 'serve', p.value.name);
-      return startJob('serve', (ctx) => serveJob({ project: p.value, secrets: input.secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
+      return startJob('serve', (ctx) => serveJob({ project: p.value, secrets: chapSecrets(p.value, input.secrets), buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
     },
+    'secrets:status': async () => vault().status(),
+    'secrets:get': async (input) => vault().get(input.keys),
+    'secrets:set': async (input) => vault().set(input.key, input.value, input),
+    'secrets:forget': async (input) => vault().forget(input.key),
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),

@@ -5,6 +5,7 @@ import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
 import { describeFieldErrors, loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
 import { api } from '../api/client';
+import { chapKey } from '../../../shared/secrets';
 import type { AppState } from './index';
 
 type WorkstationDraft = NonNullable<ProjectInput['workstations']>[number];
@@ -101,7 +102,13 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     },
     saveProject: async () => {
       const r = await api().invoke('project:save', { project: get().identity.project });
-      patch({ projectMessage: r.ok ? { ok: true, text: `Saved as ${r.value.name} (secrets are not saved: they stay in this session)` } : { ok: false, text: `${r.error.message}` } });
+      if (!r.ok) return patch({ projectMessage: { ok: false, text: r.error.message } });
+      // The project file holds references only; the secrets go to the main process's vault.
+      const { secrets } = get().identity;
+      const entries: Record<string, string> = {};
+      for (const ref of chapRefs(get().identity.project)) if (secrets[ref]) entries[chapKey(r.value.name, ref)] = secrets[ref];
+      const kept = await get().keepSecrets(entries);
+      patch({ projectMessage: { ok: true, text: `Saved as ${r.value.name}${kept ? `; ${kept}` : ''} (the project file holds no secret)` } });
       await get().listProjects();
     },
     openProject: async (name) => {
@@ -110,7 +117,14 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       // Loaded IQNs are the user's: do not regenerate them.
       const edited: Record<number, boolean> = {};
       (r.value.workstations ?? []).forEach((_, i) => (edited[i] = true));
-      patch({ project: r.value, iqnEdited: edited, opened: { name, project: r.value }, projectMessage: { ok: true, text: `Opened ${name}` } });
+      // Its CHAP secrets come back from the vault (keychain, this session, or the environment).
+      const refs = chapRefs(r.value);
+      const found = await get().recallSecrets(refs.map((ref) => chapKey(name, ref)));
+      const secrets: Record<string, string> = {};
+      for (const ref of refs) if (found[chapKey(name, ref)] !== undefined) secrets[ref] = found[chapKey(name, ref)]!;
+      const missing = refs.length - Object.keys(secrets).length;
+      const text = `Opened ${name}${missing > 0 ? `; ${missing === 1 ? 'one CHAP secret is' : `${missing} CHAP secrets are`} not remembered: type ${missing === 1 ? 'it' : 'them'} again` : ''}`;
+      patch({ project: r.value, secrets, iqnEdited: edited, opened: { name, project: r.value }, projectMessage: { ok: true, text } });
     },
     importProject: (text) => {
       let raw: unknown;
@@ -181,6 +195,11 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {}, saved: [] } }),
   };
 };
+
+/** The secret references a project's workstations use. */
+function chapRefs(p: ProjectInput): string[] {
+  return (p.workstations ?? []).flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
+}
 
 /** The files the opened project generated (with the secrets of this session), to compare with. */
 export function openedFiles(s: AppState['identity']): Artifacts | undefined {

@@ -8,10 +8,11 @@ import { createTargetSlice, type TargetSlice } from './target-slice';
 import { createUploadSlice, type UploadSlice } from './upload-slice';
 import { createVerifySlice, type VerifySlice } from './verify-slice';
 import { createServeSlice, type ServeSlice } from './serve-slice';
+import { createSecretsSlice, type SecretsSlice } from './secrets-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -22,6 +23,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createUploadSlice(...a),
   ...createVerifySlice(...a),
   ...createServeSlice(...a),
+  ...createSecretsSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */

@@ -3,6 +3,7 @@ import type { AppError } from '../../../shared/errors';
 import type { JobEventOf, JobProgress } from '../../../shared/jobs';
 import type { BackupSetInfo, HostKeyStatus, RollbackResult, UploadedFile, UploadResult, UploadTargetInput } from '../../../shared/upload';
 import { api } from '../api/client';
+import { sshKey } from '../../../shared/secrets';
 import type { AppState } from './index';
 import type { JobStatus } from './scan-slice';
 
@@ -49,6 +50,12 @@ export interface UploadSlice {
   applyUploadEvent(e: JobEventOf<'upload'>): void;
 }
 
+/** The vault key of the form's password or passphrase, when the form uses one. */
+function loginSecretKey(s: UploadServer): string | undefined {
+  if (s.kind !== 'ssh' || !s.host.trim() || !s.user.trim() || s.auth === 'agent') return undefined;
+  return sshKey(s.user.trim(), s.host.trim(), Number(s.port) || 22, s.auth === 'password' ? 'password' : 'passphrase');
+}
+
 /** The target as the contract wants it, from the form. */
 export function uploadTarget(s: UploadServer): UploadTargetInput {
   if (s.kind === 'folder') return { kind: 'folder', path: s.folder.trim() };
@@ -86,7 +93,14 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
     },
     setServer: (p) => patch({ server: { ...get().upload.server, ...p }, hostKey: p.host !== undefined || p.port !== undefined ? undefined : get().upload.hostKey, plan: undefined }),
     checkServer: async () => {
-      const s = server();
+      let s = server();
+      // An empty password or passphrase field takes the one remembered for this login.
+      const key = loginSecretKey(s);
+      const field = s.auth === 'password' ? 'password' : 'passphrase';
+      if (key && !s[field]) {
+        const found = (await get().recallSecrets([key]))[key];
+        if (found) s = { ...s, [field]: found };
+      }
       patch({ server: s, error: undefined, plan: undefined, result: undefined, rolledBack: undefined });
       if (s.kind === 'ssh') {
         patch({ checking: true, hostKey: undefined });
@@ -139,7 +153,13 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
       if (e.type === 'progress') patch({ progress: e.progress });
       else if (e.type === 'log') patch({ log: [...u.log, e.line].slice(-200) });
       else if (e.type === 'item') patch({ files: [...u.files, e.item] });
-      else if (e.type === 'succeeded') patch(e.result.dryRun ? { status: 'idle', plan: e.result, progress: undefined } : { status: 'succeeded', result: e.result, plan: undefined, progress: undefined });
+      else if (e.type === 'succeeded') {
+        patch(e.result.dryRun ? { status: 'idle', plan: e.result, progress: undefined } : { status: 'succeeded', result: e.result, plan: undefined, progress: undefined });
+        // The login worked: hand its password or passphrase to the vault (remembered if asked).
+        const key = loginSecretKey(u.server);
+        const value = u.server.auth === 'password' ? u.server.password : u.server.passphrase;
+        if (!e.result.dryRun && key && value) void get().keepSecrets({ [key]: value });
+      }
       else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
       else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
     },

@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { SecretsNotice } from '../../components/SecretsNotice';
 import { Changes } from './Changes';
 import { offerDownload } from '../../components/files';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
@@ -97,6 +98,8 @@ export function IdentityStep() {
           </span>
         ) : null}
       </div>
+
+      <SecretsNotice what="CHAP" />
 
       <Changes />
 

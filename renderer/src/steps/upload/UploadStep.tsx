@@ -1,3 +1,4 @@
+import { SecretsNotice } from '../../components/SecretsNotice';
 import type { UploadPlan } from '../../../../shared/upload';
 import { ErrorBox } from '../../components/ErrorBox';
 import { formatBytes } from '../../components/files';
@@ -106,6 +107,7 @@ export function UploadStep() {
           </>
         )}
       </div>
+      {s.kind === 'ssh' && s.auth !== 'agent' ? <SecretsNotice what={s.auth === 'password' ? 'the SSH password' : 'the key passphrase'} /> : null}
       <div className="actions">
         <button type="button" className="primary" disabled={running || u.checking} onClick={() => void checkServer()} data-testid="upload-check">
           {u.checking ? 'Connecting…' : 'Connect and show the plan'}
