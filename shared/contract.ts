@@ -6,6 +6,7 @@ import { JobCancelInput, type JobStarted } from './jobs';
 import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 import { VerifyInput } from './verify';
+import { PrivilegeGrantInput, PrivilegeStatusInput, type PrivilegeStatus } from './privileges';
 import { SecretsForgetInput, SecretsGetInput, SecretsSetInput, type SecretsStatus } from './secrets';
 import { VmBootInput } from './vm';
 import { ServeStartInput } from './bootserver';
@@ -39,6 +40,8 @@ export const contract = {
   'secrets:get': { input: SecretsGetInput, output: out<Record<string, string>>() },
   'secrets:set': { input: SecretsSetInput, output: out<{ kept: 'disk' | 'session' }>() },
   'secrets:forget': { input: SecretsForgetInput, output: out<{ forgotten: boolean }>() },
+  'privileges:status': { input: PrivilegeStatusInput, output: out<PrivilegeStatus>() },
+  'privileges:grant': { input: PrivilegeGrantInput, output: out<PrivilegeStatus>() },
   'build:engines': { input: Empty, output: out<EngineInfo[]>() },
   'build:start': { input: BuildStartInput, output: out<JobStarted>() },
   'ssh:hostkey': { input: HostKeyInput, output: out<HostKeyStatus>() },

@@ -84,7 +84,7 @@ describe.skipIf(!built || !hasScript)('secrets asked for on the terminal', () =>
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BOOTCHAIN_SECRET_')));
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
-    const answers = [
+    const answers: Array<[string, string]> = [
       ['CHAP secret "ws2.chap"', SAMPLE_SECRETS['ws2.chap']!],
       ['CHAP secret "ws2.chap-mutual"', SAMPLE_SECRETS['ws2.chap-mutual']!],
     ];

@@ -33,6 +33,8 @@ import { projectMacs } from '../services/bootserver/job';
 import { ServeInput } from '../../shared/bootserver';
 import { reportMarkdown } from '../../shared/verify';
 import { promptSecret } from './prompt';
+import { defaultGrantHelper, grantPrivilege, privilegeStatus } from '../services/privileges/privileges';
+import { PrivilegeStatusInput } from '../../shared/privileges';
 import { utils as sshUtils } from 'ssh2';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
@@ -154,6 +156,15 @@ Verbs:
       --project FILE           take the boot file names and user-class from the project, and let
                                proxyDHCP answer only its workstations' MACs
       --json                   one JSON line per event (client, file, status, bytes)
+  privileges [grant ports|tap] [options]
+                               the rights beyond an ordinary user's that Bootchain uses (ports below
+                               1024; a tap device for the VM test boot), whether this process has
+                               them and why; "grant" runs the one-time grant through pkexec (or
+                               directly as root) with the bootchain-grant helper
+      --tap NAME               the tap device (default bctap0)
+      --bridge BR              the LAN bridge the tap device joins
+      --exe PATH               the binary that gets cap_net_bind_service (default: this node)
+      --json                   the status as JSON
   kernel-check <.config>       list the kernel options the recipe needs: built in, module or missing
                                (exit 0 when nothing required is missing, 1 otherwise)
   interfaces                   list this machine's interfaces and IPv4 subnets
@@ -213,6 +224,9 @@ const VALUE_FLAGS = new Set([
   'id',
   'station',
   'kernel-cmdline',
+  'tap',
+  'bridge',
+  'exe',
   'dhcp-wait',
   'vm-net',
   'vm-timeout',
@@ -696,6 +710,27 @@ async function cmdRollback(args: Args, json: boolean, list: boolean): Promise<nu
   return 0;
 }
 
+async function cmdPrivileges(args: Args, json: boolean): Promise<number> {
+  const parsed = PrivilegeStatusInput.safeParse({ tap: stringFlag(args, 'tap') ?? 'bctap0', ...(stringFlag(args, 'bridge') ? { bridge: stringFlag(args, 'bridge') } : {}) });
+  if (!parsed.success) throw zodUsage(parsed.error.issues);
+  const exe = stringFlag(args, 'exe');
+  const o = { helper: defaultGrantHelper(__dirname), tap: parsed.data.tap, bridge: parsed.data.bridge, ...(exe ? { exe: path.resolve(exe) } : {}) };
+  let st;
+  if (args.pos[0] === 'grant') {
+    const what = args.pos[1];
+    if (what !== 'ports' && what !== 'tap') throw usage('privileges grant takes "ports" or "tap"');
+    st = await grantPrivilege(what === 'ports' ? 'low-ports' : 'tap', o);
+  } else if (args.pos.length > 0) throw usage('privileges takes nothing, or "grant ports|tap"');
+  else st = privilegeStatus(o);
+  if (json) process.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
+  else
+    for (const i of st.items) {
+      process.stdout.write(`${i.granted ? 'granted' : 'missing'}  ${i.title}: ${i.evidence}\n`);
+      if (!i.granted) process.stdout.write(`         needed for ${i.neededFor}\n         grant once: ${i.commands[0]}\n`);
+    }
+  return st.items.every((i) => i.granted) ? 0 : 1;
+}
+
 async function cmdHostKey(args: Args, json: boolean): Promise<number> {
   const arg = args.pos[0];
   if (!arg) throw usage('hostkey takes HOST[:PORT]');
@@ -839,6 +874,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await cmdVerify(args, json, quiet);
       case 'serve':
         return await cmdServe(args, json, quiet);
+      case 'privileges':
+        return await cmdPrivileges(args, json);
       case 'kernel-check': {
         const file = args.pos[0];
         if (!file || args.pos.length > 1) throw usage('kernel-check takes the path of a kernel .config');

@@ -1,3 +1,4 @@
+import { defaultGrantHelper } from '../services/privileges/privileges';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
@@ -62,7 +63,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const root = path.resolve(opts.root);
   const runner = new JobRunner();
   // No OS keychain here: secrets stay in the session, or come from the environment.
-  const handlers = createHandlers(runner, 'harness', { secretEnv: process.env });
+  const handlers = createHandlers(runner, 'harness', { secretEnv: process.env, grantHelper: defaultGrantHelper(__dirname) });
   let origin = '';
 
   const server = http.createServer((req, res) => {

@@ -25,6 +25,7 @@ import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
 import { chapKey } from '../../../shared/secrets';
+import { grantPrivilege, privilegeStatus } from '../privileges/privileges';
 import type { Project } from '../../../shared/model/project';
 
 /** One handler per channel, receiving validated input. */
@@ -47,10 +48,13 @@ export function createHandlers(
     secretCipher?: () => SecretCipher;
     /** Environment that stands in for remembered secrets (harness, CLI); none in the app. */
     secretEnv?: NodeJS.ProcessEnv;
+    /** The bootchain-grant helper (default: build/privileges/ under the working folder). */
+    grantHelper?: string;
   } = {},
 ): Handlers {
   const dataDir = opts.dataDir ?? defaultDataDir();
   const projects = new ProjectStore(dataDir);
+  const grantHelper = opts.grantHelper ?? path.resolve('build/privileges/bootchain-grant');
   let vaultOnce: SecretVault | undefined;
   const vault = () =>
     (vaultOnce ??= new SecretVault(
@@ -154,6 +158,8 @@ export function createHandlers(
     'secrets:get': async (input) => vault().get(input.keys),
     'secrets:set': async (input) => vault().set(input.key, input.value, input),
     'secrets:forget': async (input) => vault().forget(input.key),
+    'privileges:status': async (input) => privilegeStatus({ helper: grantHelper, tap: input.tap, bridge: input.bridge }),
+    'privileges:grant': async (input) => grantPrivilege(input.id, { helper: grantHelper, tap: input.tap, bridge: input.bridge }),
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),

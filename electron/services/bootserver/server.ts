@@ -23,7 +23,7 @@ export class BootServer {
     const bindError = (what: string, port: number, e: unknown): never => {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
-        throw new BootchainError(appError('PERMISSION_DENIED', `Bootchain may not use ${what} port ${port}`, { hint: `Ports below 1024 need a one-time grant: sudo setcap cap_net_bind_service=+ep on the Bootchain binary (or run the CLI as root). For a test, use ports above 1024.` }));
+        throw new BootchainError(appError('PERMISSION_DENIED', `Bootchain may not use ${what} port ${port}`, { hint: `Ports below 1024 need a one-time grant: "Ports below 1024" under Rights in the Verify step (or bootchain privileges grant ports). For a test, use ports above 1024.` }));
       }
       if (code === 'EADDRINUSE') throw new BootchainError(appError('BUSY', `${what} port ${port} on ${this.o.address} is already in use`, { hint: `Another ${what} server runs here (tftpd-hpa, dnsmasq, a web server): stop it, or choose another port.` }));
       if (code === 'EADDRNOTAVAIL') throw new BootchainError(appError('INVALID_INPUT', `${this.o.address} is not an address of this computer`, { field: 'address', hint: 'Choose the address of this computer on the workstations\' network.' }));

@@ -29,7 +29,7 @@ export async function discoverOffers(
     if (code === 'EACCES' || code === 'EPERM') {
       throw new BootchainError(
         appError('PERMISSION_DENIED', 'Bootchain may not listen on UDP port 68 (the DHCP client port)', {
-          hint: 'Grant it once: sudo setcap cap_net_bind_service=+ep on the Bootchain binary (or run the check as root). The rest of the chain is still checked from the project settings.',
+          hint: 'Grant it once: "Ports below 1024" under Rights in the Verify step (or bootchain privileges grant ports). The rest of the chain is still checked from the project settings.',
         }),
       );
     }

@@ -142,7 +142,7 @@ export function vmBoot(o: VmBootOptions): Promise<VmBootResult> {
     child.on('error', (e) => finish('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU did not start: ${e.message}`))));
     child.on('close', (code) => {
       if (done) return;
-      if (code !== 0 && stages.length === 0) return finish('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU exited with ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`, { hint: o.network.kind === 'tap' ? `Check that the tap device ${o.network.ifname} exists and that this user may use it.` : undefined })));
+      if (code !== 0 && stages.length === 0) return finish('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU exited with ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`, { hint: o.network.kind === 'tap' ? `The tap device ${o.network.ifname} must exist and belong to this user: grant it once under Rights in the Verify step (or bootchain privileges grant tap --tap ${o.network.ifname} --bridge YOUR_BRIDGE).` : undefined })));
       finish('exited');
     });
     const timer = setTimeout(() => finish('timeout'), o.timeoutMs);

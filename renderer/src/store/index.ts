@@ -9,10 +9,11 @@ import { createUploadSlice, type UploadSlice } from './upload-slice';
 import { createVerifySlice, type VerifySlice } from './verify-slice';
 import { createServeSlice, type ServeSlice } from './serve-slice';
 import { createSecretsSlice, type SecretsSlice } from './secrets-slice';
+import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -24,6 +25,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createVerifySlice(...a),
   ...createServeSlice(...a),
   ...createSecretsSlice(...a),
+  ...createPrivilegesSlice(...a),
 }));
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */

@@ -6,6 +6,7 @@ import { LogBox } from '../../components/LogBox';
 import { useApp } from '../../store/index';
 import { ChainPicture } from './ChainPicture';
 import { VmBoot } from './VmBoot';
+import { Rights } from '../../components/Rights';
 import { ServeTimeline } from '../upload/ServePanel';
 
 /**
@@ -130,6 +131,7 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
         </div>
       ) : null}
       <LogBox title="Verify log" lines={v.log} testId="verify-log" />
+      <Rights />
       {stations.length > 0 ? <VmBoot /> : null}
       {diagnostics ? (
         <div data-testid="diag-timeline">

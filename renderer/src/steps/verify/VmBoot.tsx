@@ -34,7 +34,7 @@ export function VmBoot() {
         </label>
         {vm.network === 'tap' ? (
           <label>
-            Tap device (made once by an administrator: ip tuntap add tap0 mode tap user YOU, then added to the LAN bridge)
+            Tap device (made once for you: see Rights above)
             <input value={vm.ifname} onChange={(e) => setVm({ ifname: e.target.value })} data-testid="vm-tap" />
           </label>
         ) : null}
