@@ -33,9 +33,9 @@ import { projectMacs } from '../services/bootserver/job';
 import { ServeInput } from '../../shared/bootserver';
 import { reportMarkdown } from '../../shared/verify';
 import { promptSecret } from './prompt';
+import { keyNeedsPassphrase } from '../services/upload/keyfile';
 import { defaultGrantHelper, grantPrivilege, privilegeStatus } from '../services/privileges/privileges';
 import { PrivilegeStatusInput } from '../../shared/privileges';
-import { utils as sshUtils } from 'ssh2';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -618,8 +618,7 @@ async function uploadTargetFrom(args: Args, p: Project): Promise<UploadTarget> {
 /** Whether a private key file needs a passphrase (unreadable files are left to the login to report). */
 function keyIsEncrypted(file: string): boolean {
   try {
-    const parsed = sshUtils.parseKey(readFileSync(file));
-    return parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message);
+    return keyNeedsPassphrase(readFileSync(file, 'utf8'));
   } catch {
     return false;
   }

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { generateArtifacts, type Artifacts } from '../../../shared/gen/artifacts';
-import { generateChapSecret } from '../../../shared/model/chap';
+import { checkChapSecret, generateChapSecret } from '../../../shared/model/chap';
 import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
 import { describeFieldErrors, loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
@@ -106,7 +106,8 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       // The project file holds references only; the secrets go to the main process's vault.
       const { secrets } = get().identity;
       const entries: Record<string, string> = {};
-      for (const ref of chapRefs(get().identity.project)) if (secrets[ref]) entries[chapKey(r.value.name, ref)] = secrets[ref];
+      // Only secrets that pass the CHAP checks are kept: a refused one must be corrected first.
+      for (const ref of chapRefs(get().identity.project)) if (secrets[ref] && checkChapSecret(secrets[ref], { wide: false }).ok) entries[chapKey(r.value.name, ref)] = secrets[ref];
       const kept = await get().keepSecrets(entries);
       patch({ projectMessage: { ok: true, text: `Saved as ${r.value.name}${kept ? `; ${kept}` : ''} (the project file holds no secret)` } });
       await get().listProjects();
