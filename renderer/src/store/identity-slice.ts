@@ -21,7 +21,8 @@ export interface IdentitySlice {
     selectedFile?: string | undefined;
     saved: Array<{ name: string; modified: string }>;
     /** The project as it was opened (reconfiguring: every generated file is compared with it). */
-    opened?: { name: string; project: ProjectInput } | undefined;
+    /** With the secrets it had then (a changed CHAP secret is a change too). */
+    opened?: { name: string; project: ProjectInput; secrets: Record<string, string> } | undefined;
     projectMessage?: { ok: boolean; text: string } | undefined;
   };
   listProjects(): Promise<void>;
@@ -125,7 +126,7 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       for (const ref of refs) if (found[chapKey(name, ref)] !== undefined) secrets[ref] = found[chapKey(name, ref)]!;
       const missing = refs.length - Object.keys(secrets).length;
       const text = `Opened ${name}${missing > 0 ? `; ${missing === 1 ? 'one CHAP secret is' : `${missing} CHAP secrets are`} not remembered: type ${missing === 1 ? 'it' : 'them'} again` : ''}`;
-      patch({ project: r.value, secrets, iqnEdited: edited, opened: { name, project: r.value }, projectMessage: { ok: true, text } });
+      patch({ project: r.value, secrets, iqnEdited: edited, opened: { name, project: r.value, secrets }, projectMessage: { ok: true, text } });
     },
     importProject: (text) => {
       let raw: unknown;
@@ -202,11 +203,14 @@ function chapRefs(p: ProjectInput): string[] {
   return (p.workstations ?? []).flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
 }
 
-/** The files the opened project generated (with the secrets of this session), to compare with. */
+/**
+ * The files the opened project generated, to compare with: with the secrets it had when opened
+ * (those that were not remembered then count as the ones typed since).
+ */
 export function openedFiles(s: AppState['identity']): Artifacts | undefined {
   if (!s.opened) return undefined;
   const p = loadProject(s.opened.project);
   if (!p.ok) return undefined;
-  const g = generateArtifacts(p.value, s.secrets);
+  const g = generateArtifacts(p.value, { ...s.secrets, ...s.opened.secrets });
   return g.ok ? g.files : undefined;
 }
