@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { generateArtifacts } from '../../shared/gen/artifacts';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject } from '../../shared/model/project';
-import { BOOT_MARKER } from '../lab/disk-images';
+import { BOOT_MARKER, UEFI_BOOT_MARKER } from '../lab/disk-images';
+import { findOvmf } from '../../electron/services/vm/qemu';
 import { addLabHost } from '../lab/lab';
 import { labOrSkipReason } from '../support/lab-guard';
 import { bootInLab, haveQemu } from '../support/qemu';
@@ -85,6 +86,32 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     expect(r.reached).toBe('booted');
     expect(stages).toContain('sanboot');
     expect(r.console).toContain('52-54-00-b0-07-02.ipxe');
+  });
+
+  it('VM test boot, UEFI (OVMF), user-mode dry run: the firmware boots \\EFI\\BOOT\\BOOTX64.EFI from the LUN', { timeout: 180000 }, async (ctx) => {
+    const L = lab!;
+    const skip = L.iscsi.uefiBootMissing ? `the lab has no UEFI boot LUN: ${L.iscsi.uefiBootMissing}` : !findOvmf() ? 'OVMF is not installed (Debian: ovmf)' : undefined;
+    if (skip) {
+      process.stdout.write(`SKIP nobuild.int.test.ts UEFI boot: ${skip}\n`);
+      return ctx.skip();
+    }
+    const p = loadProject(
+      sampleProject({
+        name: 'vmuefi',
+        workstations: [{ name: 'vm4', mac: '52:54:00:b0:07:04', firmware: 'uefi', target: L.iscsi.targets.uefiBoot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vm4', initramfs: 'genkernel' }],
+      }),
+    );
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const r = await vmBootJob(
+      { project: p.value, secrets: {}, station: 'vm4', network: { kind: 'user' }, timeoutMs: 170000, until: new RegExp(UEFI_BOOT_MARKER) },
+      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: () => undefined },
+    );
+    process.stdout.write(`VM test boot (UEFI, user-mode): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
+    if (r.ended !== 'marker') process.stdout.write(`console:\n${r.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-25).join('\n')}\n`);
+    expect(r.ended).toBe('marker');
+    expect(r.reached).toBe('booted');
+    expect(r.stages.map((st) => st.id)).toContain('sanboot');
+    expect(r.console).toContain('52-54-00-b0-07-04.ipxe');
   });
 
   it("boots through Bootchain's own TFTP, HTTP and proxyDHCP, beside a DHCP server that only gives addresses", { timeout: 180000 }, async () => {

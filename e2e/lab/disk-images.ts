@@ -4,7 +4,10 @@
  * EFI system partition (protective MBR, primary header and entries, backup header and entries).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { crc32 } from 'node:zlib';
 
 const SECTOR = 512;
@@ -124,4 +127,43 @@ export function writeBootSectorDisk(file: string, bytes: number): void {
   sector[510] = 0x55;
   sector[511] = 0xaa;
   writeDisk(file, bytes, [[sector, 0]]);
+}
+
+/** What the lab's UEFI LUN prints on the console when a machine boots from it. */
+export const UEFI_BOOT_MARKER = 'BOOTCHAIN-UEFI-BOOTED';
+
+const UEFI_TOOLS = ['grub-mkstandalone', 'mkfs.vfat', 'mmd', 'mcopy'];
+
+/** The tools writeUefiBootDisk needs that this machine lacks (Debian: grub-efi-amd64-bin, dosfstools, mtools). */
+export function missingUefiTools(): string[] {
+  return UEFI_TOOLS.filter((t) => !['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(path.join(d, t))));
+}
+
+/**
+ * A GPT disk whose EFI system partition (FAT) holds \EFI\BOOT\BOOTX64.EFI: a standalone GRUB
+ * (grub-mkstandalone) whose embedded grub.cfg prints UEFI_BOOT_MARKER on the firmware's console
+ * and halts — the removable-media path every UEFI firmware boots from a disk with no boot entry.
+ */
+export function writeUefiBootDisk(file: string, bytes: number, espMiB = 8): void {
+  const missing = missingUefiTools();
+  if (missing.length) throw new Error(`a UEFI boot disk needs ${missing.join(', ')} (Debian: grub-efi-amd64-bin grub-common dosfstools mtools)`);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'bc-uefi-disk-'));
+  try {
+    writeFileSync(path.join(work, 'grub.cfg'), `echo ${UEFI_BOOT_MARKER}\nsleep 2\nhalt\n`);
+    const efi = path.join(work, 'BOOTX64.EFI');
+    execFileSync('grub-mkstandalone', ['-O', 'x86_64-efi', '-o', efi, '--locales=', '--fonts=', '--themes=', '--install-modules=echo sleep halt normal configfile', '--modules=echo sleep halt', `boot/grub/grub.cfg=${path.join(work, 'grub.cfg')}`], { stdio: 'ignore' });
+    const esp = path.join(work, 'esp.img');
+    execFileSync('mkfs.vfat', ['-C', esp, String(espMiB * 1024)], { stdio: 'ignore' });
+    execFileSync('mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT'], { stdio: 'ignore' });
+    execFileSync('mcopy', ['-i', esp, efi, '::/EFI/BOOT/BOOTX64.EFI'], { stdio: 'ignore' });
+    writeGptDisk(file, bytes, espMiB);
+    const fd = openSync(file, 'r+');
+    try {
+      writeSync(fd, readFileSync(esp), 0, undefined, 2048 * SECTOR);
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, trunc
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { writeBootSectorDisk, writeGptDisk, writeMbrDisk } from './disk-images';
+import { missingUefiTools, writeBootSectorDisk, writeGptDisk, writeMbrDisk, writeUefiBootDisk } from './disk-images';
 
 const pexec = promisify(execFile);
 
@@ -66,7 +66,9 @@ export interface LabIscsi {
   /** Portals of tgtd A (same targets on both) and of tgtd B (discovery needs CHAP). */
   portalsA: string[];
   portalB: string;
-  targets: { mbr: string; gpt: string; empty: string; chapOneWay: string; chapMutual: string; acl: string; bulk: string[]; onB: string; boot: string };
+  targets: { mbr: string; gpt: string; empty: string; chapOneWay: string; chapMutual: string; acl: string; bulk: string[]; onB: string; boot: string; uefiBoot: string };
+  /** Why the UEFI boot LUN could not be made (its target then does not exist), when it could not. */
+  uefiBootMissing?: string;
   /** LUN 1 sizes in MiB (LUN 0 of tgt is the controller). */
   sizesMiB: Record<string, number>;
   aclInitiator: string;
@@ -93,6 +95,7 @@ export function labIscsiPlan(): LabIscsi {
       bulk,
       onB: `${IQN}:on-b`,
       boot: `${IQN}:boot-marker`,
+      uefiBoot: `${IQN}:uefi-boot-marker`,
     },
     sizesMiB: { mbr: 64, gpt: 48, empty: 16, chapOneWay: 8, chapMutual: 8, acl: 8, onB: 8, boot: 8 },
     aclInitiator: `${IQN}:allowed-initiator`,
@@ -280,10 +283,11 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
       return true;
     });
   }
-  const lun = (name: string, mib: number, kind: 'mbr' | 'gpt' | 'empty' | 'boot') => {
+  const lun = (name: string, mib: number, kind: 'mbr' | 'gpt' | 'empty' | 'boot' | 'uefi') => {
     const file = path.join(dir, `${name}.img`);
     if (kind === 'mbr') writeMbrDisk(file, mib * 1048576);
     else if (kind === 'boot') writeBootSectorDisk(file, mib * 1048576);
+    else if (kind === 'uefi') writeUefiBootDisk(file, mib * 1048576);
     else if (kind === 'gpt') writeGptDisk(file, mib * 1048576);
     else {
       closeSync(openSync(file, 'w'));
@@ -312,6 +316,10 @@ export async function labUp(prefix = labPrefix()): Promise<LabInfo> {
   await account(ctlA, iscsi.chap.mutual.targetUsername, iscsi.chap.mutual.targetSecret, 5, true);
   await addTarget(ctlA, 6, T.acl, { lun: lun('acl', 8, 'empty'), acl: iscsi.aclInitiator });
   await addTarget(ctlA, 7, T.boot, { lun: lun('boot', 8, 'boot') });
+  // The UEFI boot LUN needs GRUB and FAT tools; without them the lab says so and goes on.
+  const uefiMissing = missingUefiTools();
+  if (uefiMissing.length === 0) await addTarget(ctlA, 8, T.uefiBoot, { lun: lun('uefiboot', 24, 'uefi') });
+  else iscsi.uefiBootMissing = `missing ${uefiMissing.join(', ')} (Debian: grub-efi-amd64-bin grub-common dosfstools mtools)`;
   for (const [i, iqn] of T.bulk.entries()) await addTarget(ctlA, 10 + i, iqn);
   await addTarget(ctlB, 1, T.onB, { lun: lun('onb', 8, 'empty') });
   await account(ctlB, iscsi.chap.discovery.username, iscsi.chap.discovery.secret);
