@@ -62,4 +62,14 @@ describe('dispatch', () => {
     const r = await dispatch(handlers, 'jobs:cancel', { jobId: 'nope' }, caller);
     expect(r.ok && r.value).toEqual({ cancelled: false });
   });
+
+  it('secrets:set keeps only usable CHAP secrets and never answers with a secret it refused', async () => {
+    const { handlers } = setup();
+    const bad = await dispatch(handlers, 'secrets:set', { key: 'chap/lab/ws1.chap', value: 'x${17}||shell' }, caller);
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', field: 'value' } });
+    expect(JSON.stringify(bad)).not.toContain('x${17}');
+    expect(await dispatch(handlers, 'secrets:get', { keys: ['chap/lab/ws1.chap'] }, caller)).toEqual({ ok: true, value: {} });
+    expect(await dispatch(handlers, 'secrets:set', { key: 'chap/lab/ws1.chap', value: 'Abcdefgh2345' }, caller)).toEqual({ ok: true, value: { kept: 'session' } });
+    expect(await dispatch(handlers, 'secrets:set', { key: '../../etc/passwd', value: 'Abcdefgh2345' }, caller)).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+  });
 });

@@ -25,6 +25,7 @@ import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
 import { chapKey } from '../../../shared/secrets';
+import { checkChapSecret } from '../../../shared/model/chap';
 import { grantPrivilege, privilegeStatus } from '../privileges/privileges';
 import type { Project } from '../../../shared/model/project';
 
@@ -156,7 +157,12 @@ export function createHandlers(
     },
     'secrets:status': async () => vault().status(),
     'secrets:get': async (input) => vault().get(input.keys),
-    'secrets:set': async (input) => vault().set(input.key, input.value, input),
+    'secrets:set': async (input) => {
+      // A CHAP secret ends up in iPXE scripts: only one that passes the CHAP checks is kept.
+      const c = input.key.startsWith('chap/') ? checkChapSecret(input.value, { wide: false }) : { ok: true as const };
+      if (!c.ok) throw new BootchainError(appError('INVALID_INPUT', `Not a usable CHAP secret: ${c.reason}`, { field: 'value' }));
+      return vault().set(input.key, input.value, input);
+    },
     'secrets:forget': async (input) => vault().forget(input.key),
     'privileges:status': async (input) => privilegeStatus({ helper: grantHelper, tap: input.tap, bridge: input.bridge }),
     'privileges:grant': async (input) => grantPrivilege(input.id, { helper: grantHelper, tap: input.tap, bridge: input.bridge }),
