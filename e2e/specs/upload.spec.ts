@@ -67,6 +67,14 @@ test.describe('Upload step', () => {
     await expect(page.getByTestId('upload-rolled-back')).toContainText(`removed ${perMac}`);
     expect(existsSync(path.join(L.nas.tftpRoot, perMac))).toBe(false);
 
+    // The key's passphrase went to the session's vault after the upload (no keychain in the
+    // harness): an empty field takes it again, and the encrypted key logs in.
+    await expect(page.getByTestId('secrets-notice')).toHaveAttribute('data-backend', 'session');
+    await page.getByTestId('upload-passphrase').fill('');
+    await page.getByTestId('upload-check').click();
+    await expect(page.getByTestId('upload-plan')).toBeVisible();
+    await expect(page.getByTestId('upload-passphrase')).not.toHaveValue('');
+
     // Someone swaps the server's key: the step refuses loudly, with both fingerprints.
     const known = path.join(process.env.BOOTCHAIN_DATA_DIR!, 'known_hosts');
     const trusted = readFileSync(known, 'utf8');
