@@ -747,10 +747,12 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const station = stringFlag(args, 'station') ?? (p.workstations.length === 1 ? p.workstations[0]!.name : undefined);
   if (!station) throw usage(`verify needs --station NAME (${p.workstations.map((w) => w.name).join(', ')})`);
   const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
+  // Asked once (the generated files of the whole project are compared with what is served).
+  const secrets = await secretsFrom(args, refs);
   const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
-  const r = await verifyStation(p, await secretsFrom(args, refs), station, {
+  const r = await verifyStation(p, secrets, station, {
     buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),
     kernelCmdline: stringFlag(args, 'kernel-cmdline'),
     dhcp: !args.flags.has('no-dhcp'),
@@ -778,7 +780,7 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const vm = await vmBootJob(
     {
       project: p,
-      secrets: await secretsFrom(args, refs),
+      secrets,
       station,
       network: tap ? { kind: 'tap', ifname: tap[1]! } : { kind: 'user' },
       buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),

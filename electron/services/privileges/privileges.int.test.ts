@@ -90,6 +90,10 @@ describe.skipIf(!!reason)('one-time grants', () => {
   it('the helper refuses hostile or malformed arguments and ordinary users', async () => {
     for (const [args, msg] of [
       [['tap', 'x;reboot', 'nobody'], 'is not an interface name'],
+      [['tap', 'tapok\nx', 'nobody'], 'is not an interface name'],
+      [['tap', '-tapok', 'nobody'], 'is not an interface name'],
+      [['tap', 'tapok', 'nobody\nroot'], 'is not a user name'],
+      [['ports', '/tmp/x\n/usr/bin/node'], 'unusual binary path'],
       [['tap', 'tapok', 'no body'], 'is not a user name'],
       [['tap', 'tapok', 'nobody', 'lo'], 'lo is not a bridge'],
       [['ports', 'node'], 'must be an absolute path'],
