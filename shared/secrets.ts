@@ -13,6 +13,11 @@ const KEY_RE = new RegExp(`^(?:chap/${name}/${name}|ssh/[a-z_][a-z0-9_.-]{0,31}@
 /** A secret's key: `chap/<project>/<secretRef>` or `ssh/<user>@<host>:<port>/password|passphrase`. */
 export const SecretKey = z.string().max(340).regex(KEY_RE, 'a secret key: chap/<project>/<ref> or ssh/<user>@<host>:<port>/password|passphrase');
 
+/** The CHAP secret references a project's workstations use (initiator and mutual). */
+export function chapRefs(workstations: ReadonlyArray<{ chap?: { secretRef: string; mutual?: { secretRef: string } | undefined } | undefined }> | undefined): string[] {
+  return (workstations ?? []).flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
+}
+
 /** The key of a project's CHAP secret. */
 export const chapKey = (project: string, ref: string): string => `chap/${project}/${ref}`;
 

@@ -36,6 +36,7 @@ import { promptSecret } from './prompt';
 import { keyNeedsPassphrase } from '../services/upload/keyfile';
 import { defaultGrantHelper, grantPrivilege, privilegeStatus } from '../services/privileges/privileges';
 import { PrivilegeStatusInput } from '../../shared/privileges';
+import { chapRefs } from '../../shared/secrets';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -650,7 +651,7 @@ function cliHostKeyHint(e: unknown): never {
 
 async function cmdUpload(args: Args, json: boolean, quiet: boolean): Promise<number> {
   const p = projectFrom(args, 'upload');
-  const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
+  const refs = chapRefs(p.workstations);
   const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);
   const buildDir = stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : existsSync('ipxe-build') ? path.resolve('ipxe-build') : undefined);
   const { files, notes } = uploadFiles(p, await secretsFrom(args, refs), buildDir);
@@ -746,7 +747,7 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const p = projectFrom(args, 'verify');
   const station = stringFlag(args, 'station') ?? (p.workstations.length === 1 ? p.workstations[0]!.name : undefined);
   if (!station) throw usage(`verify needs --station NAME (${p.workstations.map((w) => w.name).join(', ')})`);
-  const refs = p.workstations.flatMap((w) => [w.chap?.secretRef, w.chap?.mutual?.secretRef]).filter((r): r is string => !!r);
+  const refs = chapRefs(p.workstations);
   // Asked once (the generated files of the whole project are compared with what is served).
   const secrets = await secretsFrom(args, refs);
   const fallbackBuild = path.join(defaultDataDir(), 'builds', p.name);

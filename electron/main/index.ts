@@ -13,7 +13,9 @@ import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security
 const runner = new JobRunner();
 // Projects live in the app's own data folder; remembered secrets are encrypted by the OS keychain
 // (safeStorage, usable once the app is ready: the vault is made on the first secrets call).
-const handlers = createHandlers(runner, 'electron', { dataDir: app.getPath('userData'), secretCipher: () => safeStorageCipher(safeStorage, process.platform),
+const handlers = createHandlers(runner, 'electron', {
+  dataDir: app.getPath('userData'),
+  secretCipher: () => safeStorageCipher(safeStorage, process.platform),
   // The one-time grant helper ships in resources/privileges (packaged) or build/privileges.
   grantHelper: defaultGrantHelper(__dirname, app.isPackaged ? process.resourcesPath : undefined),
 });

@@ -24,7 +24,7 @@ import { verifyStation } from '../verify/verify';
 import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
-import { chapKey } from '../../../shared/secrets';
+import { chapKey, chapRefs } from '../../../shared/secrets';
 import { checkChapSecret } from '../../../shared/model/chap';
 import { grantPrivilege, privilegeStatus } from '../privileges/privileges';
 import type { Project } from '../../../shared/model/project';
@@ -66,7 +66,7 @@ export function createHandlers(
     ));
   /** The CHAP secrets a job needs: what the caller sent, then what the vault holds for the project. */
   const chapSecrets = (p: Project, given: Record<string, string>): Record<string, string> => {
-    const refs = p.workstations.flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
+    const refs = chapRefs(p.workstations);
     const missing = refs.filter((r) => given[r] === undefined);
     if (missing.length === 0) return given;
     const found = vault().get(missing.map((r) => chapKey(p.name, r)));

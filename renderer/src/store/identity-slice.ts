@@ -5,7 +5,7 @@ import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
 import { describeFieldErrors, loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
 import { api } from '../api/client';
-import { chapKey } from '../../../shared/secrets';
+import { chapKey, chapRefs } from '../../../shared/secrets';
 import type { AppState } from './index';
 
 type WorkstationDraft = NonNullable<ProjectInput['workstations']>[number];
@@ -108,7 +108,7 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       const { secrets } = get().identity;
       const entries: Record<string, string> = {};
       // Only secrets that pass the CHAP checks are kept: a refused one must be corrected first.
-      for (const ref of chapRefs(get().identity.project)) if (secrets[ref] && checkChapSecret(secrets[ref], { wide: false }).ok) entries[chapKey(r.value.name, ref)] = secrets[ref];
+      for (const ref of chapRefs(get().identity.project.workstations)) if (secrets[ref] && checkChapSecret(secrets[ref], { wide: false }).ok) entries[chapKey(r.value.name, ref)] = secrets[ref];
       const kept = await get().keepSecrets(entries);
       patch({ projectMessage: { ok: true, text: `Saved as ${r.value.name}${kept ? `; ${kept}` : ''} (the project file holds no secret)` } });
       await get().listProjects();
@@ -120,7 +120,7 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
       const edited: Record<number, boolean> = {};
       (r.value.workstations ?? []).forEach((_, i) => (edited[i] = true));
       // Its CHAP secrets come back from the vault (keychain, this session, or the environment).
-      const refs = chapRefs(r.value);
+      const refs = chapRefs(r.value.workstations);
       const found = await get().recallSecrets(refs.map((ref) => chapKey(name, ref)));
       const secrets: Record<string, string> = {};
       for (const ref of refs) if (found[chapKey(name, ref)] !== undefined) secrets[ref] = found[chapKey(name, ref)]!;
@@ -197,11 +197,6 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     resetIdentity: () => set({ identity: { project: initialProject(), secrets: {}, iqnEdited: {}, saved: [] } }),
   };
 };
-
-/** The secret references a project's workstations use. */
-function chapRefs(p: ProjectInput): string[] {
-  return (p.workstations ?? []).flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
-}
 
 /**
  * The files the opened project generated, to compare with: with the secrets it had when opened
