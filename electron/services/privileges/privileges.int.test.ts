@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../../cli/run-cli';
 import type { PrivilegeStatus } from '../../../shared/privileges';
 import { grantCommand } from './privileges';
@@ -32,15 +32,20 @@ const item = (s: PrivilegeStatus, id: string) => s.items.find((i) => i.id === id
 const BIND_68 = `require('dgram').createSocket('udp4').on('error', (e) => { console.log(e.code); process.exit(3); }).bind(68, '127.0.0.1', () => { console.log('bound'); process.exit(0); })`;
 
 describe.skipIf(!!reason)('one-time grants', () => {
-  const dir = mkdtempSync('/tmp/bc-priv-');
-  chmodSync(dir, 0o755);
-  const node = path.join(dir, 'node');
-  copyFileSync(process.execPath, node);
-  chmodSync(node, 0o755);
+  // Made in beforeAll, not while collecting: a skipped suite leaves nothing behind.
+  let dir = '';
+  let node = '';
+  beforeAll(() => {
+    dir = mkdtempSync('/tmp/bc-priv-');
+    chmodSync(dir, 0o755);
+    node = path.join(dir, 'node');
+    copyFileSync(process.execPath, node);
+    chmodSync(node, 0o755);
+  });
   afterAll(async () => {
     await run('ip', ['link', 'delete', 'bcgtap0']);
     await run('ip', ['link', 'delete', 'bcgbr0']);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('ports: nobody is refused UDP 68 until the grant, then binds it', async () => {
