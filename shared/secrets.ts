@@ -18,6 +18,9 @@ export function chapRefs(workstations: ReadonlyArray<{ chap?: { secretRef: strin
   return (workstations ?? []).flatMap((w) => (w.chap ? [w.chap.secretRef, ...(w.chap.mutual ? [w.chap.mutual.secretRef] : [])] : []));
 }
 
+/** The environment variable that gives a CHAP secret reference to the CLI and the harness. */
+export const secretEnvName = (ref: string): string => `BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+
 /** The key of a project's CHAP secret. */
 export const chapKey = (project: string, ref: string): string => `chap/${project}/${ref}`;
 

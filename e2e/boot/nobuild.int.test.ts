@@ -23,6 +23,11 @@ const why = !lab ? 'no lab' : !haveQemu() ? 'qemu-system-x86 is not installed' :
 if (lab && why) process.stdout.write(`SKIP nobuild.int.test.ts: ${why}\n`);
 const MAC = '52:54:00:b0:07:01';
 
+/** The last lines of a VM's console, without terminal escapes, for a boot that missed its marker. */
+function printConsoleTail(text: string): void {
+  process.stdout.write(`console:\n${text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-25).join('\n')}\n`);
+}
+
 describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + tgtd LUN', () => {
   it('boots through the script chain to the LUN without looping', { timeout: 180000 }, async () => {
     const L = lab!;
@@ -67,24 +72,25 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     }
   });
 
-  it('VM test boot, user-mode dry run: QEMU\'s own DHCP/TFTP serve the project\'s files, the LUN boots', { timeout: 180000 }, async () => {
-    const L = lab!;
-    const p = loadProject(
-      sampleProject({
-        name: 'vmdry',
-        workstations: [{ name: 'vm2', mac: '52:54:00:b0:07:02', firmware: 'bios', target: L.iscsi.targets.boot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vm2', initramfs: 'genkernel' }],
-      }),
-    );
+  /** A VM test boot of one workstation in user-mode networking (the dry run), until the LUN's marker. */
+  async function dryRunBoot(label: string, name: string, ws: { name: string; mac: string; firmware: 'bios' | 'uefi'; target: string }, marker: string, timeoutMs: number) {
+    const p = loadProject(sampleProject({ name, workstations: [{ ...ws, lun: 1, initiatorIqn: `iqn.2026-11.test.bootchain:${ws.name}`, initramfs: 'genkernel' }] }));
     if (!p.ok) throw new Error(JSON.stringify(p.errors));
-    const stages: string[] = [];
+    const streamed: string[] = [];
     const r = await vmBootJob(
-      { project: p.value, secrets: {}, station: 'vm2', network: { kind: 'user' }, timeoutMs: 150000, until: new RegExp(BOOT_MARKER) },
-      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (st) => stages.push(st.id) },
+      { project: p.value, secrets: {}, station: ws.name, network: { kind: 'user' }, timeoutMs, until: new RegExp(marker) },
+      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (st) => streamed.push(st.id) },
     );
-    process.stdout.write(`VM test boot (user-mode): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
+    process.stdout.write(`VM test boot (${label}): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
+    if (r.ended !== 'marker') printConsoleTail(r.console);
+    return { r, streamed };
+  }
+
+  it('VM test boot, user-mode dry run: QEMU\'s own DHCP/TFTP serve the project\'s files, the LUN boots', { timeout: 180000 }, async () => {
+    const { r, streamed } = await dryRunBoot('user-mode', 'vmdry', { name: 'vm2', mac: '52:54:00:b0:07:02', firmware: 'bios', target: lab!.iscsi.targets.boot }, BOOT_MARKER, 150000);
     expect(r.ended).toBe('marker');
     expect(r.reached).toBe('booted');
-    expect(stages).toContain('sanboot');
+    expect(streamed).toContain('sanboot');
     expect(r.console).toContain('52-54-00-b0-07-02.ipxe');
   });
 
@@ -95,19 +101,7 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
       process.stdout.write(`SKIP nobuild.int.test.ts UEFI boot: ${skip}\n`);
       return ctx.skip();
     }
-    const p = loadProject(
-      sampleProject({
-        name: 'vmuefi',
-        workstations: [{ name: 'vm4', mac: '52:54:00:b0:07:04', firmware: 'uefi', target: L.iscsi.targets.uefiBoot, lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:vm4', initramfs: 'genkernel' }],
-      }),
-    );
-    if (!p.ok) throw new Error(JSON.stringify(p.errors));
-    const r = await vmBootJob(
-      { project: p.value, secrets: {}, station: 'vm4', network: { kind: 'user' }, timeoutMs: 170000, until: new RegExp(UEFI_BOOT_MARKER) },
-      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: () => undefined },
-    );
-    process.stdout.write(`VM test boot (UEFI, user-mode): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
-    if (r.ended !== 'marker') process.stdout.write(`console:\n${r.console.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-25).join('\n')}\n`);
+    const { r } = await dryRunBoot('UEFI, user-mode', 'vmuefi', { name: 'vm4', mac: '52:54:00:b0:07:04', firmware: 'uefi', target: L.iscsi.targets.uefiBoot }, UEFI_BOOT_MARKER, 170000);
     expect(r.ended).toBe('marker');
     expect(r.reached).toBe('booted');
     expect(r.stages.map((st) => st.id)).toContain('sanboot');
@@ -152,7 +146,7 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { kind: string; status: string; file?: string; client: string });
       process.stdout.write(`boot through Bootchain's server: marker ${boot.found ? 'reached' : 'NOT reached'} after ${boot.ms} ms; ${events.filter((e) => e.status === 'answered' || e.status === 'done').map((e) => `${e.kind} ${e.status} ${e.file ?? ''}`).join('; ')}\n`);
-      if (!boot.found) process.stdout.write(`console:\n${boot.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/).slice(-25).join('\n')}\n`);
+      if (!boot.found) printConsoleTail(boot.output);
       expect(boot.found).toBe(true);
       // QEMU's NIC ROM is itself a stock iPXE: it gets the script over HTTP (no option 17, no loop).
       expect(events.some((e) => e.kind === 'proxydhcp' && e.status === 'answered' && e.file === `http://${srvIp}:8080/default.ipxe`)).toBe(true);

@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { SYSTEM_PATH, which } from '../../electron/services/privileges/privileges';
 
 const SECTOR = 512;
 
@@ -136,7 +137,7 @@ const UEFI_TOOLS = ['grub-mkstandalone', 'mkfs.vfat', 'mmd', 'mcopy'];
 
 /** The tools writeUefiBootDisk needs that this machine lacks (Debian: grub-efi-amd64-bin, dosfstools, mtools). */
 export function missingUefiTools(): string[] {
-  return UEFI_TOOLS.filter((t) => !['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => existsSync(path.join(d, t))));
+  return UEFI_TOOLS.filter((t) => !which(t, SYSTEM_PATH));
 }
 
 /**

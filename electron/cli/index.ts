@@ -36,7 +36,7 @@ import { promptSecret } from './prompt';
 import { keyNeedsPassphrase } from '../services/upload/keyfile';
 import { defaultGrantHelper, grantPrivilege, privilegeStatus } from '../services/privileges/privileges';
 import { PrivilegeStatusInput } from '../../shared/privileges';
-import { chapRefs } from '../../shared/secrets';
+import { chapRefs, secretEnvName } from '../../shared/secrets';
 
 const HELP = `bootchain — diskless iSCSI boot wizard, headless
 
@@ -501,8 +501,6 @@ async function secretsFrom(args: Args, refs: string[]): Promise<Record<string, s
   }
   return out;
 }
-
-const secretEnvName = (ref: string) => `BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 async function cmdGenerate(args: Args, json: boolean): Promise<number> {
   const projectFile = stringFlag(args, 'project');

@@ -77,6 +77,8 @@ export function createHandlers(
     }
     return out;
   };
+  /** Where a project's build goes (and where jobs look for it) unless the caller names a folder. */
+  const buildDirOf = (p: Project, given: string | undefined) => given ?? path.join(dataDir, 'builds', p.name);
   const knownHostsFile = () => path.join(dataDir, 'known_hosts');
   const knownHosts = () => new KnownHosts(knownHostsFile());
   /** Starts a job for a caller (who may cancel it by going away) and answers with its id. */
@@ -89,15 +91,14 @@ export function createHandlers(
     'build:engines': async () => detectEngines(),
     'build:start': async (input, caller) => {
       // Validate before any job exists: a bad project starts nothing.
-      const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
-      const outDir = input.outDir ?? path.join(dataDir, 'builds', p.value.name);
+      const p = validProject(input.project);
+      const outDir = buildDirOf(p, input.outDir);
       return startJob(
         'build',
         async (ctx) => {
           const targets = input.targets.map((t) => BUILD_TARGET_NAMES[t]);
           const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: path.join(dataDir, 'build-cache') };
-          return { ...(await buildProject(p.value, build, ctx)), outDir };
+          return { ...(await buildProject(p, build, ctx)), outDir };
         },
         caller,
       );
@@ -105,11 +106,10 @@ export function createHandlers(
     'ssh:hostkey': async (input) => hostKeyStatus(input.host, input.port, knownHosts()),
     'ssh:trust': async (input) => trustHostKey(input.host, input.port, input.fingerprint, knownHosts()),
     'upload:start': async (input, caller) => {
-      const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+      const p = validProject(input.project);
       // Files are generated (and every value checked) before any job or connection exists.
-      const { files, notes } = uploadFiles(p.value, chapSecrets(p.value, input.secrets), input.buildDir ?? path.join(dataDir, 'builds', p.value.name));
-      const tftpHost = input.verifyTftp ? p.value.nas.address : undefined;
+      const { files, notes } = uploadFiles(p, chapSecrets(p, input.secrets), buildDirOf(p, input.buildDir));
+      const tftpHost = input.verifyTftp ? p.nas.address : undefined;
       return startJob(
         'upload',
         async (ctx) => {
@@ -122,14 +122,13 @@ export function createHandlers(
     'upload:backups': async (input) => backupsOf(input.target, { knownHostsFile: knownHostsFile() }),
     'upload:rollback': async (input) => rollbackOn(input.target, { knownHostsFile: knownHostsFile() }, input.id),
     'verify:start': async (input, caller) => {
-      const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
-      if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
-      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
+      const p = validProject(input.project);
+      requireStation(p, input.station);
+      const buildDir = buildDirOf(p, input.buildDir);
       return startJob(
         'verify',
         (ctx) =>
-          verifyStation(p.value, chapSecrets(p.value, input.secrets), input.station, {
+          verifyStation(p, chapSecrets(p, input.secrets), input.station, {
             buildDir,
             kernelCmdline: input.kernelCmdline,
             dhcp: input.dhcp,
@@ -142,18 +141,16 @@ export function createHandlers(
       );
     },
     'vm:boot': async (input, caller) => {
-      const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
-      if (!p.value.workstations.some((w) => w.name === input.station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${input.station}"`, { field: 'station' }));
-      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
-      return startJob('vmboot', (ctx) => vmBootJob({ project: p.value, secrets: chapSecrets(p.value, input.secrets), station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
+      const p = validProject(input.project);
+      requireStation(p, input.station);
+      const buildDir = buildDirOf(p, input.buildDir);
+      return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets: chapSecrets(p, input.secrets), station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
     },
     'serve:start': async (input, caller) => {
-      const p = loadProject(input.project);
-      if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
-      const buildDir = input.buildDir ?? path.join(dataDir, 'builds', p.value.name);
-      const root = path.join(dataDir, 'serve', p.value.name);
-      return startJob('serve', (ctx) => serveJob({ project: p.value, secrets: chapSecrets(p.value, input.secrets), buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
+      const p = validProject(input.project);
+      const buildDir = buildDirOf(p, input.buildDir);
+      const root = path.join(dataDir, 'serve', p.name);
+      return startJob('serve', (ctx) => serveJob({ project: p, secrets: chapSecrets(p, input.secrets), buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
     },
     'secrets:status': async () => vault().status(),
     'secrets:get': async (input) => vault().get(input.keys),
@@ -189,6 +186,18 @@ export function createHandlers(
     },
     'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
   };
+}
+
+/** The project a job works on; an invalid one is refused before any job exists. */
+function validProject(raw: unknown): Project {
+  const p = loadProject(raw);
+  if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
+  return p.value;
+}
+
+/** Refuses a workstation the project does not have. */
+function requireStation(p: Project, station: string): void {
+  if (!p.workstations.some((w) => w.name === station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${station}"`, { field: 'station' }));
 }
 
 /** Renders zod issues as one readable sentence naming the fields. */

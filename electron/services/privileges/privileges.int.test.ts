@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../../cli/run-cli';
 import type { PrivilegeStatus } from '../../../shared/privileges';
-import { grantCommand } from './privileges';
+import { grantCommand, SYSTEM_PATH, which } from './privileges';
 
 // The one-time grants, for real: a copy of node and the user "nobody" stand for an installed
 // Bootchain and its ordinary user. As root the test runs the helper (the app would run it
@@ -13,7 +13,7 @@ import { grantCommand } from './privileges';
 // check afterwards runs as nobody. The tap device and its bridge live in the lab's desk namespace.
 const pexec = promisify(execFile);
 const HELPER = path.resolve('build/privileges/bootchain-grant');
-const tools = ['setcap', 'getcap', 'setpriv', 'ip', 'qemu-system-x86_64'].filter((t) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(path.join(d, t))));
+const tools = ['setcap', 'getcap', 'setpriv', 'ip', 'qemu-system-x86_64'].filter((t) => !which(t, SYSTEM_PATH));
 const reason = process.getuid?.() !== 0 ? 'needs root (it plays the administrator who grants)' : !existsSync(CLI) ? 'out/main/cli.js is missing (npm run build)' : tools.length ? `missing: ${tools.join(', ')}` : undefined;
 if (reason) process.stdout.write(`SKIP privileges.int.test.ts: ${reason}\n`);
 

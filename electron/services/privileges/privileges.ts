@@ -30,6 +30,9 @@ function readProc(file: string): string | undefined {
   }
 }
 
+/** The system's program folders, for tools that live there whatever the caller's PATH. */
+export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** Finds a program on PATH. */
 export function which(cmd: string, envPath = process.env.PATH ?? ''): string | undefined {
   for (const dir of envPath.split(':').filter(Boolean)) {

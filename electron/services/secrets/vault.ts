@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fail } from '../../../shared/errors';
-import type { SecretBackend, SecretsStatus } from '../../../shared/secrets';
+import { secretEnvName, type SecretBackend, type SecretsStatus } from '../../../shared/secrets';
 
 /** How secrets are protected on disk; the host process provides it. */
 export interface SecretCipher {
@@ -26,7 +26,7 @@ export const sessionCipher = (warning: string): SecretCipher => ({ backend: 'ses
 export function envSecret(key: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (key.startsWith('chap/')) {
     const ref = key.split('/')[2] ?? '';
-    return env[`BOOTCHAIN_SECRET_${ref.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] || undefined;
+    return env[secretEnvName(ref)] || undefined;
   }
   if (key.endsWith('/password')) return env.BOOTCHAIN_SSH_PASSWORD || undefined;
   if (key.endsWith('/passphrase')) return env.BOOTCHAIN_SSH_PASSPHRASE || undefined;

@@ -198,14 +198,21 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
   };
 };
 
+/** The opened project's files, by opened project (see openedFiles). */
+const openedCache = new WeakMap<NonNullable<AppState['identity']['opened']>, { secrets: Record<string, string>; files: Artifacts | undefined }>();
+
 /**
  * The files the opened project generated, to compare with: with the secrets it had when opened
  * (those that were not remembered then count as the ones typed since).
  */
 export function openedFiles(s: AppState['identity']): Artifacts | undefined {
   if (!s.opened) return undefined;
+  // Generated once per opened project and set of session secrets, not on every keystroke.
+  const hit = openedCache.get(s.opened);
+  if (hit && hit.secrets === s.secrets) return hit.files;
   const p = loadProject(s.opened.project);
-  if (!p.ok) return undefined;
-  const g = generateArtifacts(p.value, { ...s.secrets, ...s.opened.secrets });
-  return g.ok ? g.files : undefined;
+  const g = p.ok ? generateArtifacts(p.value, { ...s.secrets, ...s.opened.secrets }) : undefined;
+  const files = g?.ok ? g.files : undefined;
+  openedCache.set(s.opened, { secrets: s.secrets, files });
+  return files;
 }
