@@ -1,18 +1,33 @@
 /**
  * A STAND-IN iPXE source tree for tests where iPXE's own source cannot be had (CI): its
  * Makefile prints iPXE-style [BUILD]/[LD] lines, rebuilds objects only when sources change, and
- * links the EMBED file into each target the way iPXE does (read back as plain text).
+ * links the EMBED file into each target the way iPXE does (no terminator, data right after it;
+ * LZMA-packed in undionly.kpxe when xz is installed).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export function standInTree(opts: { objects?: number; slowSeconds?: number; broken?: boolean; compiler?: string } = {}): string {
+/**
+ * `dropEmbed`: link without the script, like an iPXE tree whose EMBED handling changed (the
+ * build succeeds, the read-back finds nothing).
+ */
+export function standInTree(opts: { objects?: number; slowSeconds?: number; broken?: boolean; compiler?: string; dropEmbed?: boolean } = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-standin-'));
   mkdirSync(path.join(dir, 'src/include/ipxe'), { recursive: true });
   for (let i = 0; i < (opts.objects ?? 8); i++) writeFileSync(path.join(dir, `src/core${i}.c`), `int f${i} = ${i};\n`);
-  const link = (t: string) =>
-    [`${t}: $(OBJS) $(EMBED)`, '\t@mkdir -p $(dir $@)', '\t@echo "  [LD] $@"', "\t@printf 'STAND-IN iPXE http://ipxe.org/ \\000' > $@", '\t@cat $(EMBED) >> $@', "\t@printf '\\000' >> $@", ''].join('\n');
+  // The body as iPXE links it: strings, then the script with no terminator and data right after
+  // it (src/image/embedded.c: .incbin into .data). The BIOS image packs its body the way zbin
+  // does (raw LZMA1, lc=2 lp=0 pb=0) when xz is there; EFI images hold it plain.
+  const body = `printf 'STAND-IN iPXE 2.0.0+ http://ipxe.org/ \\000'; ${opts.dropEmbed ? 'true' : 'cat $(EMBED)'}; printf '\\214\\037\\001\\200'; head -c 4096 /dev/zero`;
+  const link = (t: string, packed: boolean) =>
+    [
+      `${t}: $(OBJS) $(EMBED)`,
+      '\t@mkdir -p $(dir $@)',
+      '\t@echo "  [LD] $@"',
+      packed ? `\t@if command -v xz >/dev/null; then printf 'STAND-IN prefix\\353\\074' > $@; (${body}) | xz --format=raw --lzma1=preset=6,lc=2,lp=0,pb=0 -c >> $@; else (${body}) > $@; fi` : `\t@(${body}) > $@`,
+      '',
+    ].join('\n');
   writeFileSync(
     path.join(dir, 'src/Makefile'),
     [
@@ -23,9 +38,9 @@ export function standInTree(opts: { objects?: number; slowSeconds?: number; brok
       opts.broken ? '\t@echo "core0.c:1: error: stand-in failure"; exit 1' : '\t@true',
       '\t@echo "  [BUILD] $@"',
       opts.compiler ? `\t@${opts.compiler} -c $< -o $@` : '\t@cp $< $@',
-      link('bin/undionly.kpxe'),
-      link('bin-x86_64-efi/snponly.efi'),
-      link('bin-x86_64-efi/ipxe.efi'),
+      link('bin/undionly.kpxe', true),
+      link('bin-x86_64-efi/snponly.efi', false),
+      link('bin-x86_64-efi/ipxe.efi', false),
     ].join('\n'),
   );
   return dir;

@@ -52,7 +52,10 @@ describe('builder with a stand-in source tree', () => {
     const second = await buildIpxe({ ...r1, embed: '#!ipxe\necho two\n' }, b.rep);
     expect(second.kind).toBe('relink');
     expect(second.compiled).toBe(0);
-    expect(readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe'))).script).toBe('#!ipxe\necho two\n');
+    const kpxe = readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe')), ['#!ipxe\necho one\n', '#!ipxe\necho two\n']);
+    expect(kpxe).toMatchObject({ matched: 1, script: '#!ipxe\necho two\n', where: existsSync('/usr/bin/xz') ? 'lzma' : 'plain' });
+    // Unknown to the reader, the script is still read up to where the data after it starts.
+    expect(readEmbeddedScript(readFileSync(path.join(out, 'snponly.efi'))).script).toBe('#!ipxe\necho two\n');
     expect(readdirSync(out).sort()).toEqual(['manifest.json', 'snponly.efi', 'undionly.kpxe']);
   });
 

@@ -10,7 +10,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, 
 import path from 'node:path';
 import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/jobs';
-import { readEmbeddedScript } from './readback';
+import { MANIFEST_FILE, type BuildManifest, type ManifestArtifact } from './manifest';
+import { carriesScript } from './readback';
 
 /** Targets Bootchain builds (iPXE make goals). */
 export const BUILD_TARGETS = ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin-x86_64-efi/ipxe.efi'] as const;
@@ -44,7 +45,7 @@ export interface BuildRequest {
   jobs?: number | undefined;
 }
 
-export interface BuiltArtifact {
+export interface BuiltArtifact extends ManifestArtifact {
   target: BuildTarget;
   file: string;
   size: number;
@@ -223,13 +224,13 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     for (const t of req.targets) {
       const src = path.join(cache, 'src', t);
       const bin = readFileSync(src);
-      const rb = readEmbeddedScript(bin);
+      const verified = carriesScript(bin, req.embed);
       const file = path.basename(t);
       writeFileSync(path.join(stage, file), bin);
-      artifacts.push({ target: t, file, size: statSync(src).size, sha256: sha256(bin), embeddedVerified: rb.script === req.embed });
-      if (rb.script !== req.embed) rep.log(`${file}: the embedded script read back differs from the one asked for`, 'error');
+      artifacts.push({ target: t, file, size: statSync(src).size, sha256: sha256(bin), embeddedVerified: verified });
+      if (!verified) rep.log(`${file}: the script asked for is not embedded in it byte for byte (read back ${t.startsWith('bin/') ? 'from the LZMA-compressed body' : 'as plain text'})`, 'error');
     }
-    const manifest = {
+    const manifest: BuildManifest = {
       builtAt: new Date().toISOString(),
       engine: req.engine,
       ipxe: { version: req.sourceVersion, source: req.sourceDir },
@@ -237,10 +238,10 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
       embed: req.embed,
       artifacts,
     };
-    writeFileSync(path.join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileSync(path.join(stage, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     for (const a of artifacts) renameSync(path.join(stage, a.file), path.join(req.outDir, a.file));
-    renameSync(path.join(stage, 'manifest.json'), path.join(req.outDir, 'manifest.json'));
-    return { artifacts, kind: compiled > 2 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, 'manifest.json') };
+    renameSync(path.join(stage, MANIFEST_FILE), path.join(req.outDir, MANIFEST_FILE));
+    return { artifacts, kind: compiled > 2 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, MANIFEST_FILE) };
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }

@@ -40,6 +40,35 @@ describe.skipIf(!!why)('real iPXE build (IPXE_SRC)', () => {
     expect(kpxe.script).toBe(embed);
   });
 
+  it('reads back scripts of every length mod 16 from undionly.kpxe (LZMA) and snponly.efi (plain)', { timeout: 1200000 }, async () => {
+    const p = loadProject(sampleProject());
+    if (!p.ok) throw new Error('sample project');
+    const base = embedScript(p.value);
+    const lines: string[] = [];
+    for (let rem = 0; rem < 16; rem++) {
+      // The project's script with a comment padding it to this remainder (iPXE aligns what
+      // follows the .incbin: only some lengths got a zero byte after them).
+      const pad = (rem - ((base.length + 3) % 16) + 16) % 16;
+      const embed = `${base}# ${'x'.repeat(pad)}\n`;
+      expect(embed.length % 16).toBe(rem);
+      const r = await buildIpxe(
+        { engine: 'local', sourceDir: SRC!, sourceVersion: 'IPXE_SRC', targets: ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi'], embed, options: { serialConsole: true }, outDir: out, cacheDir },
+        { signal: new AbortController().signal, progress: () => undefined, log: () => undefined },
+      );
+      const kpxe = readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe')), [embed]);
+      const efi = readEmbeddedScript(readFileSync(path.join(out, 'snponly.efi')), [embed]);
+      const line = `script ${embed.length} bytes (mod 16 = ${rem}): undionly.kpxe ${kpxe.where} ${kpxe.matched === 0 ? 'read back exactly' : 'DIFFERS'}, snponly.efi ${efi.where} ${efi.matched === 0 ? 'read back exactly' : 'DIFFERS'}; ${r.kind} in ${r.durationMs} ms`;
+      lines.push(line);
+      process.stdout.write(`${line}\n`);
+      expect(r.artifacts.map((a) => [a.file, a.embeddedVerified])).toEqual([
+        ['undionly.kpxe', true],
+        ['snponly.efi', true],
+      ]);
+      expect([kpxe.where, kpxe.matched, efi.where, efi.matched]).toEqual(['lzma', 0, 'plain', 0]);
+    }
+    expect(lines).toHaveLength(16);
+  });
+
   const podmanWhy = podmanSkipReason();
   it.skipIf(!!podmanWhy)('builds the same in the podman container and reads the script back', { timeout: 900000 }, async () => {
     const args = podmanArgs();

@@ -3,10 +3,11 @@
  * iPXE scripts and the built binaries — to the NAS over SFTP or to a folder, with a plan, a
  * backup set, atomic writes, verification on the server and a TFTP fetch of every file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BootchainError, fail } from '../../../shared/errors';
 import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
+import { readManifest } from '../build/manifest';
 import type { JobContext } from '../jobs/runner';
 import { describeFieldErrors, type Project } from '../../../shared/model/project';
 import type { BackupSetInfo, RollbackResult, UploadedFile, UploadResult, UploadTarget } from '../../../shared/upload';
@@ -30,10 +31,9 @@ export function uploadFiles(p: Project, secrets: Secrets, buildDir?: string): { 
   const files: Record<string, Buffer> = {};
   for (const [name, text] of Object.entries(g.files)) if (servedScript(name)) files[name] = Buffer.from(text);
   const notes: string[] = [];
-  const manifestFile = buildDir ? path.join(buildDir, 'manifest.json') : undefined;
-  if (manifestFile && existsSync(manifestFile)) {
-    const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as { artifacts?: Array<{ file: string; sha256: string }> };
-    for (const a of m.artifacts ?? []) {
+  const m = readManifest(buildDir);
+  if (m) {
+    for (const a of m.artifacts) {
       const data = readFileSync(path.join(buildDir!, path.basename(a.file)));
       if (sha256(data) !== a.sha256) fail('INVALID_INPUT', `${a.file} in ${buildDir} does not match its build manifest`, { hint: 'Build again: the file changed after the build.' });
       files[path.basename(a.file)] = data;

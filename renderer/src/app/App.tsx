@@ -75,6 +75,11 @@ export function App() {
             >
               Next: {nextStep.title}
             </button>
+            {!current.isComplete(state) && current.blockedWhy ? (
+              <span className="muted small" data-testid="next-why">
+                {current.blockedWhy(state)}
+              </span>
+            ) : null}
           </div>
         ) : null}
       </main>

@@ -4,6 +4,7 @@ import { ErrorBox } from '../../components/ErrorBox';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
+import { unverifiedArtifacts } from '../registry';
 
 const TARGETS: Array<[BuildTargetName, string]> = [
   ['bios', 'BIOS: undionly.kpxe (the recipe)'],
@@ -22,6 +23,7 @@ export function BuildStep() {
     void loadEngines();
   }, [loadEngines]);
   const running = b.status === 'running';
+  const unverified = unverifiedArtifacts(b);
   return (
     <section className="step" data-testid="step-build">
       <h2>Build iPXE with the embedded script</h2>
@@ -114,6 +116,17 @@ export function BuildStep() {
             </tbody>
           </table>
         </div>
+      ) : null}
+      {unverified.length > 0 ? (
+        <ErrorBox
+          testId="build-readback-error"
+          error={{
+            code: 'COMMAND_FAILED',
+            message: `The script asked for is not inside ${unverified.join(', ')}: iPXE was built, but Bootchain cannot find its embedded script in it byte for byte, so it cannot promise this binary runs your boot chain.`,
+            hint: 'Build again. If it happens again, the iPXE source handles EMBED differently from the pinned release: build from the pinned release, or tick "Use stock iPXE binaries" below (the generated DHCP config keeps stock iPXE from looping). The build log says which file and where it looked.',
+            retryable: true,
+          }}
+        />
       ) : null}
       <LogBox title="Build log" lines={b.log} testId="build-log" />
       <div className="notice small">
