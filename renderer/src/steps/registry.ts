@@ -13,7 +13,12 @@ export interface StepDef {
   /** One line under the title. */
   summary: string;
   isComplete(state: AppState): boolean;
+  /** Why Next is not open yet, in words (shown beside the disabled button). */
+  blockedWhy?(state: AppState): string | undefined;
 }
+
+/** The built files whose embedded script could not be read back. */
+export const unverifiedArtifacts = (b: AppState['build']): string[] => (b.result?.artifacts ?? []).filter((a) => !a.embeddedVerified).map((a) => a.file);
 
 export const STEPS: StepDef[] = [
   {
@@ -43,7 +48,13 @@ export const STEPS: StepDef[] = [
     title: 'Build',
     kind: 'wizard',
     summary: 'Build iPXE with the embedded script',
-    isComplete: (s) => s.build.noBuild || (s.build.status === 'succeeded' && !!s.build.result?.artifacts.every((a) => a.embeddedVerified)),
+    isComplete: (s) => s.build.noBuild || (s.build.status === 'succeeded' && !!s.build.result && unverifiedArtifacts(s.build).length === 0),
+    blockedWhy: (s) =>
+      unverifiedArtifacts(s.build).length > 0
+        ? `The embedded script could not be read back from ${unverifiedArtifacts(s.build).join(', ')}: build again, or use stock iPXE binaries.`
+        : s.build.status === 'running'
+          ? 'The build is still running.'
+          : 'Build iPXE, or choose stock iPXE binaries (no build).',
   },
   {
     id: 'upload',
