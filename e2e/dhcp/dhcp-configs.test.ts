@@ -1,18 +1,14 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { dhcpConfig } from '../../shared/gen/dhcp';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject, type Project } from '../../shared/model/project';
+import { daemonCheck as daemon, haveDaemon as have } from '../support/dhcp-daemons';
 
 // The generated DHCP configs, loaded by their real daemons where Debian has them (dnsmasq,
 // ISC dhcpd, Kea), and golden files for RouterOS and OpenWrt (no daemon runs here) checked
 // line by line against their documented syntax.
-const pexec = promisify(execFile);
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-dhcp-'));
 const GOLDEN = path.join(import.meta.dirname, 'golden');
 
 function project(rootPath: string): Project {
@@ -24,24 +20,6 @@ const variants = [
   ['root-path', project('http://10.77.0.20/boot')],
   ['no root-path', project('')],
 ] as const;
-
-async function daemon(bin: string, args: (file: string) => string[], text: string, name: string): Promise<{ code: number; out: string }> {
-  const file = path.join(dir, name);
-  writeFileSync(file, text);
-  try {
-    const r = await pexec(bin, args(file));
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout + x.stderr };
-  }
-}
-
-const have = (bin: string) => {
-  const ok = existsSync(bin);
-  if (!ok) process.stdout.write(`SKIP ${path.basename(bin)} check: ${bin} is not installed (.ci/run installs it)\n`);
-  return ok;
-};
 
 describe.each(variants)('real daemons accept the generated config (%s)', (_name, p) => {
   it.skipIf(!have('/usr/sbin/dnsmasq'))('dnsmasq --test, normal and proxy-DHCP', async () => {

@@ -21,7 +21,8 @@ export class ScriptValueError extends Error {
 
 /** Characters allowed in each kind of value (allow-lists, not block-lists). */
 const SAFE = {
-  iqn: /^[a-z0-9.:-]+$|^(eui|naa)\.[0-9A-F]+$/,
+  // Checked by checkIqn first; written as the target reports it, capitals included (RFC 3722).
+  iqn: /^[A-Za-z0-9.:-]+$/,
   chapUser: /^[A-Za-z0-9._@:-]{1,64}$/,
   chapSecret: /^[A-Za-z0-9._+=@^~!%*-]{1,255}$/,
   url: /^((tftp|http|https):\/\/[A-Za-z0-9.\-:[\]]+(\/[A-Za-z0-9._~/-]*)?)?$/,
@@ -69,8 +70,8 @@ export function buildIscsiUri(u: IscsiUri, field = 'uri'): string {
   if (u.protocol !== undefined && u.protocol !== '' && u.protocol !== '6') throw new ScriptValueError(`${field}.protocol`, 'only 6 (TCP) exists');
   const t = checkIqn(u.target);
   if (!t.ok) throw new ScriptValueError(`${field}.target`, t.reason);
-  scriptValue('iqn', t.value, `${field}.target`);
-  return `iscsi:${server}:${u.protocol ?? ''}:${u.port ?? ''}:${u.lun ?? ''}:${t.value}`;
+  scriptValue('iqn', t.name, `${field}.target`);
+  return `iscsi:${server}:${u.protocol ?? ''}:${u.port ?? ''}:${u.lun ?? ''}:${t.name}`;
 }
 
 /** Parses a SAN URI (IPv6 server in brackets; the target may contain ":"). */
@@ -179,7 +180,7 @@ export function stationScript(p: Pick<Project, 'nas'>, w: Workstation, index: nu
   const portals = w.portals && w.portals.length > 0 ? w.portals : [{ address: p.nas.address, port: p.nas.iscsiPort }];
   const uris = portals.map((pt, i) => buildIscsiUri({ server: pt.address, port: pt.port === 3260 ? undefined : pt.port, lun: w.lun, target: w.target }, f(`portals[${i}]`)));
   const lines = [...header(`workstation ${scriptValue('label', w.name, f('name'))} (${mac.value}, ${w.firmware.toUpperCase()})`)];
-  lines.push(`set initiator-iqn ${scriptValue('iqn', initiator.value, f('initiatorIqn'))}`);
+  lines.push(`set initiator-iqn ${scriptValue('iqn', initiator.name, f('initiatorIqn'))}`);
   if (w.chap) {
     lines.push(`set username ${scriptValue('chapUser', w.chap.username, f('chap.username'))}`);
     lines.push(`set password ${scriptValue('chapSecret', secret(w.chap.secretRef, f('chap.secretRef')), f('chap.secretRef'))}`);
@@ -197,7 +198,7 @@ export function stationScript(p: Pick<Project, 'nas'>, w: Workstation, index: nu
     '',
     ':failed',
     `echo Bootchain: SAN boot failed (the error is above). Check on the NAS that target ${w.target}`,
-    `echo allows initiator ${initiator.value}${w.chap ? ' with its CHAP user and secret' : ''}, and that LUN ${w.lun} holds a bootable disk.`,
+    `echo allows initiator ${initiator.name}${w.chap ? ' with its CHAP user and secret' : ''}, and that LUN ${w.lun} holds a bootable disk.`,
     'shell',
     '',
   );

@@ -3,9 +3,9 @@
  * (genkernel, dracut, Debian's initramfs-tools), and a checker of a kernel .config for the
  * options the recipe needs.
  */
-import { checkIqn } from '../model/iqn';
+import { checkIqn, sameIqn } from '../model/iqn';
 import type { Project, Workstation } from '../model/project';
-import { scriptValue } from './ipxe';
+import { scriptValue, ScriptValueError } from './ipxe';
 
 /** Parameters for one workstation, with warnings the user should read. */
 export interface KernelParams {
@@ -22,8 +22,11 @@ export function kernelParams(p: Pick<Project, 'nas'>, w: Workstation, index: num
   const portal = w.portals?.[0] ?? { address: p.nas.address, port: p.nas.iscsiPort };
   const ini = checkIqn(w.initiatorIqn);
   if (!ini.ok) throw new Error(`${f('initiatorIqn')}: ${ini.reason}`);
-  const target = scriptValue('iqn', w.target, f('target'));
-  const initiator = scriptValue('iqn', ini.value, f('initiatorIqn'));
+  const tgt = checkIqn(w.target);
+  if (!tgt.ok) throw new ScriptValueError(f('target'), tgt.reason);
+  // Names go in as given: targets and dracut match them byte for byte (see model/iqn.ts).
+  const target = scriptValue('iqn', tgt.name, f('target'));
+  const initiator = scriptValue('iqn', ini.name, f('initiatorIqn'));
   const warnings: string[] = [];
   const chap = w.chap
     ? {
@@ -51,6 +54,13 @@ export function kernelParams(p: Pick<Project, 'nas'>, w: Workstation, index: num
       break;
     }
     case 'dracut': {
+      dracutTarget(target, f('target'));
+      if (chap) {
+        dracutAuth(chap.user, f('chap.username'), 'a CHAP user name');
+        dracutAuth(chap.pass, f('chap.secretRef'), 'a CHAP secret');
+        if (chap.muser !== undefined) dracutAuth(chap.muser, f('chap.mutual.username'), 'a mutual CHAP user name');
+        if (chap.mpass !== undefined) dracutAuth(chap.mpass, f('chap.mutual.secretRef'), 'a mutual CHAP secret');
+      }
       const auth = chap ? `${chap.user}:${chap.pass}${chap.muser && chap.mpass ? `:${chap.muser}:${chap.mpass}` : ''}@` : '';
       const server = portal.address;
       params = [`netroot=iscsi:${auth}${server}::${portal.port === 3260 ? '' : portal.port}:${w.lun}:${target}`, `rd.iscsi.initiator=${initiator}`, 'ip=dhcp', 'rd.neednet=1', `root=${w.root ?? ''}`].join(' ');
@@ -72,6 +82,29 @@ export function kernelParams(p: Pick<Project, 'nas'>, w: Workstation, index: num
   return { initramfs: w.initramfs, params, warnings, hint };
 }
 
+/**
+ * What dracut's parse_iscsi_root (dracut-ng modules.d/45net-lib/net-lib.sh) cannot read back
+ * from netroot=iscsi:<user>:<secret>[:<in-user>:<in-secret>]@<server>:…: it takes the CHAP part
+ * up to the first "@" (${v%%@*}), splits it at every ":" (IFS=: set $authinfo), and that
+ * unquoted set also expands "*" into the names of files. The reasons name the rule only, never
+ * the value: it may be a secret.
+ */
+const DRACUT_AUTH_RULES: Array<[RegExp, string]> = [
+  [/@/, 'dracut cannot carry "@" here: its parse_iscsi_root ends the CHAP part of netroot= at the first "@"'],
+  [/:/, 'dracut cannot carry ":" here: its parse_iscsi_root splits the CHAP part of netroot= at every ":"'],
+  [/\*/, 'dracut cannot carry "*" here: its parse_iscsi_root splits the CHAP part with an unquoted shell "set", which expands "*" into file names'],
+];
+
+function dracutAuth(value: string, field: string, what: string): void {
+  for (const [re, why] of DRACUT_AUTH_RULES) if (re.test(value)) throw new ScriptValueError(field, `${why}; use ${what} without it (and set the same on the NAS)`);
+}
+
+/** Target names parse_iscsi_root reads differently from what was written. */
+function dracutTarget(name: string, field: string): void {
+  if (!/^(iqn|eui|naa)\./.test(name)) throw new ScriptValueError(field, 'dracut finds the target in netroot= only after a lower-case "iqn.", "eui." or "naa."; write the type prefix in lower case');
+  if (/:(iqn|eui|naa)\./.test(name)) throw new ScriptValueError(field, 'dracut takes the target name from the last ":iqn." (or ":eui.", ":naa.") in netroot=, so one inside the name cuts it short; use a genkernel or initramfs-tools station, or rename the target');
+}
+
 /** Checks a parameter string for the recipe's pitfalls (the verifier reuses this). */
 export function checkKernelParams(params: string, expect: { address: string; initiator: string }): string[] {
   const problems: string[] = [];
@@ -81,7 +114,7 @@ export function checkKernelParams(params: string, expect: { address: string; ini
   if (addr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) problems.push(`the target address ${addr} is a name: use the NAS IP`);
   if (addr !== undefined && addr !== expect.address) problems.push(`the target address is ${addr}, the NAS is ${expect.address}`);
   const ini = words.find((w) => /^(iscsi_initiatorname|iscsi_initiator|rd\.iscsi\.initiator)=/.test(w))?.split('=')[1];
-  if (ini !== undefined && ini !== expect.initiator) problems.push(`the initiator IQN ${ini} differs from iPXE's ${expect.initiator}`);
+  if (ini !== undefined && !sameIqn(ini, expect.initiator)) problems.push(`the initiator IQN ${ini} differs from iPXE's ${expect.initiator}`);
   return problems;
 }
 

@@ -1,16 +1,25 @@
 /**
  * iSCSI names (RFC 3720 §3.2.6, RFC 3721, RFC 3722 stringprep): iqn., eui. and naa. formats.
- * Bootchain accepts the ASCII subset (lower-case letters, digits, '-', '.', ':') because names
- * end up in iPXE scripts, kernel parameters and router configs where nothing is quoted.
+ * Bootchain accepts the ASCII subset (letters, digits, '-', '.', ':') because names end up in
+ * iPXE scripts, kernel parameters and router configs where nothing is quoted.
+ *
+ * Case: RFC 3722 folds case, so two names that differ only in case are the same name, and
+ * Bootchain compares them that way (sameIqn). But targets match the name a client sends byte
+ * for byte (stgt's target_find_by_name uses strcmp; dracut compares the discovered name with
+ * "="), and vendors report capitals (Synology: iqn.2000-01.com.synology:DS918.Target-1.5c0a3b).
+ * So a name is written everywhere exactly as given (`name`); `value` is only the folded key.
  */
 
 /** Longest iSCSI name in bytes (RFC 3720 §3.2.6.1). */
 export const MAX_IQN_BYTES = 223;
 
-/** A checked name, or the reason (with the rule broken) it is not valid. */
-export type IqnResult = { ok: true; value: string; kind: 'iqn' | 'eui' | 'naa' } | { ok: false; reason: string };
+/**
+ * A checked name, or the reason (with the rule broken) it is not valid. `name` is the name as
+ * given (trimmed), to write into files; `value` the case-folded form, to compare with.
+ */
+export type IqnResult = { ok: true; value: string; name: string; kind: 'iqn' | 'eui' | 'naa' } | { ok: false; reason: string };
 
-/** Normalises case (RFC 3722 folds to lower case; eui/naa hex is written upper case). */
+/** Normalises case, for comparing (RFC 3722 folds to lower case; eui/naa hex is written upper case). */
 export function normaliseIqn(text: string): string {
   const t = text.trim();
   if (/^eui\./i.test(t)) return `eui.${t.slice(4).toUpperCase()}`;
@@ -29,10 +38,10 @@ export function checkIqn(text: string, now: Date = new Date()): IqnResult {
   const v = normaliseIqn(raw);
   if (new TextEncoder().encode(v).length > MAX_IQN_BYTES) return { ok: false, reason: `longer than ${MAX_IQN_BYTES} bytes (RFC 3720 §3.2.6.1)` };
   if (v.startsWith('eui.')) {
-    return /^eui\.[0-9A-F]{16}$/.test(v) ? { ok: true, value: v, kind: 'eui' } : { ok: false, reason: 'an eui. name is "eui." and 16 hex digits (RFC 3720 §3.2.6.3.2)' };
+    return /^eui\.[0-9A-F]{16}$/.test(v) ? { ok: true, value: v, name: raw, kind: 'eui' } : { ok: false, reason: 'an eui. name is "eui." and 16 hex digits (RFC 3720 §3.2.6.3.2)' };
   }
   if (v.startsWith('naa.')) {
-    return /^naa\.([0-9A-F]{16}|[0-9A-F]{32})$/.test(v) ? { ok: true, value: v, kind: 'naa' } : { ok: false, reason: 'an naa. name is "naa." and 16 or 32 hex digits (RFC 3980)' };
+    return /^naa\.([0-9A-F]{16}|[0-9A-F]{32})$/.test(v) ? { ok: true, value: v, name: raw, kind: 'naa' } : { ok: false, reason: 'an naa. name is "naa." and 16 or 32 hex digits (RFC 3980)' };
   }
   if (!v.startsWith('iqn.')) return { ok: false, reason: 'an iSCSI name starts with iqn., eui. or naa.' };
   const m = /^iqn\.(\d{4})-(\d{2})\.([^:]+)(?::(.*))?$/.exec(v);
@@ -57,7 +66,12 @@ export function checkIqn(text: string, now: Date = new Date()): IqnResult {
     const bad = /[^a-z0-9.\-:]/.exec(unique);
     if (bad) return { ok: false, reason: `"${bad[0]}" is not allowed; use only a-z, 0-9, "-", "." and ":"` };
   }
-  return { ok: true, value: v, kind: 'iqn' };
+  return { ok: true, value: v, name: raw, kind: 'iqn' };
+}
+
+/** Whether two iSCSI names are the same name: compared after RFC 3722's case folding. */
+export function sameIqn(a: string, b: string): boolean {
+  return normaliseIqn(a) === normaliseIqn(b);
 }
 
 /** Turns example.org into org.example (the recipe: the domain reversed). */

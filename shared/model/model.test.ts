@@ -51,6 +51,8 @@ describe('iSCSI names (RFC 3720/3721/3722)', () => {
     expect(normaliseIqn(n)).toBe(want);
     const r = checkIqn(n, NOW);
     expect(r.ok && r.value).toBe(want);
+    // The folded form is for comparing; the name to write stays as given (RFC 3722 folds case).
+    expect(r.ok && r.name).toBe(n);
   });
   it.each([
     ['', /empty/],
@@ -82,6 +84,7 @@ describe('iSCSI names (RFC 3720/3721/3722)', () => {
     expect(generateIqn({ domain: 'livid.pp.ru', date: '2007-11', hostname: 'WS1', mac: '00:11:22:33:44:55' }, 'iqn.%date%.%domain%:%hostname%-%mac%', NOW)).toEqual({
       ok: true,
       value: 'iqn.2007-11.ru.pp.livid:ws1-00-11-22-33-44-55',
+      name: 'iqn.2007-11.ru.pp.livid:ws1-00-11-22-33-44-55',
       kind: 'iqn',
     });
     expect(generateIqn({ domain: 'example.org', date: '2020-01', hostname: 'bad host' }, undefined, NOW).ok).toBe(false);
@@ -89,6 +92,15 @@ describe('iSCSI names (RFC 3720/3721/3722)', () => {
   });
   it('finds duplicates case-insensitively', () => {
     expect(duplicateIqns(['iqn.2001-04.com.x:a', 'IQN.2001-04.com.x:A', 'iqn.2001-04.com.x:b'])).toEqual(['iqn.2001-04.com.x:a']);
+  });
+  it.each([
+    ['iqn.2026-11.test.bootchain:WS1', 'iqn.2026-11.test.bootchain:ws1'],
+    ['eui.02004567a425678d', 'eui.02004567A425678D'],
+  ])('a project refuses initiators %s and %s on two workstations (the same name, RFC 3722)', (a, b) => {
+    const s = sampleProject();
+    const r = loadProject({ ...s, workstations: [{ ...s.workstations![0]!, initiatorIqn: a }, { ...s.workstations![1]!, initiatorIqn: b }] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.field)).toEqual(['workstations[0].initiatorIqn', 'workstations[1].initiatorIqn']);
   });
 });
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { isIPv4, parseBlock } from '../ipv4';
 import { checkChapUser } from './chap';
-import { checkIqn, duplicateIqns } from './iqn';
+import { checkIqn, duplicateIqns, normaliseIqn } from './iqn';
 import { parseMac } from './mac';
 
 /** The project format this Bootchain writes. */
@@ -150,7 +150,7 @@ export const Project = z
     seen((w) => parseMac(w.mac).ok ? (parseMac(w.mac) as { value: string }).value : w.mac, 'MAC', 'mac');
     const dups = duplicateIqns(p.workstations.map((w) => w.initiatorIqn));
     p.workstations.forEach((w, i) => {
-      if (dups.includes(w.initiatorIqn.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['workstations', i, 'initiatorIqn'], message: `initiator IQN ${w.initiatorIqn} is used by another workstation: each needs its own` });
+      if (dups.includes(normaliseIqn(w.initiatorIqn))) ctx.addIssue({ code: 'custom', path: ['workstations', i, 'initiatorIqn'], message: `initiator IQN ${w.initiatorIqn} is used by another workstation: each needs its own` });
       if (w.firmware === 'bios' && w.uefiFilename) ctx.addIssue({ code: 'custom', path: ['workstations', i, 'uefiFilename'], message: 'a UEFI file name only applies to UEFI workstations' });
       if (w.initramfs !== 'genkernel' && !w.root) ctx.addIssue({ code: 'custom', path: ['workstations', i, 'root'], message: `${w.initramfs} needs root= (e.g. UUID=… of the installed root file system)` });
     });
