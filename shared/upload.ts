@@ -61,6 +61,9 @@ export const UploadStartInput = z
   .strict();
 export type UploadStartInput = z.input<typeof UploadStartInput>;
 
+/** Generated files that belong in the TFTP root (not the build input, kernel notes or router configs). */
+export const isServedScript = (name: string): boolean => name.endsWith('.ipxe') && name !== 'embed.ipxe' && !name.includes('/');
+
 export const HostKeyInput = SshEndpoint.pick({ host: true, port: true }).strict();
 export const TrustInput = SshEndpoint.pick({ host: true, port: true })
   .extend({ fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'a fingerprint like SHA256:…') })

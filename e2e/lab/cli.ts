@@ -1,17 +1,23 @@
 /**
  * Lab control: `tsx e2e/lab/cli.ts up | down | status | run -- <command...>`.
- * `run` builds the lab, runs the command inside the desk namespace, and always tears it down.
+ * `run` builds the lab, runs the command inside the desk namespace, and always tears it down;
+ * `status` says whether the lab of BOOTCHAIN_LAB_PREFIX is up (exit 0) or not (exit 1).
  */
 import { spawn } from 'node:child_process';
+import { labStatus, labUpReport } from './control';
 import { inDesk, labDown, labPrefix, labUp } from './lab';
 
 async function main(): Promise<number> {
   const [verb, ...rest] = process.argv.slice(2);
   switch (verb) {
     case 'up': {
-      const info = await labUp();
-      process.stdout.write(`${JSON.stringify(info, null, 2)}\nlab up: run commands with  ip netns exec ${info.namespaces.desk} <cmd>\n`);
+      process.stdout.write(labUpReport(await labUp()));
       return 0;
+    }
+    case 'status': {
+      const s = labStatus({ prefix: labPrefix() });
+      process.stdout.write(s.text);
+      return s.code;
     }
     case 'down':
       await labDown();
@@ -34,7 +40,7 @@ async function main(): Promise<number> {
       }
     }
     default:
-      process.stdout.write('usage: tsx e2e/lab/cli.ts up | down | run -- <command...>\n');
+      process.stdout.write('usage: tsx e2e/lab/cli.ts up | down | status | run -- <command...>\n');
       return verb === undefined || verb === 'help' ? 0 : 2;
   }
 }

@@ -178,6 +178,8 @@ describe.skipIf(!lab)('bootchain verify (CLI)', () => {
       expect(text.code).toBe(1);
       expect(text.stdout).toMatch(/^PASS  DHCP /m);
       expect(text.stdout).toMatch(/^FAIL  Boot sector +LUN 1 is empty/m);
+      // The lab's empty LUN is 16 MiB: its size in the unit that fits (it read "0.0 GiB").
+      expect(text.stdout).toMatch(/^PASS  Target \/ LUN +Logged in to .*; LUN 1 is a 16 MiB disk$/m);
       expect(text.stdout).toContain('fix: Install the operating system');
       expect(text.stdout).toContain('the boot stops at Boot sector');
       const json = JSON.parse((await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--json', '--dhcp-wait', '700'], env)).stdout) as VerifyResult;

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BUILD_TARGET_NAMES, type BuildTargetName } from '../../shared/build';
+import { formatBytes } from '../../shared/bytes';
 import { BootchainError, isAppError, type AppError } from '../../shared/errors';
 import { generateFromRaw } from '../../shared/gen/artifacts';
 import { checkKernelConfig } from '../../shared/gen/kernel';
@@ -440,7 +441,7 @@ async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<numb
   else {
     process.stdout.write(`${r.target} on ${r.portal.address}:${r.portal.port} as ${r.initiator}\n`);
     for (const l of r.luns) {
-      const size = l.sizeBytes !== undefined ? ` ${(l.sizeBytes / 1048576).toFixed(0)} MiB (${l.blocks} x ${l.blockSize})` : '';
+      const size = l.sizeBytes !== undefined ? ` ${formatBytes(l.sizeBytes)} (${l.blocks} x ${l.blockSize})` : '';
       process.stdout.write(`  LUN ${l.lun}: ${l.deviceTypeName}, ${l.vendor} ${l.product} ${l.revision}${l.serial ? `, serial ${l.serial}` : ''}${size}${l.layout ? `, ${l.layout.summary}` : ''}\n`);
     }
     process.stdout.write(r.bootLun !== undefined ? `  boot disk: LUN ${r.bootLun}\n` : '  no disk LUN\n');

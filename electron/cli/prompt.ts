@@ -7,8 +7,10 @@ import { appError, BootchainError } from '../../shared/errors';
  */
 export async function promptSecret(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string | undefined> {
   if (!input.isTTY || typeof input.setRawMode !== 'function') return undefined;
-  output.write(question);
+  // Raw mode before the question: an answer typed as soon as the question shows must not be
+  // echoed by the terminal's cooked mode.
   input.setRawMode(true);
+  output.write(question);
   input.setEncoding('utf8');
   input.resume();
   return new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { formatBytes } from '../../../shared/bytes';
 import type { DiskLayout } from '../../../shared/iscsi';
 
 /** GPT type GUID of an EFI system partition (UEFI spec §5.3.3). */
@@ -50,7 +51,7 @@ export function analyseLayout(lba0: Buffer, lba1: Buffer | undefined, entries: B
       }
     }
     void entryLba;
-    const summary = `GPT, ${parts.length} partition(s)${esp ? `, EFI system partition #${esp.index} (${Math.round((esp.sectors * blockSize) / 1048576)} MiB)` : ', no EFI system partition'}`;
+    const summary = `GPT, ${parts.length} partition(s)${esp ? `, EFI system partition #${esp.index} (${formatBytes(esp.sectors * blockSize)})` : ', no EFI system partition'}`;
     return { scheme: 'gpt', bootSignature, bootable: !!esp, partitions: parts, esp, verdict: 'has-os', summary };
   }
   if (bootSignature) {

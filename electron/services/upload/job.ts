@@ -10,16 +10,13 @@ import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
 import { readManifest } from '../build/manifest';
 import type { JobContext } from '../jobs/runner';
 import { describeFieldErrors, type Project } from '../../../shared/model/project';
-import type { BackupSetInfo, RollbackResult, UploadedFile, UploadResult, UploadTarget } from '../../../shared/upload';
+import { isServedScript, type BackupSetInfo, type RollbackResult, type UploadedFile, type UploadResult, type UploadTarget } from '../../../shared/upload';
 import { tftpGet } from '../tftp/client';
 import { applyUpload, listBackupSets, planUpload, rollback, type TargetFs } from './engine';
 import { FolderTarget } from './folder';
 import { KnownHosts } from './known-hosts';
 import { sha256 } from './plan';
 import { SftpTarget } from './ssh';
-
-/** Generated files that belong in the TFTP root (not the build input, kernel notes or router configs). */
-const servedScript = (name: string) => name.endsWith('.ipxe') && name !== 'embed.ipxe' && !name.includes('/');
 
 /**
  * The files of an upload: the served scripts of the project, plus the binaries of the build in
@@ -29,7 +26,7 @@ export function uploadFiles(p: Project, secrets: Secrets, buildDir?: string): { 
   const g = generateArtifacts(p, secrets);
   if (!g.ok) fail('INVALID_INPUT', `The project cannot be generated: ${describeFieldErrors(g.errors)}`, { field: g.errors[0]?.field });
   const files: Record<string, Buffer> = {};
-  for (const [name, text] of Object.entries(g.files)) if (servedScript(name)) files[name] = Buffer.from(text);
+  for (const [name, text] of Object.entries(g.files)) if (isServedScript(name)) files[name] = Buffer.from(text);
   const notes: string[] = [];
   const m = readManifest(buildDir);
   if (m) {

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { formatBytes } from '../../../shared/bytes';
 import { BootchainError } from '../../../shared/errors';
 import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
 import { parseIscsiUri } from '../../../shared/gen/ipxe';
@@ -394,7 +395,7 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
         skipRest('bootsector', 'not reached');
         return finish();
       }
-      set('target', 'pass', `Logged in to ${u.target} as ${pr.initiator}; LUN ${u.lun} is a ${(lun.sizeBytes! / (1 << 30)).toFixed(1)} GiB disk`, ev);
+      set('target', 'pass', `Logged in to ${u.target} as ${pr.initiator}; LUN ${u.lun} is a ${formatBytes(lun.sizeBytes!)} disk`, ev);
       const lay = lun.layout;
       const lev = [lay ? `LBA 0: ${lay.summary}; boot signature 0x55AA ${lay.bootSignature ? 'present' : 'absent'}${lay.esp ? `; EFI system partition ${lay.esp.index}` : ''}` : 'not read'];
       if (!lay || lay.verdict === 'empty') set('bootsector', 'fail', `LUN ${u.lun} is empty: nothing to boot`, lev, 'Install the operating system onto this disk first (the recipe installs it from a running system), or point the workstation at the disk that holds it.');

@@ -30,6 +30,8 @@ export interface BuildSlice {
   startBuild(): Promise<void>;
   cancelBuild(): Promise<void>;
   applyBuildEvent(e: JobEventOf<'build'>): void;
+  /** Drops the run and its result (what it built is stale); a running build is cancelled. */
+  resetBuildRun(): void;
 }
 
 export const createBuildSlice: StateCreator<AppState, [], [], BuildSlice> = (set, get) => {
@@ -69,6 +71,11 @@ export const createBuildSlice: StateCreator<AppState, [], [], BuildSlice> = (set
       else if (e.type === 'succeeded') patch({ status: 'succeeded', result: e.result, progress: undefined });
       else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
       else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
+    },
+    resetBuildRun: () => {
+      if (get().build.status === 'running') void get().cancelBuild();
+      // Without the job id, the cancelled job's last events are ignored.
+      patch({ jobId: undefined, status: 'idle', progress: undefined, log: [], error: undefined, result: undefined });
     },
   };
 };

@@ -11,6 +11,7 @@ import { createServeSlice, type ServeSlice } from './serve-slice';
 import { createSecretsSlice, type SecretsSlice } from './secrets-slice';
 import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
+import { invalidateOnChange } from './stale';
 
 /** The one store, built from typed slices. */
 export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice;
@@ -27,6 +28,9 @@ export const useApp = create<AppState>()((...a) => ({
   ...createSecretsSlice(...a),
   ...createPrivilegesSlice(...a),
 }));
+
+// A change to what a later step was made from drops that step's result (for the app's lifetime).
+invalidateOnChange(useApp);
 
 /** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
 export function connectJobEvents(): () => void {

@@ -19,11 +19,14 @@ export interface ServeSlice {
     events: ServeEvent[];
     counts: { clients: number; files: number; bytes: number; errors: number };
     error?: AppError | undefined;
+    /** Why the server stopped when the user did not switch it off. */
+    note?: string | undefined;
   };
   setServe(patch: Partial<Pick<ServeSlice['serve'], 'address' | 'tftpPort' | 'httpPort' | 'proxyDhcp'>>): void;
   loadServeInterfaces(): Promise<void>;
   startServe(): Promise<void>;
-  stopServe(): Promise<void>;
+  /** Switches the server off; `note` says why when the user did not. */
+  stopServe(note?: string): Promise<void>;
   applyServeEvent(e: JobEventOf<'serve'>): void;
 }
 
@@ -43,7 +46,7 @@ export const createServeSlice: StateCreator<AppState, [], [], ServeSlice> = (set
     startServe: async () => {
       const s = get().serve;
       if (s.running) return;
-      patch({ running: true, events: [], error: undefined, counts: { clients: 0, files: 0, bytes: 0, errors: 0 } });
+      patch({ running: true, events: [], error: undefined, note: undefined, counts: { clients: 0, files: 0, bytes: 0, errors: 0 } });
       const outDir = get().build.result?.outDir;
       const r = await api().invoke('serve:start', {
         project: get().identity.project,
@@ -57,10 +60,10 @@ export const createServeSlice: StateCreator<AppState, [], [], ServeSlice> = (set
       if (r.ok) patch({ jobId: r.value.jobId });
       else patch({ running: false, error: r.error });
     },
-    stopServe: async () => {
+    stopServe: async (note) => {
       const id = get().serve.jobId;
       // The switch follows the user's hand at once; the job's end confirms it.
-      patch({ running: false });
+      patch({ running: false, note });
       if (id) await api().invoke('jobs:cancel', { jobId: id });
     },
     applyServeEvent: (e) => {

@@ -48,6 +48,8 @@ export interface UploadSlice {
   cancelUpload(): Promise<void>;
   rollbackUpload(): Promise<void>;
   applyUploadEvent(e: JobEventOf<'upload'>): void;
+  /** Drops the plan, the upload and its result (the files changed since); a running one is cancelled. */
+  resetUploadRun(): void;
 }
 
 /** The vault key of the form's password or passphrase, when the form uses one. */
@@ -162,6 +164,11 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
       }
       else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
       else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
+    },
+    resetUploadRun: () => {
+      if (get().upload.status === 'running') void get().cancelUpload();
+      // The server, its host key and its backup sets stay: they do not depend on the files.
+      patch({ jobId: undefined, mode: undefined, status: 'idle', progress: undefined, log: [], error: undefined, plan: undefined, result: undefined, files: [], rolledBack: undefined });
     },
   };
 };

@@ -44,6 +44,8 @@ export interface VerifySlice {
   startVerify(keepSelection?: boolean): Promise<void>;
   cancelVerify(): Promise<void>;
   applyVerifyEvent(e: JobEventOf<'verify'>): void;
+  /** Drops the walk and the VM test boot (what they checked changed); running ones are cancelled. */
+  resetVerifyRun(): void;
 }
 
 export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (set, get) => {
@@ -122,6 +124,13 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
         });
       else if (e.type === 'failed') patch({ status: 'failed', error: e.error });
       else if (e.type === 'cancelled') patch({ status: 'cancelled' });
+    },
+    resetVerifyRun: () => {
+      if (get().verify.status === 'running') void get().cancelVerify();
+      if (get().vm.status === 'running') void get().cancelVm();
+      // The chosen workstation and options stay: they are the user's.
+      patch({ jobId: undefined, status: 'idle', links: {}, result: undefined, error: undefined, keep: undefined, log: [] });
+      patchVm({ jobId: undefined, status: 'idle', stages: [], result: undefined, error: undefined, log: [] });
     },
   };
 };

@@ -7,7 +7,12 @@ export interface WizardSlice {
   wizard: { current: StepId };
   goTo(id: StepId): void;
   next(): void;
-  /** Called when an earlier choice changes: later steps must be redone (they reset here as they are built). */
+  /**
+   * Called when an earlier choice changes: the later steps built on it must be redone. Scan and
+   * Target reach the later steps only through the project, so they reset Target alone; what
+   * Identity generates is watched by `invalidateOnChange` (stale.ts), which calls this with
+   * 'identity' (embed.ipxe changed) or 'build' (a served file changed).
+   */
   invalidateAfter(id: StepId): void;
 }
 
@@ -34,9 +39,18 @@ export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (s
     if (cur && nxt && nxt.kind === 'wizard' && cur.isComplete(st)) set({ wizard: { current: nxt.id } });
   },
   invalidateAfter: (id) => {
-    // Each built step after `id` starts over; steps not built yet hold no state.
+    // Each step after `id` that `id` feeds starts over; Identity is the user's own data, never reset.
     const order = STEPS.map((s) => s.id);
     const after = (x: StepId) => order.indexOf(x) > order.indexOf(id);
-    if (after('target')) get().resetTarget();
+    const st = get();
+    if (after('target')) st.resetTarget();
+    if (id === 'scan' || id === 'target') return;
+    if (after('build')) st.resetBuildRun();
+    if (after('upload')) {
+      st.resetUploadRun();
+      // The server serves the copy it made when it started: switched off, it cannot serve stale files.
+      if (st.serve.running) void st.stopServe("Stopped: the project's files changed since serving started. Switch it on again to serve the new ones.");
+    }
+    if (after('verify')) st.resetVerifyRun();
   },
 });

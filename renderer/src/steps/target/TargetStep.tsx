@@ -1,10 +1,9 @@
 import { ChapFields } from '../../components/ChapFields';
 import { ErrorBox } from '../../components/ErrorBox';
+import { formatBytes } from '../../components/files';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
 import type { ProbeState } from '../../store/target-slice';
-
-const mib = (b?: number) => (b === undefined ? '' : b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : `${Math.round(b / (1 << 20))} MiB`);
 
 function ProbeCell({ state }: { state: ProbeState | undefined }) {
   if (!state || state.status === 'idle') return <span className="muted">waiting…</span>;
@@ -16,7 +15,7 @@ function ProbeCell({ state }: { state: ProbeState | undefined }) {
   if (!disk) return <span className="badge warn">no disk LUN</span>;
   return (
     <span data-testid="probe-summary">
-      <strong>{mib(disk.sizeBytes)}</strong> · LUN {disk.lun} · {disk.vendor} {disk.product}
+      <strong>{disk.sizeBytes === undefined ? '' : formatBytes(disk.sizeBytes)}</strong> · LUN {disk.lun} · {disk.vendor} {disk.product}
       {disk.serial ? ` · serial ${disk.serial}` : ''} · <span className={disk.layout?.verdict === 'empty' ? 'badge ok' : 'badge warn'}>{disk.layout?.summary}</span>
     </span>
   );
@@ -144,7 +143,7 @@ export function TargetStep() {
       {t.chosen ? (
         <p className="notice ok" data-testid="chosen-target">
           Workstation disk: <span className="mono">{t.chosen.target}</span> on {t.chosen.portal.address}:{t.chosen.portal.port}, LUN {t.chosen.lun}
-          {t.chosen.sizeBytes ? `, ${mib(t.chosen.sizeBytes)}` : ''} ({t.chosen.summary}).
+          {t.chosen.sizeBytes ? `, ${formatBytes(t.chosen.sizeBytes)}` : ''} ({t.chosen.summary}).
         </p>
       ) : null}
     </section>

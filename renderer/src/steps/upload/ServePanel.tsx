@@ -77,6 +77,11 @@ export function ServePanel() {
         <input type="checkbox" checked={s.running} onChange={(e) => void (e.target.checked ? start() : stop())} data-testid="serve-switch" />
         <strong>Serve from this computer</strong> {s.running ? <span className="badge ok">serving</span> : null}
       </label>
+      {s.note ? (
+        <p className="small" data-testid="serve-note">
+          {s.note}
+        </p>
+      ) : null}
       {s.error ? <ErrorBox error={s.error} testId="serve-error" /> : null}
       {s.running || s.events.length > 0 ? (
         <div data-testid="serve-live">
