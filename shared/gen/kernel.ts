@@ -83,7 +83,8 @@ export function kernelParams(p: Pick<Project, 'nas'>, w: Workstation, index: num
 }
 
 /**
- * What dracut's parse_iscsi_root (dracut-ng modules.d/45net-lib/net-lib.sh) cannot read back
+ * What dracut's parse_iscsi_root (dracut 059 modules.d/40network/net-lib.sh, dracut-ng's
+ * 45net-lib/net-lib.sh: the same in these parts; e2e/dracut/ runs the installed one) cannot read back
  * from netroot=iscsi:<user>:<secret>[:<in-user>:<in-secret>]@<server>:…: it takes the CHAP part
  * up to the first "@" (${v%%@*}), splits it at every ":" (IFS=: set $authinfo), and that
  * unquoted set also expands "*" into the names of files. The reasons name the rule only, never
