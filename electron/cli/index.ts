@@ -263,10 +263,17 @@ const zodUsage = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }
 
 /** Reads the JSON file of --project (or --secrets); a bad file is a usage error naming it. */
 function readJsonFlagFile(flag: string, file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw usage(`--${flag} ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // The parser's message quotes the text around the fault: of a secrets file, secrets.
+    throw usage(`--${flag} ${file}: ${flag === 'secrets' ? 'not valid JSON; it must hold one object {"ref": "secret"} (what the parser found is not shown: it would quote the secrets)' : (e as Error).message}`);
   }
 }
 

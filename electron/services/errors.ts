@@ -13,6 +13,24 @@ export function redact(text: string): string {
   return t;
 }
 
+/**
+ * Replaces every occurrence of the given secret values in each string of `value` (deeply, through
+ * plain objects and arrays) by [redacted]. Unlike `redact`, which knows only the shapes secrets
+ * come in, this knows the secrets themselves, so a secret is caught in any text around it.
+ */
+export function redactSecrets<T>(value: T, secrets: Iterable<string>): T {
+  // Longest first: a secret that contains another is replaced whole.
+  const list = [...new Set(secrets)].filter((s) => s !== '').sort((a, b) => b.length - a.length);
+  if (list.length === 0) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return list.reduce((t, s) => (t.includes(s) ? t.split(s).join('[redacted]') : t), v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
 /** Node errno codes mapped to our codes with a hint. */
 const ERRNO: Record<string, { code: AppError['code']; hint?: string }> = {
   ECONNREFUSED: { code: 'UNREACHABLE', hint: 'Nothing listens on that port: check the address and that the service runs.' },

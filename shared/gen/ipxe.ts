@@ -4,6 +4,7 @@
  * refused (spaces, new lines, "${", "||", "&&", ";", "#", a trailing backslash …).
  */
 import { isIPv4 } from '../ipv4';
+import { CHAP_SECRET_CHARS } from '../model/chap';
 import { checkIqn } from '../model/iqn';
 import { macHexhyp, parseMac } from '../model/mac';
 import type { Project, Workstation } from '../model/project';
@@ -31,9 +32,14 @@ const SAFE = {
   label: /^[A-Za-z0-9 ._:()-]{0,80}$/,
 };
 
+/** Kinds whose values are secrets: a refusal names the field and the rule, never the value nor a piece of it. */
+const SECRET_RULES: Partial<Record<keyof typeof SAFE, string>> = {
+  chapSecret: `a CHAP secret may hold only 1 to 255 ${CHAP_SECRET_CHARS} (the secret itself is not shown)`,
+};
+
 /**
  * Returns the value if it matches its allow-list; otherwise throws naming the field and the
- * first offending piece (so "a ${17} in a password" reads as such).
+ * first offending piece (so "a ${17} in a password" reads as such) — for a secret, the rule.
  */
 export function scriptValue(kind: keyof typeof SAFE, value: string, field: string): string {
   const hostile = [
@@ -46,8 +52,9 @@ export function scriptValue(kind: keyof typeof SAFE, value: string, field: strin
     [/\s/, 'spaces would split the value into more arguments'],
   ] as const;
   if (!SAFE[kind].test(value)) {
-    for (const [re, why] of hostile) if (re.test(value)) throw new ScriptValueError(field, why);
-    throw new ScriptValueError(field, `"${value.slice(0, 40)}" has characters not allowed here`);
+    const rule = SECRET_RULES[kind];
+    for (const [re, why] of hostile) if (re.test(value)) throw new ScriptValueError(field, rule ? `${why}; ${rule}` : why);
+    throw new ScriptValueError(field, rule ?? `"${value.slice(0, 40)}" has characters not allowed here`);
   }
   return value;
 }

@@ -8,6 +8,8 @@
 export const CHAP_MIN = 12;
 export const CHAP_MAX = 16;
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+/** What a CHAP secret may hold, in words (for refusals, which never show the secret). */
+export const CHAP_SECRET_CHARS = 'letters, digits and . _ + = @ ^ ~ ! % * -';
 
 /** A random secret of `length` characters (Web Crypto: works in Node and the renderer). */
 export function generateChapSecret(length = 16): string {
@@ -29,7 +31,7 @@ export function checkChapSecret(secret: string, opts: { wide?: boolean; other?: 
   if (secret.length < CHAP_MIN) return { ok: false, reason: `at least ${CHAP_MIN} characters (RFC 7143 asks for 96 bits)` };
   if (wide && secret.length > CHAP_MAX) return { ok: false, reason: `at most ${CHAP_MAX} characters: some initiators (Windows, several NAS) refuse longer secrets` };
   if (secret.length > 255) return { ok: false, reason: 'at most 255 characters' };
-  if (!/^[A-Za-z0-9._+=@^~!%*-]+$/.test(secret)) return { ok: false, reason: 'use letters, digits and . _ + = @ ^ ~ ! % * - only (no spaces, $, {, }, #, ;, quotes or backslashes)' };
+  if (!/^[A-Za-z0-9._+=@^~!%*-]+$/.test(secret)) return { ok: false, reason: `use ${CHAP_SECRET_CHARS} only (no spaces, $, {, }, #, ;, quotes or backslashes)` };
   if (opts.other !== undefined && opts.other === secret) return { ok: false, reason: 'the mutual (target) secret must differ from the initiator secret' };
   return { ok: true };
 }

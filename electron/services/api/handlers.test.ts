@@ -63,6 +63,25 @@ describe('dispatch', () => {
     expect(r.ok && r.value).toEqual({ cancelled: false });
   });
 
+  it('no reply carries a secret of its input, whatever a handler lets slip', async () => {
+    const { handlers } = setup();
+    const secret = 'Qx7.vK+pZ=3w';
+    const password = 'pw-Zr8!kQ%2';
+    // A handler with a bug that quotes what it was given: the boundary still answers without it.
+    const leaky = {
+      ...handlers,
+      'verify:start': async (input: { secrets: Record<string, string> }) => {
+        throw new Error(`cannot use ${Object.values(input.secrets).join(', ')}`);
+      },
+      'upload:backups': async (input: { target: unknown }) => ({ echoed: JSON.stringify(input.target) }),
+    } as unknown as typeof handlers;
+    const v = await dispatch(leaky, 'verify:start', { project: {}, station: 'ws1', secrets: { 'ws1.chap': secret } }, caller);
+    expect(v).toMatchObject({ ok: false, error: { message: 'cannot use [redacted]' } });
+    const b = await dispatch(leaky, 'upload:backups', { target: { kind: 'ssh', host: '10.77.0.20', user: 'root', root: '/srv/tftp', auth: { kind: 'password', password } } }, caller);
+    expect(JSON.stringify(b)).not.toContain(password);
+    expect(JSON.stringify(b)).toContain('[redacted]');
+  });
+
   it('secrets:set keeps only usable CHAP secrets and never answers with a secret it refused', async () => {
     const { handlers } = setup();
     const bad = await dispatch(handlers, 'secrets:set', { key: 'chap/lab/ws1.chap', value: 'x${17}||shell' }, caller);

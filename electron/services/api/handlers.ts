@@ -9,7 +9,7 @@ import { contract, type AppInfo, type OutputOf, type ParsedInputOf } from '../..
 import { appError, BootchainError } from '../../../shared/errors';
 import { planScan } from '../../../shared/scan';
 import { err, ok, type Result } from '../../../shared/result';
-import { toAppError } from '../errors';
+import { redactSecrets, toAppError } from '../errors';
 import { JobRunner, type JobBody } from '../jobs/runner';
 import type { JobKind, JobStarted } from '../../../shared/jobs';
 import { listInterfaces } from '../net/interfaces';
@@ -81,9 +81,12 @@ export function createHandlers(
   const buildDirOf = (p: Project, given: string | undefined) => given ?? path.join(dataDir, 'builds', p.name);
   const knownHostsFile = () => path.join(dataDir, 'known_hosts');
   const knownHosts = () => new KnownHosts(knownHostsFile());
-  /** Starts a job for a caller (who may cancel it by going away) and answers with its id. */
-  const startJob = <K extends JobKind>(kind: K, body: JobBody<K>, caller: Caller): JobStarted => {
-    const jobId = runner.start(kind, body);
+  /**
+   * Starts a job for a caller (who may cancel it by going away) and answers with its id; the
+   * secrets the job was given, also those from the vault, never leave in its events.
+   */
+  const startJob = <K extends JobKind>(kind: K, body: JobBody<K>, caller: Caller, secrets: Iterable<string> = []): JobStarted => {
+    const jobId = runner.start(kind, body, { secrets });
     caller.ownsJob?.(jobId);
     return { jobId, kind };
   };
@@ -108,7 +111,8 @@ export function createHandlers(
     'upload:start': async (input, caller) => {
       const p = validProject(input.project);
       // Files are generated (and every value checked) before any job or connection exists.
-      const { files, notes } = uploadFiles(p, chapSecrets(p, input.secrets), buildDirOf(p, input.buildDir));
+      const chap = chapSecrets(p, input.secrets);
+      const { files, notes } = uploadFiles(p, chap, buildDirOf(p, input.buildDir));
       const tftpHost = input.verifyTftp ? p.nas.address : undefined;
       return startJob(
         'upload',
@@ -117,6 +121,7 @@ export function createHandlers(
           return uploadJob({ files, target: input.target, dryRun: input.dryRun, planId: input.planId, tftpHost }, { knownHostsFile: knownHostsFile() }, ctx);
         },
         caller,
+        [...Object.values(chap), ...secretsOf(input.target)],
       );
     },
     'upload:backups': async (input) => backupsOf(input.target, { knownHostsFile: knownHostsFile() }),
@@ -125,10 +130,11 @@ export function createHandlers(
       const p = validProject(input.project);
       requireStation(p, input.station);
       const buildDir = buildDirOf(p, input.buildDir);
+      const secrets = chapSecrets(p, input.secrets);
       return startJob(
         'verify',
         (ctx) =>
-          verifyStation(p, chapSecrets(p, input.secrets), input.station, {
+          verifyStation(p, secrets, input.station, {
             buildDir,
             kernelCmdline: input.kernelCmdline,
             dhcp: input.dhcp,
@@ -138,19 +144,22 @@ export function createHandlers(
             onLink: (l) => ctx.item(l),
           }),
         caller,
+        Object.values(secrets),
       );
     },
     'vm:boot': async (input, caller) => {
       const p = validProject(input.project);
       requireStation(p, input.station);
       const buildDir = buildDirOf(p, input.buildDir);
-      return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets: chapSecrets(p, input.secrets), station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller);
+      const secrets = chapSecrets(p, input.secrets);
+      return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller, Object.values(secrets));
     },
     'serve:start': async (input, caller) => {
       const p = validProject(input.project);
       const buildDir = buildDirOf(p, input.buildDir);
       const root = path.join(dataDir, 'serve', p.name);
-      return startJob('serve', (ctx) => serveJob({ project: p, secrets: chapSecrets(p, input.secrets), buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller);
+      const secrets = chapSecrets(p, input.secrets);
+      return startJob('serve', (ctx) => serveJob({ project: p, secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller, Object.values(secrets));
     },
     'secrets:status': async () => vault().status(),
     'secrets:get': async (input) => vault().get(input.keys),
@@ -177,12 +186,12 @@ export function createHandlers(
     'portal:check': async (input) => checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs }),
     'iscsi:discover': async (input, caller) => {
       checkInitiatorName(input.initiatorName);
-      return startJob('discover', (ctx) => discoverJob(input, ctx), caller);
+      return startJob('discover', (ctx) => discoverJob(input, ctx), caller, secretsOf(input));
     },
     'iscsi:probe': async (input, caller) => {
       checkInitiatorName(input.initiatorName);
       checkTargetName(input.target);
-      return startJob('probe', (ctx) => probeJob(input, ctx), caller);
+      return startJob('probe', (ctx) => probeJob(input, ctx), caller, secretsOf(input));
     },
     'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
   };
@@ -200,6 +209,19 @@ function requireStation(p: Project, station: string): void {
   if (!p.workstations.some((w) => w.name === station)) throw new BootchainError(appError('NOT_FOUND', `The project has no workstation "${station}"`, { field: 'station' }));
 }
 
+/**
+ * The secret values an input carries: CHAP secrets by reference (`secrets`), and every
+ * `secret`, `password` and `passphrase` (CHAP of discovery and probe, SSH logins).
+ */
+function secretsOf(input: unknown): string[] {
+  if (typeof input !== 'object' || input === null) return [];
+  return Object.entries(input).flatMap(([k, v]): string[] => {
+    if (k === 'secrets' && typeof v === 'object' && v !== null) return Object.values(v).filter((x): x is string => typeof x === 'string');
+    if (typeof v === 'string') return /^(secret|password|passphrase)$/.test(k) ? [v] : [];
+    return secretsOf(v);
+  });
+}
+
 /** Renders zod issues as one readable sentence naming the fields. */
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): { message: string; field?: string } {
   const first = issues[0];
@@ -213,7 +235,8 @@ function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: st
 
 /**
  * The single entry both transports call: unknown channel -> error, input validated with the
- * channel's schema, handler run, every throw turned into an AppError. Never throws.
+ * channel's schema, handler run, every throw turned into an AppError. Never throws. No reply
+ * carries a secret of its input (secrets:get answers with secrets: that is what it is for).
  */
 export async function dispatch(handlers: Handlers, channel: unknown, rawInput: unknown, caller: Caller): Promise<Result<unknown>> {
   if (typeof channel !== 'string' || !(CHANNELS as readonly string[]).includes(channel)) {
@@ -225,10 +248,12 @@ export async function dispatch(handlers: Handlers, channel: unknown, rawInput: u
     const d = describeIssues(parsed.error.issues);
     return err(appError('INVALID_INPUT', `Invalid input for ${c}: ${d.message}`, d.field ? { field: d.field } : {}));
   }
+  const secrets = [...secretsOf(parsed.data), ...(c === 'secrets:set' ? [(parsed.data as unknown as { value: string }).value] : [])];
   try {
     const handler = handlers[c] as (i: unknown, caller: Caller) => Promise<unknown>;
-    return ok(await handler(parsed.data, caller));
+    const value = await handler(parsed.data, caller);
+    return ok(c === 'secrets:get' ? value : redactSecrets(value, secrets));
   } catch (e) {
-    return err(toAppError(e));
+    return err(redactSecrets(toAppError(e), secrets));
   }
 }

@@ -80,6 +80,28 @@ describe('JobRunner', () => {
     expect(evs.at(-1)?.type).toBe('succeeded');
   });
 
+  it('a job started with its secrets never emits them: log lines, items, results and errors carry [redacted]', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    const secrets = ['Qx7.vK+pZ=3w', 'mu@T~9!%r*L-'];
+    const ok = r.start(
+      'scan',
+      async (ctx) => {
+        ctx.log(`netroot=iscsi:u:${secrets[0]}:t:${secrets[1]}@10.0.0.5`);
+        ctx.item({ address: '10.0.0.1', port: 3260, iscsi: true, name: `host-${secrets[1]}` });
+        ctx.progress({ phase: secrets[0]! });
+        return { ...emptyResult, blocks: [secrets[0]!] } as unknown as typeof emptyResult;
+      },
+      { secrets },
+    );
+    const bad = r.start('scan', async () => fail('AUTH_FAILED', `refused ${secrets[0]}`, { hint: `not ${secrets[1]}`, detail: secrets.join(' ') }), { secrets });
+    await Promise.all([r.settled(ok), r.settled(bad)]);
+    const text = JSON.stringify(evs);
+    for (const s of secrets) expect(text).not.toContain(s);
+    expect(evs.find((e) => e.type === 'log')).toMatchObject({ line: 'netroot=iscsi:u:[redacted]:t:[redacted]@10.0.0.5' });
+    expect(evs.find((e) => e.jobId === bad && e.type === 'failed')).toMatchObject({ error: { code: 'AUTH_FAILED', message: 'refused [redacted]', hint: 'not [redacted]' } });
+  });
+
   it('a throwing listener does not break the job', async () => {
     const r = new JobRunner();
     r.onEvent(() => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appError, BootchainError, type AppError } from '../../../shared/errors';
 import type { JobEvent, JobKind, JobKinds, JobProgress } from '../../../shared/jobs';
-import { toAppError } from '../errors';
+import { redactSecrets, toAppError } from '../errors';
 
 /** What a job body gets: a signal to honour everywhere, and ways to report. */
 export interface JobContext<K extends JobKind> {
@@ -46,12 +46,16 @@ export class JobRunner {
     }
   }
 
-  /** Starts a job and returns its id; the body runs on the next tick. */
-  start<K extends JobKind>(kind: K, body: JobBody<K>): string {
+  /**
+   * Starts a job and returns its id; the body runs on the next tick. `secrets` are the secret
+   * values the job was given: none of them leaves in any of its events (read at each event, so a
+   * set may grow while the job runs).
+   */
+  start<K extends JobKind>(kind: K, body: JobBody<K>, opts: { secrets?: Iterable<string> | undefined } = {}): string {
     const jobId = randomUUID();
     const controller = new AbortController();
     const base = { jobId, kind };
-    const emit = (e: Record<string, unknown>) => this.emit({ ...base, at: Date.now(), ...e } as unknown as JobEvent);
+    const emit = (e: Record<string, unknown>) => this.emit(redactSecrets({ ...base, at: Date.now(), ...e }, opts.secrets ?? []) as unknown as JobEvent);
     let lastProgress = 0;
     let pending: JobProgress | undefined;
     let timer: NodeJS.Timeout | undefined;

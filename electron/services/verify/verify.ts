@@ -25,6 +25,7 @@ import { discoverOffers } from '../dhcp/client';
 import { rootPathOf, type ClientArch, type DhcpReply } from '../dhcp/packet';
 import { probeTarget } from '../iscsi/probe';
 import { tftpGet } from '../tftp/client';
+import { redactSecrets } from '../errors';
 import { sha256 } from '../upload/plan';
 import { runScript, type Fetched, type ScriptRun } from './script';
 
@@ -118,6 +119,18 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<{ ok: 
   });
 }
 
+/**
+ * A kernel command line with its CHAP secrets as ***: genkernel's and initramfs-tools'
+ * *password*= values, and dracut's netroot=iscsi:<user>:<secret>[:<in-user>:<in-secret>]@…
+ * (a command line given by the user may hold secrets the project does not know).
+ */
+function hideCmdlineSecrets(params: string): string {
+  return params.replace(/(password\w*=)\S+/g, '$1***').replace(/(netroot=iscsi:)(\S*)@/, (_m, pre: string, auth: string) => {
+    const parts = auth.split(':');
+    return `${pre}${parts[0]}:***${parts.length === 4 ? `:${parts[2]}:***` : ''}@`;
+  });
+}
+
 /** Verifies the boot chain of one workstation. */
 export async function verifyStation(p: Project, secrets: Secrets, stationName: string, o: VerifyOptions): Promise<VerifyResult> {
   const t0 = Date.now();
@@ -137,12 +150,16 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   const stationFile = `${macHexhyp(mac.value)}.ipxe`;
   const links = new Map<LinkId, ChainLink>();
   const log = o.log ?? (() => undefined);
+  // Every secret this run knows — the project's, and any a served script sets — is taken out of
+  // each link (summary, evidence, fix) as it is made: links are all that leaves, as the result,
+  // onLink and the log.
+  const secretValues = new Set(Object.values(secrets));
   const set = (id: LinkId, status: LinkStatus, summary: string, evidence: string[], fix?: string) => {
     const def = CHAIN_LINKS.find((l) => l.id === id)!;
-    const l: ChainLink = { id, title: def.title, status, summary, evidence, ...(fix ? { fix } : {}) };
+    const l: ChainLink = redactSecrets({ id, title: def.title, status, summary, evidence, ...(fix ? { fix } : {}) }, secretValues);
     links.set(id, l);
     o.onLink?.(l);
-    log(`${def.title}: ${status} — ${summary}`);
+    log(`${def.title}: ${status} — ${l.summary}`);
   };
   const skipRest = (from: LinkId, why: string) => {
     const start = CHAIN_LINKS.findIndex((l) => l.id === from);
@@ -283,6 +300,8 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   return afterScripts(run, rb.script !== undefined);
 
   function afterScripts(r: ScriptRun, embedded: boolean): Promise<VerifyResult> | VerifyResult {
+    // The secrets the served scripts set (an older upload may hold others than the project).
+    for (const s of [r.settings, ...r.events.flatMap((e) => (e.kind === 'sanboot' ? [e.settings] : []))]) for (const k of ['password', 'reverse-password']) if (s[k]) secretValues.add(s[k]);
     const echoes = r.events.filter((e) => e.kind === 'echo').map((e) => `echo: ${(e as { text: string }).text}`);
     const failedChains = r.events.filter((e) => e.kind === 'chain-failed') as Array<Extract<ScriptRun['events'][number], { kind: 'chain-failed' }>>;
     const scriptNames = r.scripts.map((s) => s.url);
@@ -425,7 +444,7 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
       const params = o.kernelCmdline ?? k.params;
       kernelIqn = /(?:iscsi_initiatorname|iscsi_initiator|rd\.iscsi\.initiator)=(\S+)/.exec(params)?.[1];
       const problems = checkKernelParams(params, { address: (w.portals?.[0]?.address ?? p.nas.address), initiator: w.initiatorIqn });
-      const ev = [`${o.kernelCmdline ? 'given' : 'generated'} (${k.initramfs}): ${params.replace(/(password\w*=)\S+/g, '$1***').replace(/(iscsi:[^:@]*:)[^@:]*(@)/, '$1***$2')}`];
+      const ev = [`${o.kernelCmdline ? 'given' : 'generated'} (${k.initramfs}): ${hideCmdlineSecrets(params)}`];
       if (problems.length > 0) set('kernel', 'fail', problems.join('; '), ev, problems.some((x) => x.startsWith('no ip=dhcp')) ? 'Add ip=dhcp to the kernel command line (the initramfs must bring the network up to reach the target).' : 'Use the generated kernel parameters (Identity step, kernel/<station>.txt).');
       else set('kernel', 'pass', `The ${k.initramfs} parameters bring the network up and name ${w.initiatorIqn}`, ev);
     } catch (e) {
