@@ -22,8 +22,8 @@ export interface BuildManifest {
   ipxe: { version: string; source: string };
   /** config/local options of the build (console, protocols). */
   options: { serialConsole?: boolean; https?: boolean; syslog?: boolean };
-  /** The script embedded in every artifact. */
-  embed: string;
+  /** The script embedded in every artifact (absent in manifests older than the read-back). */
+  embed?: string;
   artifacts: ManifestArtifact[];
 }
 
@@ -39,6 +39,6 @@ export function readManifest(dir: string | undefined): BuildManifest | undefined
   } catch {
     fail('INVALID_INPUT', `${file} is not a readable build manifest`, { hint: 'Build again (Build step): the manifest was damaged or written by something else.' });
   }
-  if (!Array.isArray(m.artifacts) || typeof m.embed !== 'string') fail('INVALID_INPUT', `${file} is not a Bootchain build manifest`, { hint: 'Build again (Build step).' });
+  if (!Array.isArray(m.artifacts) || (m.embed !== undefined && typeof m.embed !== 'string')) fail('INVALID_INPUT', `${file} is not a Bootchain build manifest`, { hint: 'Build again (Build step).' });
   return m as BuildManifest;
 }
