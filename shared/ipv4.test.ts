@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockSize, forbiddenReason, formatIPv4, isPrivateBlock, parseBlock, parseIPv4, parsePorts } from './ipv4';
+import { blockSize, forbiddenReason, formatIPv4, isPrivateBlock, parseBlock, parseIPv4, parsePorts, subnetBroadcast } from './ipv4';
 
 describe('parseIPv4', () => {
   it.each([
@@ -79,4 +79,15 @@ describe('parsePorts', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(re);
   });
+});
+
+describe('subnetBroadcast', () => {
+  it.each([
+    ['10.77.0.10', 24, '10.77.0.255'],
+    ['192.168.1.130', 25, '192.168.1.255'],
+    ['192.168.1.20', 25, '192.168.1.127'],
+    ['172.16.5.4', 12, '172.31.255.255'],
+    ['10.0.0.1', 32, '10.0.0.1'],
+    ['10.0.0.1', 0, '255.255.255.255'],
+  ])('%s/%i -> %s', (ip, prefix, want) => expect(subnetBroadcast(ip, prefix)).toBe(want));
 });

@@ -42,6 +42,13 @@ export function prefixMask(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
+/** The directed broadcast address of the subnet that holds `address`: its host bits all ones (RFC 919, RFC 922). */
+export function subnetBroadcast(address: string, prefix: number): string {
+  const ip = parseIPv4(address);
+  if (!ip.ok) throw new Error(ip.reason);
+  return formatIPv4((ip.value | ~prefixMask(prefix)) >>> 0);
+}
+
 /**
  * Parses one scan target: `a.b.c.d`, `a.b.c.d/nn` or `a.b.c.d-e.f.g.h`. A CIDR block of /30 or
  * larger leaves out its network and broadcast addresses, as no host answers there.

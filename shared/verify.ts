@@ -52,6 +52,9 @@ export interface VerifyResult {
   durationMs: number;
 }
 
+/** How long Verify collects DHCP offers at most, per DISCOVER, by default (ms). */
+export const DHCP_WAIT_MS = 4000;
+
 export const VerifyInput = z
   .object({
     project: z.unknown(),
@@ -63,8 +66,14 @@ export const VerifyInput = z
     kernelCmdline: z.string().max(4096).optional(),
     /** Send DHCP DISCOVERs (needs UDP 68); off: take next-server and file from the project. */
     dhcp: z.boolean().default(true),
-    /** How long to collect DHCP offers, ms. */
-    dhcpWaitMs: z.number().int().min(200).max(10_000).default(1000),
+    /**
+     * The most DHCP offers are collected for, ms, per DISCOVER: the wait ends earlier once the
+     * project's server has answered and no new offer came for half a second. The default is a PXE
+     * firmware's first DISCOVER round (it sends again after 4 s, RFC 2131 §4.1).
+     */
+    dhcpWaitMs: z.number().int().min(200).max(10_000).default(DHCP_WAIT_MS),
+    /** The interface on the workstations' network: DISCOVERs go to its subnet's broadcast address. */
+    interface: z.string().regex(/^[A-Za-z0-9._:@-]{1,15}$/, 'an interface name like eth0 or enp3s0').optional(),
   })
   .strict();
 export type VerifyInput = z.input<typeof VerifyInput>;

@@ -18,8 +18,12 @@ export interface ChainLab {
   files: Record<string, string>;
   tftpRoot: string;
   host: Awaited<ReturnType<typeof addLabHost>>;
-  /** Starts one more DHCP server for the same MAC on another lab host (the "second DHCP server"). */
-  addRogueDhcp(ip: string): Promise<void>;
+  /**
+   * Starts one more DHCP server for the same MAC on another lab host (the "second DHCP server"):
+   * by default with the same generated config, or with `conf`, a stranger's own dnsmasq config
+   * (the lines restricting it to this chain's workstations are added).
+   */
+  addRogueDhcp(ip: string, conf?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,10 +61,10 @@ export async function startChainLab(L: LabInfo, spec: ChainLabSpec): Promise<Cha
   const macs = p.value.workstations.map((w) => w.mac.toLowerCase());
   const restrict = ['', '# Test lab: answer only this chain\'s workstations.', ...macs.map((m) => `dhcp-host=${m}`), 'dhcp-ignore=tag:!known', ''].join('\n');
   const conf = (spec.dnsmasq ?? ((c) => c))(g.files['dhcp/dnsmasq.conf']!) + restrict;
-  const start = async (hostName: string, ip: string, withTftp: boolean) => {
+  const start = async (hostName: string, ip: string, withTftp: boolean, text = conf) => {
     const h = await addLabHost(L, hostName, [ip]);
     const confFile = path.join(dir, `${hostName}.conf`);
-    writeFileSync(confFile, conf);
+    writeFileSync(confFile, text);
     h.daemon('dnsmasq', '/usr/sbin/dnsmasq', [
       '--keep-in-foreground',
       `--conf-file=${confFile}`,
@@ -82,8 +86,8 @@ export async function startChainLab(L: LabInfo, spec: ChainLabSpec): Promise<Cha
     files: g.files,
     tftpRoot,
     host,
-    addRogueDhcp: async (ip) => {
-      extra.push(await start(`${spec.name.slice(0, 4)}r`, ip, false));
+    addRogueDhcp: async (ip, own) => {
+      extra.push(await start(`${spec.name.slice(0, 4)}r`, ip, false, own === undefined ? conf : own + restrict));
       await new Promise((r) => setTimeout(r, 400));
     },
     stop: async () => {

@@ -22,7 +22,7 @@ import { toAppError } from '../services/errors';
 import { checkTargetName } from '../services/iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../services/iscsi/jobs';
 import type { JobContext } from '../services/jobs/runner';
-import { listInterfaces } from '../services/net/interfaces';
+import { describeLanInterfaces, listInterfaces } from '../services/net/interfaces';
 import { checkPortal, scan } from '../services/scan/scanner';
 import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../services/upload/job';
 import { KnownHosts } from '../services/upload/known-hosts';
@@ -32,7 +32,7 @@ import { vmBootJob } from '../services/vm/job';
 import { BootServer } from '../services/bootserver/server';
 import { projectMacs } from '../services/bootserver/job';
 import { ServeInput } from '../../shared/bootserver';
-import { reportMarkdown } from '../../shared/verify';
+import { DHCP_WAIT_MS, reportMarkdown } from '../../shared/verify';
 import { promptSecret } from './prompt';
 import { keyNeedsPassphrase } from '../services/upload/keyfile';
 import { defaultGrantHelper, grantPrivilege, privilegeStatus } from '../services/privileges/privileges';
@@ -134,7 +134,11 @@ Verbs:
       --build DIR              build output (manifest.json) to compare the served boot file with
       --kernel-cmdline TEXT    the kernel command line in use (default: the generated one)
       --no-dhcp                do not send DHCP (next-server and boot file from the project)
-      --dhcp-wait MS           how long to collect DHCP offers (default 1000)
+      --dhcp-wait MS           collect DHCP offers for at most MS per DISCOVER (default 4000); the wait
+                               ends sooner once the project's server has answered and no new offer
+                               came for 0.5 s, so a slow router is heard beside a fast stranger
+      --interface NAME         send the DISCOVERs out of NAME, to its subnet's broadcast address (for a
+                               computer with several networks, or none with a default route)
       --markdown               print the report as Markdown
       --vm                     then test-boot the workstation in QEMU (BIOS: SeaBIOS, UEFI: OVMF) and
                                print how far it got (firmware, iPXE, DHCP, scripts, SAN boot, the disk)
@@ -230,6 +234,7 @@ const VALUE_FLAGS = new Set([
   'bridge',
   'exe',
   'dhcp-wait',
+  'interface',
   'vm-net',
   'vm-timeout',
   'address',
@@ -753,6 +758,8 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
   const p = projectFrom(args, 'verify');
   const station = stringFlag(args, 'station') ?? (p.workstations.length === 1 ? p.workstations[0]!.name : undefined);
   if (!station) throw usage(`verify needs --station NAME (${p.workstations.map((w) => w.name).join(', ')})`);
+  const iface = stringFlag(args, 'interface');
+  if (iface !== undefined && !listInterfaces().some((i) => i.name === iface && i.subnets.length > 0)) throw usage(`--interface: there is no interface "${iface}" with an IPv4 address here (${describeLanInterfaces()}; see bootchain interfaces)`);
   const refs = chapRefs(p.workstations);
   // Asked once (the generated files of the whole project are compared with what is served).
   const secrets = await secretsFrom(args, refs);
@@ -763,7 +770,8 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
     buildDir: stringFlag(args, 'build') ?? (existsSync(fallbackBuild) ? fallbackBuild : undefined),
     kernelCmdline: stringFlag(args, 'kernel-cmdline'),
     dhcp: !args.flags.has('no-dhcp'),
-    dhcpWaitMs: intFlag(args, 'dhcp-wait') ?? 1000,
+    dhcpWaitMs: intFlag(args, 'dhcp-wait') ?? DHCP_WAIT_MS,
+    interface: iface,
     signal: ac.signal,
     onLink: (l) => {
       if (!json && !quiet && !args.flags.has('markdown') && process.stderr.isTTY) process.stderr.write(`  ${l.title}: ${l.status}\r\x1b[K`);

@@ -12,7 +12,7 @@ import { err, ok, type Result } from '../../../shared/result';
 import { redactSecrets, toAppError } from '../errors';
 import { JobRunner, type JobBody } from '../jobs/runner';
 import type { JobKind, JobStarted } from '../../../shared/jobs';
-import { listInterfaces } from '../net/interfaces';
+import { interfaceBroadcast, listInterfaces } from '../net/interfaces';
 import { checkTargetName } from '../iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
 import { defaultDataDir, ProjectStore } from '../project/store';
@@ -129,6 +129,8 @@ export function createHandlers(
     'verify:start': async (input, caller) => {
       const p = validProject(input.project);
       requireStation(p, input.station);
+      // An interface this computer does not have is refused before any job exists.
+      if (input.dhcp && input.interface) interfaceBroadcast(input.interface);
       const buildDir = buildDirOf(p, input.buildDir);
       const secrets = chapSecrets(p, input.secrets);
       return startJob(
@@ -139,6 +141,7 @@ export function createHandlers(
             kernelCmdline: input.kernelCmdline,
             dhcp: input.dhcp,
             dhcpWaitMs: input.dhcpWaitMs,
+            interface: input.interface,
             signal: ctx.signal,
             log: (l) => ctx.log(l),
             onLink: (l) => ctx.item(l),

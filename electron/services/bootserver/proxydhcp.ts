@@ -9,7 +9,7 @@
  */
 import dgram from 'node:dgram';
 import type { ServeEvent } from '../../../shared/bootserver';
-import { formatIPv4, parseIPv4 } from '../../../shared/ipv4';
+import { parseIPv4, subnetBroadcast } from '../../../shared/ipv4';
 import { listInterfaces } from '../net/interfaces';
 import { DHCP_MAGIC, Msg, parseReply, type DhcpReply } from '../dhcp/packet';
 
@@ -85,10 +85,7 @@ export class ProxyDhcpServer {
   async start(): Promise<void> {
     for (const ni of listInterfaces()) {
       const sub = ni.subnets.find((x) => x.address === this.o.address);
-      if (sub) {
-        const net = parseIPv4(sub.network);
-        if (net.ok) this.broadcast = formatIPv4((net.value | (sub.prefix === 0 ? 0xffffffff : (1 << (32 - sub.prefix)) - 1)) >>> 0);
-      }
+      if (sub) this.broadcast = subnetBroadcast(sub.network, sub.prefix);
     }
     const ports = this.o.ports ?? { dhcp: 67, pxe: 4011, client: 68 };
     const bind = async (port: number, address: string, on: (msg: Buffer, r: dgram.RemoteInfo, s: dgram.Socket) => void) => {

@@ -22,19 +22,24 @@ import type { Project, Workstation } from '../../../shared/model/project';
 import { CHAIN_LINKS, type ChainLink, type IdentityCheck, type LinkId, type LinkStatus, type VerifyResult } from '../../../shared/verify';
 import { readEmbeddedScript } from '../build/readback';
 import { discoverOffers } from '../dhcp/client';
-import { rootPathOf, type ClientArch, type DhcpReply } from '../dhcp/packet';
+import { rootPathOf, type ClientArch } from '../dhcp/packet';
+import { interfaceBroadcast, listInterfaces } from '../net/interfaces';
 import { probeTarget } from '../iscsi/probe';
 import { tftpGet } from '../tftp/client';
 import { redactSecrets } from '../errors';
 import { sha256 } from '../upload/plan';
+import { describeOffer, fileOf, isProxyOffer, judgeFirmwareOffers, knownServers, nextServerOf, ownerOf, serverOf, type Offer } from './dhcp-link';
 import { runScript, type Fetched, type ScriptRun } from './script';
 
 export interface VerifyOptions {
   kernelCmdline?: string | undefined;
   buildDir?: string | undefined;
   dhcp: boolean;
+  /** The most offers are collected for, per DISCOVER; they stop earlier once settled. */
   dhcpWaitMs: number;
-  /** Where DISCOVERs go (default the limited broadcast). */
+  /** The interface on the workstations' network: DISCOVERs go to its subnet's broadcast. */
+  interface?: string | undefined;
+  /** Where DISCOVERs go (default: the interface's subnet broadcast, else the limited broadcast). */
   broadcast?: string | undefined;
   signal?: AbortSignal | undefined;
   log?: ((line: string) => void) | undefined;
@@ -42,16 +47,15 @@ export interface VerifyOptions {
   onLink?: ((l: ChainLink) => void) | undefined;
 }
 
-type Offer = DhcpReply & { from: string };
-
 const errText = (e: unknown) => (e instanceof BootchainError ? e.appError.message : e instanceof Error ? e.message : String(e));
 const errCode = (e: unknown) => (e instanceof BootchainError ? e.appError.code : undefined);
 
-/** next-server of an offer: siaddr, else option 66, else the server itself. */
-const nextServerOf = (o: Offer) => (o.siaddr && o.siaddr !== '0.0.0.0' ? o.siaddr : (o.options.get(66)?.toString('latin1').replace(/\0+$/, '') ?? o.serverId ?? o.from));
-const fileOf = (o: Offer) => o.file || o.options.get(67)?.toString('latin1').replace(/\0+$/, '') || '';
-const describeOffer = (o: Offer) =>
-  `offer from ${o.serverId ?? o.from}: address ${o.yiaddr}, next-server ${nextServerOf(o)}, file "${fileOf(o)}"${rootPathOf(o) !== undefined ? `, option 17 "${rootPathOf(o)}"` : ', no option 17'}`;
+/**
+ * After the project's server has answered, how long offers must stop coming before the wait ends
+ * early: a stranger a little slower than the project's server is still seen; one much slower is
+ * seen with the full wait (a longer --dhcp-wait does not end early before the project's answer).
+ */
+const DHCP_QUIET_MS = 500;
 
 /** Settings iPXE takes from a DHCP offer. */
 function offerSettings(o: Offer): Record<string, string> {
@@ -171,49 +175,33 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
   let bootFile: string = expectedFile;
   let firmwareOffer: Offer | undefined;
   let dhcpUsable = o.dhcp;
-  const discover = async (userClass: string | undefined, ipxe: boolean): Promise<Offer[]> =>
-    discoverOffers({ mac: mac.value, arch, uuid: Buffer.from(sha256(w.mac).slice(0, 32), 'hex'), ...(userClass ? { userClass } : {}), ipxe }, { timeoutMs: o.dhcpWaitMs, ...(o.signal ? { signal: o.signal } : {}), ...(o.broadcast ? { broadcast: o.broadcast } : {}) });
-  // The firmware's DISCOVER and the two iPXE ones (stock "iPXE", and Bootchain's user-class) go
-  // out together: one wait collects every responder of all three.
-  const early = new Map<string, Promise<Offer[]>>();
-  if (o.dhcp) {
-    early.set('', discover(undefined, false));
-    early.set('iPXE', discover('iPXE', true));
-    early.set(p.boot.userClass, discover(p.boot.userClass, true));
-    for (const pr of early.values()) pr.catch(() => undefined);
-  }
+  // Whose offers are whose: the project's router, NAS, boot server, this computer (its proxyDHCP).
+  const servers = knownServers(p, listInterfaces().flatMap((i) => i.subnets.map((x) => x.address)));
+  // Where DISCOVERs go: the chosen interface's subnet broadcast leaves by that interface even
+  // without a default route; the limited broadcast needs one.
+  const via = o.dhcp && o.interface ? interfaceBroadcast(o.interface) : undefined;
+  const to = o.broadcast ?? via?.broadcast ?? '255.255.255.255';
+  // Each DISCOVER collects until the project's server has answered and the offers have settled,
+  // at most dhcpWaitMs: a router slower than a stranger is still heard. DISCOVERs go one at a
+  // time, as the firmware's and then iPXE's would (a busy server answers one after the other).
+  const discover = (userClass: string | undefined, ipxe: boolean): Promise<Offer[]> =>
+    discoverOffers(
+      { mac: mac.value, arch, uuid: Buffer.from(sha256(w.mac).slice(0, 32), 'hex'), ...(userClass ? { userClass } : {}), ipxe },
+      { timeoutMs: o.dhcpWaitMs, quietMs: Math.min(DHCP_QUIET_MS, o.dhcpWaitMs), enough: (xs) => xs.some((x) => ownerOf(x, servers) !== undefined), broadcast: to, signal: o.signal },
+    );
   if (!o.dhcp) {
     set('dhcp', 'skip', 'DHCP was not probed (switched off): next-server and boot file taken from the project', [`next-server ${nextServer}, file ${bootFile}`]);
   } else {
     try {
-      const offers = await early.get('')!;
-      // Address offers come from DHCP servers; PXEClient offers without an address from proxyDHCP.
-      const isProxy = (x: Offer) => x.yiaddr === '0.0.0.0' && (x.options.get(60)?.toString('latin1') ?? '').startsWith('PXEClient');
-      const dhcpOffers = offers.filter((x) => !isProxy(x));
-      const proxies = offers.filter(isProxy);
-      const ev = [`DISCOVER as ${w.mac}, PXEClient arch ${arch} (${uefi ? 'UEFI x64' : 'BIOS'})`, ...dhcpOffers.map(describeOffer), ...proxies.map((x) => `proxyDHCP ${describeOffer(x)}`)];
-      const servers = [...new Set(dhcpOffers.map((x) => x.serverId ?? x.from))];
-      // The firmware boots the DHCP offer's file; a proxyDHCP's only when the DHCP offer has none.
-      firmwareOffer = dhcpOffers.find((x) => fileOf(x) !== '') ?? proxies.find((x) => fileOf(x) !== '') ?? dhcpOffers[0];
-      const pxe = firmwareOffer && fileOf(firmwareOffer) !== '' ? [firmwareOffer] : [];
-      if (dhcpOffers.length === 0) {
-        set('dhcp', 'fail', 'No DHCP server answered the workstation', ev, 'Check that the DHCP server runs and serves this network (router or dnsmasq), and that nothing filters broadcasts.');
-        dhcpUsable = false;
-      } else if (servers.length > 1) {
-        set('dhcp', 'fail', `${servers.length} DHCP servers answer: ${servers.join(', ')}`, ev, `Keep one DHCP server on this network: switch off DHCP on ${servers.filter((s) => s !== (pxe[0]?.serverId ?? pxe[0]?.from)).join(', ') || servers.slice(1).join(', ')} (a second router, a NAS or a VM host often runs one). Workstations take whichever answers first.`);
-      } else if (proxies.length > 1) {
-        set('dhcp', 'warn', `${proxies.length} proxyDHCP servers answer PXE clients: ${proxies.map((x) => x.serverId ?? x.from).join(', ')}`, ev, 'Keep one proxyDHCP server (Bootchain\'s "Serve from this computer", or another): firmware takes whichever answers first.');
-      } else if (!firmwareOffer || fileOf(firmwareOffer) === '') {
-        set('dhcp', 'fail', 'DHCP answers but gives no boot file', ev, `Add the PXE options of the generated DHCP config: next-server ${p.nas.address} and file ${expectedFile} for ${uefi ? 'UEFI' : 'BIOS'} clients.`);
-      } else if (fileOf(firmwareOffer) === otherFile && otherFile !== expectedFile) {
-        set('dhcp', 'fail', `A ${uefi ? 'UEFI' : 'BIOS'} client is offered ${otherFile}, the ${uefi ? 'BIOS' : 'UEFI'} boot file`, ev, `Tell the architectures apart by option 93 (client architecture) on the router: ${p.boot.biosFile} for arch 0, ${p.boot.uefiFile} for arch 7 and 9 — the generated DHCP config does this.`);
-      } else if (rootPathOf(firmwareOffer) !== undefined && rootPathOf(firmwareOffer) !== '') {
-        set('dhcp', 'fail', `Option 17 (root-path) "${rootPathOf(firmwareOffer)}" is sent to every client`, ev, `Send option 17 only to Bootchain's iPXE (user-class "${p.boot.userClass}"): a network card's own iPXE ROM that sees a root-path tries to SAN-boot it directly and skips the scripts.`);
-      } else if (fileOf(firmwareOffer) !== expectedFile) {
-        set('dhcp', 'warn', `The firmware is offered "${fileOf(firmwareOffer)}", the project expects ${expectedFile}`, ev, `Use ${expectedFile} in the router's PXE options, or change the project's boot file.`);
-      } else {
-        set('dhcp', 'pass', `${proxies.includes(firmwareOffer) ? `${servers[0]} gives the address, proxyDHCP ${firmwareOffer.serverId ?? firmwareOffer.from}` : servers[0]} offers ${fileOf(firmwareOffer)} from ${nextServerOf(firmwareOffer)}`, ev);
-      }
+      const t1 = Date.now();
+      const offers = await discover(undefined, false);
+      const sent = `DISCOVER as ${w.mac}, PXEClient arch ${arch} (${uefi ? 'UEFI x64' : 'BIOS'}), to ${to}${via ? ` (${via.name})` : ''}; offers collected for ${Date.now() - t1} ms (at most ${o.dhcpWaitMs})`;
+      const d = judgeFirmwareOffers(offers, servers, { p, uefi, sent, waitMs: o.dhcpWaitMs });
+      set('dhcp', d.status, d.summary, d.evidence, d.fix);
+      // The server the firmware goes on with is the project's: iPXE's answers from it are too.
+      if (d.offer && !isProxyOffer(d.offer) && ownerOf(d.offer, servers)) servers.dhcp.set(serverOf(d.offer), ownerOf(d.offer, servers)!);
+      dhcpUsable = d.usable;
+      firmwareOffer = d.offer;
       if (firmwareOffer && fileOf(firmwareOffer)) {
         nextServer = nextServerOf(firmwareOffer);
         bootFile = fileOf(firmwareOffer);
@@ -267,11 +255,13 @@ export async function verifyStation(p: Project, secrets: Secrets, stationName: s
       ipxeOffers.push(`DHCP not probed: assumed the generated config (iPXE gets default.ipxe${p.router.rootPath ? `, option 17 ${p.router.rootPath}` : ''})`);
       return { 'next-server': nextServer, filename: 'default.ipxe', ...(p.router.rootPath ? { 17: p.router.rootPath } : {}) };
     }
-    const offers = await (early.get(userClass ?? '') ?? discover(userClass, true));
-    early.delete(userClass ?? ''); // a second dhcp in the script asks again
+    const offers = await discover(userClass, true);
     const proxied = (x: Offer) => x.yiaddr === '0.0.0.0';
-    const pick = offers.find((x) => !proxied(x) && (fileOf(x) !== '' || rootPathOf(x) !== undefined)) ?? offers.find((x) => fileOf(x) !== '') ?? offers[0];
-    ipxeOffers.push(...offers.map((x) => `as iPXE (user-class ${userClass ?? 'iPXE'}): ${describeOffer(x)}`));
+    // With a stranger answering too, the walk follows the project's server (the DHCP link names the stranger).
+    const mine = offers.filter((x) => ownerOf(x, servers) !== undefined);
+    const from = mine.length > 0 ? mine : offers;
+    const pick = from.find((x) => !proxied(x) && (fileOf(x) !== '' || rootPathOf(x) !== undefined)) ?? from.find((x) => fileOf(x) !== '') ?? from[0];
+    ipxeOffers.push(...offers.map((x) => `as iPXE (user-class ${userClass ?? 'iPXE'}): ${describeOffer(x)}${mine.length > 0 && !mine.includes(x) ? " — not the project's" : ''}`));
     return pick ? offerSettings(pick) : undefined;
   };
   const ipxeOffers: string[] = [];

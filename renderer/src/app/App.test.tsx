@@ -1,25 +1,12 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Channel } from '../../../shared/channels';
-import type { JobEvent } from '../../../shared/jobs';
-import type { Result } from '../../../shared/result';
-import { createHandlers, dispatch } from '../../../electron/services/api/handlers';
-import { JobRunner } from '../../../electron/services/jobs/runner';
-import { setApi, type Api } from '../api/client';
+import { inProcessApi } from '../../test/in-process-api';
+import { setApi } from '../api/client';
 import { useApp } from '../store/index';
 import { App } from './App';
 
 // No transport here: the renderer calls the real handlers in-process (the e2e tests cover the
 // WebSocket and the browser). Nothing is faked.
-function inProcessApi(): Api {
-  const runner = new JobRunner();
-  const handlers = createHandlers(runner, 'harness');
-  return {
-    transport: 'harness',
-    invoke: (channel: Channel, input: unknown) => dispatch(handlers, channel, input, { id: 'dom' }) as Promise<Result<never>>,
-    onJobEvent: (fn: (e: JobEvent) => void) => runner.onEvent(fn),
-  };
-}
 
 afterEach(() => {
   cleanup();

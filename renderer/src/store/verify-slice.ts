@@ -12,6 +12,8 @@ export interface VerifySlice {
   verify: {
     station: string;
     dhcp: boolean;
+    /** The interface DISCOVERs go out of (its subnet's broadcast); '' the default route. */
+    interface: string;
     kernelCmdline: string;
     jobId?: string | undefined;
     status: JobStatus;
@@ -39,7 +41,7 @@ export interface VerifySlice {
   startVm(): Promise<void>;
   cancelVm(): Promise<void>;
   applyVmEvent(e: JobEventOf<'vmboot'>): void;
-  setVerify(patch: Partial<Pick<VerifySlice['verify'], 'station' | 'dhcp' | 'kernelCmdline' | 'selected'>>): void;
+  setVerify(patch: Partial<Pick<VerifySlice['verify'], 'station' | 'dhcp' | 'interface' | 'kernelCmdline' | 'selected'>>): void;
   /** Walks the chain again; `keepSelection` keeps the selected node (re-checking one link). */
   startVerify(keepSelection?: boolean): Promise<void>;
   cancelVerify(): Promise<void>;
@@ -87,7 +89,7 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
       else if (e.type === 'failed') patchVm({ status: 'failed', error: e.error });
       else if (e.type === 'cancelled') patchVm({ status: 'cancelled' });
     },
-    verify: { station: '', dhcp: true, kernelCmdline: '', status: 'idle', links: {}, selected: 'dhcp', log: [] },
+    verify: { station: '', dhcp: true, interface: '', kernelCmdline: '', status: 'idle', links: {}, selected: 'dhcp', log: [] },
     setVerify: (p) => patch(p),
     startVerify: async (keepSelection = false) => {
       const v = get().verify;
@@ -100,6 +102,7 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
         secrets: get().identity.secrets,
         station,
         dhcp: v.dhcp,
+        ...(v.interface ? { interface: v.interface } : {}),
         ...(v.kernelCmdline.trim() ? { kernelCmdline: v.kernelCmdline.trim() } : {}),
         ...(outDir ? { buildDir: outDir } : {}),
       });

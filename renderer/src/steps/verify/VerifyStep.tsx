@@ -22,9 +22,15 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
   const setVerify = useApp((s) => s.setVerify);
   const startVerify = useApp((s) => s.startVerify);
   const cancelVerify = useApp((s) => s.cancelVerify);
+  // This computer's interfaces (the same list "Serve from this computer" offers).
+  const interfaces = useApp((s) => s.serve.interfaces);
+  const loadInterfaces = useApp((s) => s.loadServeInterfaces);
   useEffect(() => {
     if (diagnostics) void listProjects();
   }, [diagnostics, listProjects]);
+  useEffect(() => {
+    void loadInterfaces();
+  }, [loadInterfaces]);
   const stations = project.workstations ?? [];
   const running = v.status === 'running';
   const sel = v.selected === 'identity' ? (v.result ? { title: 'Identity', ...v.result.identity } : undefined) : v.links[v.selected as LinkId];
@@ -66,6 +72,17 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
         <label className="inline">
           <input type="checkbox" checked={v.dhcp} onChange={(e) => setVerify({ dhcp: e.target.checked })} data-testid="verify-dhcp" />
           Probe DHCP (needs the right to use UDP port 68)
+        </label>
+        <label>
+          Interface (on the workstations' network)
+          <select value={v.interface} disabled={!v.dhcp} onChange={(e) => setVerify({ interface: e.target.value })} data-testid="verify-interface" title="DHCP DISCOVERs go to this interface's subnet broadcast address; needed on a computer with several networks, or without a default route.">
+            <option value="">any (the default route)</option>
+            {interfaces.map((i) => (
+              <option key={i.name} value={i.name}>
+                {i.name} ({i.subnets.map((x) => `${x.address}/${x.prefix}`).join(', ')})
+              </option>
+            ))}
+          </select>
         </label>
         <label className="wide">
           Kernel command line in use (optional; default: the generated one)
