@@ -10,7 +10,14 @@ const root = path.resolve(import.meta.dirname, '..');
 const electron = JSON.parse(readFileSync(path.join(root, 'node_modules/electron/package.json'), 'utf8')).version;
 const explained = JSON.parse(readFileSync(path.join(root, 'build/electronegativity-explained.json'), 'utf8'));
 const csv = path.join(mkdtempSync(path.join(os.tmpdir(), 'bc-en-')), 'findings.csv');
-execFileSync(process.execPath, [path.join(root, 'node_modules/@doyensec/electronegativity/dist/index.js'), '-i', path.join(root, 'out'), '-r', '-v', 'false', '-e', electron, '-o', csv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+// Offline: the tool's own fetches (translations, Electron's release list) are answered "no
+// network" at once (scripts/offline-got.cjs), so the release-list check does not run; whether the
+// pinned Electron line is supported is checked when it is bumped (README, "Runtimes").
+execFileSync(
+  process.execPath,
+  ['--require', path.join(root, 'scripts/offline-got.cjs'), path.join(root, 'node_modules/@doyensec/electronegativity/dist/index.js'), '-i', path.join(root, 'out'), '-r', '-v', 'false', '-e', electron, '-o', csv],
+  { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
+);
 
 /** CSV rows: issue, severity, confidence, filename, location, sample, description, url. */
 function parse(text) {
