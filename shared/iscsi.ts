@@ -88,6 +88,8 @@ export const DiscoverInput = z
     initiatorName: z.string().min(1).max(223).default(DISCOVERY_INITIATOR),
     chap: Chap.optional(),
     timeoutMs: z.number().int().min(100).max(120000).default(10000),
+    /** Overall deadline of each portal's discovery (connect to logout), ms; default 6 × timeoutMs. */
+    deadlineMs: z.number().int().min(100).max(3_600_000).optional(),
   })
   .strict();
 export type DiscoverInput = z.input<typeof DiscoverInput>;
@@ -113,6 +115,8 @@ export const ProbeInput = z
     discoveryChap: Chap.optional(),
     digests: z.enum(['none', 'prefer', 'require']).default('none'),
     timeoutMs: z.number().int().min(100).max(120000).default(10000),
+    /** Overall deadline of the probe (connect to logout, every LUN), ms; default 12 × timeoutMs. */
+    deadlineMs: z.number().int().min(100).max(3_600_000).optional(),
   })
   .strict();
 export type ProbeInput = z.input<typeof ProbeInput>;

@@ -42,7 +42,9 @@ test.describe('Rights and secrets in the window', () => {
     await expect(page.getByTestId('right-low-ports-evidence')).toHaveText('running as root');
     await expect(page.getByTestId('right-tap')).toHaveAttribute('data-granted', 'no');
     await expect(page.getByTestId('right-tap-evidence')).toHaveText(`there is no device ${TAP}`);
-    await expect(page.getByTestId('right-tap-commands')).toContainText(`bootchain-grant tap ${TAP} root`);
+    // The tap is for the caller: the helper takes the user from pkexec/sudo, never from its arguments.
+    await expect(page.getByTestId('right-tap-commands')).toContainText(`bootchain-grant tap ${TAP}`);
+    await expect(page.getByTestId('right-tap-commands')).not.toContainText(`bootchain-grant tap ${TAP} root`);
     await expect(page.getByTestId('rights-summary')).toHaveText('1 of 2 granted');
     await rights.screenshot({ path: `${SHOTS}/rights-missing.png` });
     await page.getByTestId('right-tap-grant').click();

@@ -119,3 +119,14 @@ export function discoveryHandler(reply: Array<[string, string]>, chunk = 1 << 20
     } else if (req.opcode === 0x06) sock.write(logoutResponse(req));
   };
 }
+
+/** A NOP-In ping from the target (RFC 7143 §11.19): a tag other than 0xffffffff asks for a NOP-Out back. */
+export function nopIn(ttt: number, statSN = 2): Buffer {
+  const bhs = Buffer.alloc(BHS_LENGTH);
+  bhs[0] = 0x20;
+  bhs[1] = 0x80;
+  bhs.writeUInt32BE(0xffffffff, 16);
+  bhs.writeUInt32BE(ttt, 20);
+  bhs.writeUInt32BE(statSN, 24);
+  return encodePdu(bhs);
+}

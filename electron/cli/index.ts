@@ -31,7 +31,8 @@ import { verifyStation } from '../services/verify/verify';
 import { vmBootJob } from '../services/vm/job';
 import { BootServer } from '../services/bootserver/server';
 import { projectMacs } from '../services/bootserver/job';
-import { ServeInput } from '../../shared/bootserver';
+import { ServeInput, type ServeEvent } from '../../shared/bootserver';
+import { keepServing } from '../services/net/guard';
 import { DHCP_WAIT_MS, reportMarkdown } from '../../shared/verify';
 import { promptSecret } from './prompt';
 import { keyNeedsPassphrase } from '../services/upload/keyfile';
@@ -71,6 +72,8 @@ Verbs:
       --mutual-user U          mutual CHAP: the target's user (optional) and its secret from
       --mutual-secret S        BOOTCHAIN_MUTUAL_SECRET, the terminal prompt or this flag
       --timeout MS             deadline of each protocol step (default 10000)
+      --deadline MS            deadline of the whole job per portal, however the target keeps it
+                               going (default 6 x --timeout for discover, 12 x for probe)
   iqn new --domain D --date YYYY-MM --host H [--mac M] [--template T]
                                make an initiator IQN (default template iqn.%date%.%domain%:%hostname%-%hexraw%;
                                tokens %date% %domain% %hostname% %mac% %hexraw%)
@@ -198,6 +201,7 @@ interface Args {
 const VALUE_FLAGS = new Set([
   'ports',
   'timeout',
+  'deadline',
   'min-timeout',
   'concurrency',
   'check-timeout',
@@ -417,6 +421,7 @@ async function cmdDiscover(args: Args, json: boolean, quiet: boolean): Promise<n
     initiatorName: stringFlag(args, 'initiator'),
     chap: await chapFrom(args),
     timeoutMs: intFlag(args, 'timeout'),
+    deadlineMs: intFlag(args, 'deadline'),
   });
   if (!parsed.success) throw zodUsage(parsed.error.issues);
   checkInitiatorName(parsed.data.initiatorName);
@@ -444,6 +449,7 @@ async function cmdProbe(args: Args, json: boolean, quiet: boolean): Promise<numb
     chap: await chapFrom(args),
     digests: stringFlag(args, 'digests'),
     timeoutMs: intFlag(args, 'timeout'),
+    deadlineMs: intFlag(args, 'deadline'),
   });
   if (!parsed.success) throw zodUsage(parsed.error.issues);
   checkInitiatorName(parsed.data.initiatorName);
@@ -841,15 +847,22 @@ async function cmdServe(args: Args, json: boolean, quiet: boolean): Promise<numb
   });
   if (!parsed.success) throw zodUsage(parsed.error.issues);
   if (parsed.data.proxyDhcp && parsed.data.address === '0.0.0.0') throw usage('proxyDHCP needs the address clients should boot from: give --address');
-  const server = new BootServer(parsed.data, (e) => {
+  const print = (e: ServeEvent) => {
     if (json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else if (!quiet) process.stdout.write(`${new Date(e.at).toISOString().slice(11, 23)} ${e.kind.padEnd(9)} ${e.status.padEnd(9)} ${e.client}${e.file ? ` ${e.file}` : ''}${e.bytes ? ` ${e.bytes} bytes` : ''}${e.message ? ` — ${e.message}` : ''}\n`);
-  });
+  };
+  const server = new BootServer(parsed.data, print);
   await server.start();
+  // Anyone on the LAN can send to it: a bug one request reaches is reported, the rest are served.
+  const unguard = keepServing((message) => {
+    print({ kind: 'server', client: parsed.data.address, status: 'failed', bytes: 0, message, at: Date.now() });
+    if (quiet && !json) process.stderr.write(`bootchain serve: ${message}\n`);
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  unguard();
   await server.stop();
   return 0;
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { keepServing } from '../services/net/guard';
 import { startHarness } from './server';
 
 /** `npm run harness [-- --port N --host 127.0.0.1 --root DIR]`: serves the app to a browser. */
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   const port = Number(opt('port') ?? process.env.BOOTCHAIN_HARNESS_PORT ?? 0);
   const h = await startHarness({ root, host: opt('host') ?? '127.0.0.1', port, ...(process.env.BOOTCHAIN_HARNESS_TOKEN ? { token: process.env.BOOTCHAIN_HARNESS_TOKEN } : {}) });
   process.stdout.write(`Bootchain harness: ${h.url}\n`);
+  // One bad request must not end the session of the page (and its jobs): report, keep serving.
+  keepServing((line) => process.stderr.write(`bootchain harness: ${line}\n`));
   const stop = () => {
     void h.close().then(() => process.exit(0));
   };

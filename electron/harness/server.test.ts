@@ -72,6 +72,22 @@ describe('browser harness', () => {
     expect((await get('/missing.js')).status).toBe(404);
   });
 
+  it('answers a request it cannot decode with 400 and keeps serving (GET /% used to kill the process)', async () => {
+    for (const bad of ['/%', '/%zz', '/a%', '*']) expect((await get(bad)).status, bad).toBe(400);
+    // Paths, not hosts: never the page of another "host", never a crash.
+    for (const odd of ['//', '//x/..', '//evil.example/index.html']) expect((await get(odd)).status, odd).toBeGreaterThanOrEqual(403);
+    expect(h.dropped()).toBeGreaterThanOrEqual(4);
+    expect((await get('/')).status).toBe(200);
+  });
+
+  it('drops WebSocket messages it cannot use and keeps the connection (a frame "null" used to be an unhandled rejection)', async () => {
+    const ws = await connect('test-token-123');
+    for (const m of ['null', '1', '"x"', '[]', 'not json', '{"id":{"a":1},"channel":7}', '{"channel":"app:info","input":{"__proto__":{}}}']) ws.send(m);
+    ws.send(Buffer.from([0xff, 0xfe, 0x00]));
+    expect(await call(ws, 9, 'app:info', {})).toMatchObject({ ok: true });
+    ws.close();
+  });
+
   it('refuses a WebSocket without the token or from another origin', async () => {
     await expect(connect('wrong')).rejects.toThrow(/403/);
     await expect(connect('test-token-123', 'http://evil.example')).rejects.toThrow(/403/);

@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { JobEvent } from '../../shared/jobs';
 import { createHandlers, dispatch, type Caller } from '../services/api/handlers';
 import { JobRunner } from '../services/jobs/runner';
+import { DropLog, dropLine } from '../services/net/guard';
 
 /** Options of the browser harness. */
 export interface HarnessOptions {
@@ -18,6 +19,8 @@ export interface HarnessOptions {
   port?: number;
   /** Fixed token (tests); random otherwise. */
   token?: string;
+  /** Where the line about dropped requests and frames goes (default stderr), at most one per 10 s. */
+  log?: (line: string) => void;
 }
 
 /** A running harness. */
@@ -26,6 +29,8 @@ export interface Harness {
   port: number;
   token: string;
   runner: JobRunner;
+  /** Requests and frames dropped as malformed since start. */
+  dropped(): number;
   close(): Promise<void>;
 }
 
@@ -65,18 +70,38 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   // No OS keychain here: secrets stay in the session, or come from the environment.
   const handlers = createHandlers(runner, 'harness', { secretEnv: process.env, grantHelper: defaultGrantHelper(__dirname) });
   let origin = '';
+  const log = opts.log ?? ((line: string) => process.stderr.write(`bootchain harness: ${line}\n`));
+  const drops = new DropLog((d) => log(dropLine('malformed input', d)));
+  /**
+   * The request's URL (origin-form only: "//x" is a path here, not a host) and its decoded path;
+   * undefined, counted, when it has none (a bad %-escape, an absolute or "*" target).
+   */
+  const parse = (req: http.IncomingMessage): { url: URL; path: string } | undefined => {
+    const raw = req.url ?? '/';
+    try {
+      if (!raw.startsWith('/')) throw new Error('not a path');
+      const url = new URL(`http://x${raw}`);
+      return { url, path: decodeURIComponent(url.pathname) };
+    } catch (e) {
+      drops.drop(req.socket.remoteAddress ?? '?', `${(e as Error).message} in ${JSON.stringify(raw.slice(0, 80))}`);
+      return undefined;
+    }
+  };
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    let rel = decodeURIComponent(url.pathname);
-    if (rel === '/' || rel === '') rel = '/index.html';
-    const file = path.resolve(root, `.${rel}`);
+    const decoded = parse(req)?.path;
     const headers = {
       'Content-Security-Policy': csp(origin),
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
     };
+    if (decoded === undefined) {
+      res.writeHead(400, headers).end('bad request');
+      return;
+    }
+    const rel = decoded === '/' || decoded === '' ? '/index.html' : decoded;
+    const file = path.resolve(root, `.${rel}`);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
       return;
@@ -99,9 +124,11 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   const clients = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const given = Buffer.from(url.searchParams.get('token') ?? '');
-    const tokenOk = url.pathname === '/ws' && given.length === tokenBuf.length && timingSafeEqual(given, tokenBuf);
+    // Node leaves an upgraded socket's errors to us: a reset must not become an uncaught error.
+    socket.on('error', () => undefined);
+    const url = parse(req)?.url;
+    const given = Buffer.from(url?.searchParams.get('token') ?? '');
+    const tokenOk = url?.pathname === '/ws' && given.length === tokenBuf.length && timingSafeEqual(given, tokenBuf);
     // A page from another origin must not drive the services, even if it learnt the port.
     const originOk = req.headers.origin === origin || req.headers.origin === origin.replace('127.0.0.1', 'localhost');
     if (!tokenOk || !originOk) {
@@ -117,16 +144,24 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     clients.add(ws);
     const jobs = new Set<string>();
     const caller: Caller = { id: `ws-${++nextCaller}`, ownsJob: (id) => jobs.add(id) };
-    ws.on('message', async (data) => {
-      let msg: { id?: unknown; channel?: unknown; input?: unknown };
+    // A frame that breaks RFC 6455 closes the connection (the ws library does that); say why once.
+    ws.on('error', (e) => drops.drop(caller.id, e.message));
+    ws.on('message', (data) => {
+      // Only an object message is a call; anything else is dropped and counted, the connection kept.
+      let msg: unknown;
       try {
-        msg = JSON.parse(String(data)) as typeof msg;
+        msg = JSON.parse(String(data));
       } catch {
-        ws.close(1003, 'bad message');
-        return;
+        return drops.drop(caller.id, 'a message that is not JSON');
       }
-      const result = await dispatch(handlers, msg.channel, msg.input, caller);
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: msg.id, result }));
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return drops.drop(caller.id, 'a message that is not an object');
+      const { id, channel, input } = msg as { id?: unknown; channel?: unknown; input?: unknown };
+      dispatch(handlers, channel, input, caller).then(
+        (result) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, result }));
+        },
+        (e: unknown) => drops.drop(caller.id, `the call failed outside its handler: ${String(e)}`),
+      );
     });
     ws.on('close', () => {
       clients.delete(ws);
@@ -152,7 +187,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     port,
     token,
     runner,
+    dropped: () => drops.total,
     close: async () => {
+      drops.flush();
       unsubscribe();
       await runner.cancelAll();
       for (const ws of clients) ws.terminate();

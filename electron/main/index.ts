@@ -8,7 +8,7 @@ import { createHandlers, dispatch } from '../services/api/handlers';
 import { JobRunner } from '../services/jobs/runner';
 import { safeStorageCipher } from './secret-cipher';
 import { defaultGrantHelper } from '../services/privileges/privileges';
-import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
+import { CSP, isAppUrl, isTrustedSender, rendererUrlFor, secureWebPreferences } from './security';
 
 const runner = new JobRunner();
 // Projects live in the app's own data folder; remembered secrets are encrypted by the OS keychain
@@ -21,9 +21,8 @@ const handlers = createHandlers(runner, 'electron', {
 });
 let win: BrowserWindow | undefined;
 
-/** Where the renderer comes from: the dev server in `npm run dev`, the built file otherwise. */
-const rendererUrl =
-  process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(__dirname, '../renderer/index.html')).toString();
+/** Where the renderer comes from: the dev server in `npm run dev` (loopback, not packaged), the built file otherwise. */
+const rendererUrl = rendererUrlFor(process.env.ELECTRON_RENDERER_URL, app.isPackaged, pathToFileURL(path.join(__dirname, '../renderer/index.html')).toString());
 
 /** Links the app may open, in the user's browser, never inside the app. */
 const EXTERNAL_ALLOW = [/^https:\/\/ipxe\.org\//, /^https:\/\/github\.com\/bootchain\//];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CSP, isAppUrl, isTrustedSender, secureWebPreferences } from './security';
+import { CSP, isAppUrl, isTrustedSender, rendererUrlFor, secureWebPreferences } from './security';
 
 // security.ts imports only types from 'electron', so it runs here in plain Node.
 describe('main-process security settings', () => {
@@ -17,6 +17,17 @@ describe('main-process security settings', () => {
   it('has a strict CSP', () => {
     expect(CSP).toMatch(/^default-src 'self'; script-src 'self';/);
     expect(CSP).not.toMatch(/unsafe-inline|unsafe-eval/);
+  });
+  it('takes a renderer URL from the environment only unpackaged, and only plain http on loopback', () => {
+    const file = 'file:///opt/bootchain/out/renderer/index.html';
+    expect(rendererUrlFor(undefined, false, file)).toBe(file);
+    expect(rendererUrlFor('http://localhost:5173', false, file)).toBe('http://localhost:5173/');
+    expect(rendererUrlFor('http://127.0.0.1:5173/', false, file)).toBe('http://127.0.0.1:5173/');
+    expect(rendererUrlFor('http://[::1]:5173/', false, file)).toBe('http://[::1]:5173/');
+    for (const bad of ['http://127.0.0.1:5173/', 'http://localhost:5173']) expect(rendererUrlFor(bad, true, file), bad).toBe(file);
+    for (const bad of ['https://localhost:5173/', 'http://10.0.0.5:5173/', 'http://localhost.evil.example/', 'http://127.0.0.1.nip.io/', 'http://user:pw@localhost:5173/', 'ws://localhost:5173/', 'file:///tmp/x.html', 'javascript:alert(1)', '', 'nonsense']) {
+      expect(rendererUrlFor(bad, false, file), bad).toBe(file);
+    }
   });
   it('recognises only the app page', () => {
     const file = 'file:///opt/bootchain/out/renderer/index.html';

@@ -21,6 +21,24 @@ export function secureWebPreferences(preload: string): NonNullable<BrowserWindow
   };
 }
 
+/**
+ * The page the window loads: the built file, or — only in development (not packaged) — the dev
+ * server named by ELECTRON_RENDERER_URL when it is plain http on loopback (electron-vite's).
+ * Whatever the window loads is the one page that gets the IPC channels, so a remote URL from the
+ * environment must never be taken: in the packaged app the variable is ignored.
+ */
+export function rendererUrlFor(override: string | undefined, packaged: boolean, fileUrl: string): string {
+  if (packaged || override === undefined) return fileUrl;
+  try {
+    const u = new URL(override);
+    const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(u.hostname);
+    if (u.protocol === 'http:' && loopback && !u.username && !u.password) return u.toString();
+  } catch {
+    // not a URL
+  }
+  return fileUrl;
+}
+
 /** True when a URL is the app's own page (the packaged file or the dev server). */
 export function isAppUrl(url: string, rendererUrl: string): boolean {
   try {

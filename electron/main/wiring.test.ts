@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CSP } from './security';
 
 // The main process's wiring (electron/main/index.ts) run against a stand-in for the `electron`
@@ -16,6 +16,7 @@ const rec = vi.hoisted(() => ({
   appEvents: new Map<string, (...a: unknown[]) => void>(),
   singleLock: true,
   quit: 0,
+  packaged: false,
 }));
 
 vi.mock('electron', async () => {
@@ -44,7 +45,9 @@ vi.mock('electron', async () => {
   return {
     app: {
       getPath: () => userData,
-      isPackaged: false,
+      get isPackaged() {
+        return rec.packaged;
+      },
       requestSingleInstanceLock: () => rec.singleLock,
       quit: () => rec.quit++,
       on: (ev: string, fn: (...a: unknown[]) => void) => rec.appEvents.set(ev, fn),
@@ -121,5 +124,49 @@ describe('main process wiring (stand-in electron module)', () => {
   it('keeps a single instance: a second start focuses this window', () => {
     expect(rec.quit).toBe(0);
     expect(rec.appEvents.has('second-instance')).toBe(true);
+  });
+});
+
+/** Runs main again (a fresh module) as packaged or not, with ELECTRON_RENDERER_URL set; returns its window. */
+async function startMain(packaged: boolean, rendererUrl: string | undefined) {
+  rec.windows.length = 0;
+  rec.handles.clear();
+  rec.packaged = packaged;
+  if (rendererUrl === undefined) delete process.env.ELECTRON_RENDERER_URL;
+  else process.env.ELECTRON_RENDERER_URL = rendererUrl;
+  vi.resetModules();
+  await import('./index');
+  await new Promise((r) => setTimeout(r, 20));
+  return rec.windows[0]!;
+}
+
+describe('the renderer URL override (ELECTRON_RENDERER_URL): a dev-server aid, never for the packaged app', () => {
+  afterAll(() => {
+    delete process.env.ELECTRON_RENDERER_URL;
+    rec.packaged = false;
+  });
+
+  it('packaged: a remote page in the environment is not loaded, and a page at that URL gets no secrets', async () => {
+    const w = await startMain(true, 'https://evil.example/');
+    expect(w.url).toMatch(/^file:\/\/.*\/renderer\/index\.html$/);
+    const own = { sender: w.wc, senderFrame: w.wc.mainFrame };
+    const set = await rec.handles.get('secrets:set')!(own, { key: 'chap/demo/ws1', value: 'a-chap-secret-123', remember: false });
+    expect(set).toMatchObject({ ok: true });
+    expect(await rec.handles.get('secrets:get')!(own, { keys: ['chap/demo/ws1'] })).toMatchObject({ ok: true, value: { 'chap/demo/ws1': 'a-chap-secret-123' } });
+    // The window's own main frame showing the remote page (what the override used to do).
+    (w.wc.mainFrame as { url: string }).url = 'https://evil.example/';
+    expect(await rec.handles.get('secrets:get')!(own, { keys: ['chap/demo/ws1'] })).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' } });
+  });
+
+  it('packaged: even a loopback dev-server URL is ignored', async () => {
+    expect((await startMain(true, 'http://127.0.0.1:5173/')).url).toMatch(/^file:\/\//);
+  });
+
+  it('not packaged: only a loopback http URL is taken (electron-vite dev); a remote or https one is refused', async () => {
+    expect((await startMain(false, 'http://localhost:5173/')).url).toBe('http://localhost:5173/');
+    expect((await startMain(false, 'http://127.0.0.1:5173/')).url).toBe('http://127.0.0.1:5173/');
+    for (const bad of ['https://evil.example/', 'http://192.168.1.5:5173/', 'http://evil.example:5173/', 'http://127.0.0.1.evil.example/', 'file:///tmp/x.html', 'javascript:alert(1)', 'not a url']) {
+      expect((await startMain(false, bad)).url, bad).toMatch(/^file:\/\/.*\/renderer\/index\.html$/);
+    }
   });
 });

@@ -5,11 +5,13 @@
  * doing that, untouched. The firmware gets the boot file for its architecture; any iPXE gets the
  * script instead (so nothing loops), over HTTP when it is on; Bootchain's iPXE (its user-class)
  * also gets option 17, the project's root path.
- * Another server's PXE offer seen on the LAN is reported as a warning.
+ * Another server's PXE offer seen on the LAN is reported as a warning. A malformed request is
+ * dropped and counted (one line per interval), never thrown out of the socket's handler.
  */
 import dgram from 'node:dgram';
 import type { ServeEvent } from '../../../shared/bootserver';
 import { parseIPv4, subnetBroadcast } from '../../../shared/ipv4';
+import { DropLog, dropLine, dropOnThrow } from '../net/guard';
 import { listInterfaces } from '../net/interfaces';
 import { DHCP_MAGIC, Msg, parseReply, type DhcpReply } from '../dhcp/packet';
 
@@ -50,7 +52,10 @@ export function proxyReply(req: DhcpReply, raw: Buffer, type: number, file: stri
   Buffer.from(file, 'latin1').copy(b, 108, 0, 127); // file
   b.writeUInt32BE(DHCP_MAGIC, 236);
   const opts: Buffer[] = [];
-  const opt = (code: number, data: Buffer) => opts.push(Buffer.concat([Buffer.from([code, data.length]), data]));
+  const opt = (code: number, data: Buffer) => {
+    if (data.length > 255) throw new Error(`option ${code} of ${data.length} bytes does not fit one option`);
+    opts.push(Buffer.concat([Buffer.from([code, data.length]), data]));
+  };
   opt(53, Buffer.from([type]));
   const sid = Buffer.alloc(4);
   sid.writeUInt32BE(u32ip(o.address));
@@ -58,8 +63,9 @@ export function proxyReply(req: DhcpReply, raw: Buffer, type: number, file: stri
   opt(60, Buffer.from('PXEClient'));
   // PXE vendor options (option 43): discovery control 8 = boot from the file in this packet.
   opt(43, Buffer.from([6, 1, 8, 255]));
+  // The client's UUID (RFC 4578 §2.3: type 0 and 16 bytes) goes back as it came; any other is not echoed.
   const uuid = req.options.get(97);
-  if (uuid) opt(97, uuid);
+  if (uuid?.length === 17) opt(97, uuid);
   for (const [code, data] of extra) opt(code, data);
   opt(67, Buffer.from(file, 'latin1'));
   return Buffer.concat([b, ...opts, Buffer.from([255])]);
@@ -67,9 +73,15 @@ export function proxyReply(req: DhcpReply, raw: Buffer, type: number, file: stri
 
 export class ProxyDhcpServer {
   private socks: dgram.Socket[] = [];
-  readonly stats = { answered: 0, ignored: 0 };
+  readonly stats = { answered: 0, ignored: 0, dropped: 0 };
+  private readonly drops = new DropLog((d) => this.emit({ client: d.client, status: 'ignored', message: dropLine('malformed DHCP packet', d) }));
 
   constructor(private readonly o: ProxyDhcpOptions) {}
+
+  private drop(client: string, reason: string) {
+    this.stats.dropped++;
+    this.drops.drop(client, reason);
+  }
 
   private emit(e: Omit<ServeEvent, 'at' | 'kind' | 'bytes'>) {
     this.o.onEvent?.({ kind: 'proxydhcp', bytes: 0, at: Date.now(), ...e });
@@ -98,7 +110,9 @@ export class ProxyDhcpServer {
         });
       });
       s.setBroadcast(true);
-      s.on('message', (m, r) => on(m, r, s));
+      s.on('message', (m, r) =>
+        dropOnThrow({ drop: (client, reason) => this.drop(client, reason) }, r.address, () => on(m, r, s)),
+      );
       s.on('error', () => undefined);
       this.socks.push(s);
       return s;
@@ -112,6 +126,7 @@ export class ProxyDhcpServer {
   }
 
   async stop(): Promise<void> {
+    this.drops.flush();
     for (const s of this.socks) await new Promise<void>((r) => s.close(() => r()));
     this.socks = [];
   }
@@ -133,8 +148,8 @@ export class ProxyDhcpServer {
     let p: DhcpReply;
     try {
       p = parseReply(msg);
-    } catch {
-      return;
+    } catch (e) {
+      return this.drop(r.address, (e as Error).message);
     }
     if (p.op !== 1) return;
     const client = p.chaddr;
@@ -153,7 +168,10 @@ export class ProxyDhcpServer {
       this.stats.ignored++;
       return;
     }
-    const arch = p.options.get(93)?.readUInt16BE(0) ?? 0;
+    // Option 93 is a list of 2-byte architecture types (RFC 4578 §2.1); absent means BIOS.
+    const a93 = p.options.get(93);
+    if (a93 && (a93.length < 2 || a93.length % 2 !== 0)) return this.drop(client, `option 93 (client architecture) of ${a93.length} bytes`);
+    const arch = a93 ? a93.readUInt16BE(0) : 0;
     const userClass = p.options.get(77)?.toString('latin1') ?? '';
     const isIpxe = p.options.has(175) || userClass.includes('iPXE') || userClass === this.o.userClass;
     const ours = userClass === this.o.userClass;

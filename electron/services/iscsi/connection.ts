@@ -131,9 +131,12 @@ export class IscsiConnection {
     this.sock.write(buf);
   }
 
-  /** The next PDU, within `timeoutMs`; `what` names it in the timeout message. */
-  async receive(timeoutMs: number, what: string, signal?: AbortSignal): Promise<Pdu> {
-    const deadline = Date.now() + timeoutMs;
+  /**
+   * The next PDU, within `timeoutMs`; `what` names it in the timeout message. `deadline` (epoch
+   * ms) is the end of the wait when it started earlier (a wait that PDUs of no interest — NOP-In
+   * pings — must not extend).
+   */
+  async receive(timeoutMs: number, what: string, signal?: AbortSignal, deadline = Date.now() + timeoutMs): Promise<Pdu> {
     for (;;) {
       const p = this.queue.shift();
       if (p) return p;
@@ -174,4 +177,38 @@ export class IscsiConnection {
 /** Throws when a signal is aborted. */
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) fail('CANCELLED', 'Cancelled');
+}
+
+/**
+ * Runs a whole iSCSI job (connect, login, requests, logout) under an overall deadline besides the
+ * caller's cancel: `fn` gets a signal that aborts on either, and the deadline's abort comes out as
+ * a TIMEOUT. A target that answers every step in time (pings, endless continuations) still ends.
+ */
+export async function withDeadline<T>(o: { signal?: AbortSignal | undefined; deadlineMs?: number | undefined }, what: string, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  if (o.deadlineMs === undefined) return fn(o.signal);
+  const ac = new AbortController();
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    ac.abort();
+  }, o.deadlineMs);
+  const onCancel = () => ac.abort();
+  if (o.signal?.aborted) ac.abort();
+  o.signal?.addEventListener('abort', onCancel, { once: true });
+  try {
+    return await fn(ac.signal);
+  } catch (e) {
+    if (late && !o.signal?.aborted) {
+      throw new BootchainError(
+        appError('TIMEOUT', `${what} did not finish within ${o.deadlineMs} ms`, {
+          hint: 'The target answered each step but never finished (it may be overloaded or misbehaving): check the NAS, or allow more time (deadline).',
+          retryable: true,
+        }),
+      );
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onCancel);
+  }
 }

@@ -1,5 +1,6 @@
 import { fail } from '../../../shared/errors';
 import type { DiscoveredTarget, DiscoveryResult } from '../../../shared/iscsi';
+import { withDeadline } from './connection';
 import { MAX_NAME_LENGTH } from './pdu';
 import { IscsiSession, parseTargetAddress, type LoginOptions } from './session';
 
@@ -41,17 +42,22 @@ export function parseSendTargets(keys: Array<[string, string]>, defaultPortal: {
   return { targets, warnings };
 }
 
-/** SendTargets=All discovery on one portal: login (Discovery), text request with continuation, logout. */
+/**
+ * SendTargets=All discovery on one portal: login (Discovery), text request with continuation,
+ * logout — all within `deadlineMs` when given.
+ */
 export async function discover(o: Omit<LoginOptions, 'sessionType' | 'targetName'>): Promise<DiscoveryResult> {
-  const t0 = Date.now();
-  const s = await IscsiSession.login({ ...o, sessionType: 'Discovery' });
-  try {
-    const reply = await s.text([['SendTargets', 'All']]);
-    const r = parseSendTargets(reply.keys, { address: o.host, port: o.port });
-    return { portal: { address: o.host, port: o.port }, ...r, replyBytes: reply.bytes, replyPdus: reply.pdus, durationMs: Date.now() - t0 };
-  } finally {
-    await s.logout();
-  }
+  return withDeadline(o, `Discovery on ${o.host}:${o.port}`, async (signal) => {
+    const t0 = Date.now();
+    const s = await IscsiSession.login({ ...o, signal, sessionType: 'Discovery' });
+    try {
+      const reply = await s.text([['SendTargets', 'All']]);
+      const r = parseSendTargets(reply.keys, { address: o.host, port: o.port });
+      return { portal: { address: o.host, port: o.port }, ...r, replyBytes: reply.bytes, replyPdus: reply.pdus, durationMs: Date.now() - t0 };
+    } finally {
+      await s.logout();
+    }
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { FUZZ_CASES, FUZZ_SEED, rng } from '../../../e2e/support/fuzz';
 import { BootchainError } from '../../../shared/errors';
 import { analyseLayout } from './disk-layout';
 import { parseSendTargets } from './discovery';
@@ -8,21 +9,9 @@ import { parseTargetAddress } from './session';
 import { parseSense } from './status';
 
 // Fuzz of every decoder that sees target bytes: random and mutated PDUs, random chunking.
-// Only BootchainError (an AppError) may come out. FUZZ_CASES sets the count (CI: 100000).
-const CASES = Number(process.env.FUZZ_CASES ?? 100000);
-
-/** A small deterministic PRNG so a failure can be replayed with FUZZ_SEED. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
-
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1e9);
+// Only BootchainError (an AppError) may come out. FUZZ_CASES sets the count (CI: 100000), FUZZ_SEED replays one.
+const CASES = FUZZ_CASES;
+const SEED = FUZZ_SEED;
 
 function validPdu(r: () => number): Buffer {
   const bhs = Buffer.alloc(BHS_LENGTH);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { discoveryHandler, fakeTarget, loginResponse, textResponse, type FakeTarget } from '../../../e2e/support/fake-target';
+import { DiscoverInput } from '../../../shared/iscsi';
+import { discoveryHandler, fakeTarget, loginResponse, logoutResponse, nopIn, textResponse, type FakeTarget } from '../../../e2e/support/fake-target';
 import { discover } from './discovery';
+import { discoverJob } from './jobs';
 import { BHS_LENGTH, encodeTextKeys } from './pdu';
 import { IscsiSession } from './session';
 
@@ -198,5 +200,42 @@ describe('protocol paths only a scripted peer can show', { timeout: 3000 }, () =
     const p = login(t.port, { timeoutMs: 20000, signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
     await expectError(p, 'CANCELLED', /Cancelled/, 1000);
+  });
+});
+
+describe('a target cannot hold a job open (only a scripted target behaves so: none does on purpose)', { timeout: 3000 }, () => {
+  /** Logs in, then answers a text request by pinging with NOP-In every 20 ms and never replying. */
+  const pinger = () =>
+    peer((req, sock) => {
+      if (req.opcode === 0x03) return sock.write(loginResponse(req, [['AuthMethod', 'None']]));
+      if (req.opcode !== 0x04) return;
+      let n = 0;
+      const timer = setInterval(() => (sock.destroyed ? clearInterval(timer) : sock.write(nopIn(0x1000 + ++n))), 20);
+    });
+
+  it('NOP-In pings are answered with NOP-Out but do not extend the wait for the SendTargets reply', async () => {
+    const t = await pinger();
+    await expectError(discover({ host: '127.0.0.1', port: t.port, initiatorName: INI, timeoutMs: 400 }), 'TIMEOUT', /did not send the text response within 400 ms/, 3000);
+    const outs = t.requests.filter((r) => r.opcode === 0x00);
+    expect(outs.length).toBeGreaterThan(0);
+    // Each NOP-Out carries the ping's tag back (RFC 7143 §11.18.3).
+    expect(outs.every((r) => r.ttt > 0x1000 && r.ttt <= 0x1000 + outs.length + 1)).toBe(true);
+  });
+
+  it('an overall deadline ends a discovery that the target keeps alive within every step\'s timeout', async () => {
+    // A SendTargets reply continued (C bit) every 100 ms, never final: each step is in time.
+    const t = await peer((req, sock) => {
+      if (req.opcode === 0x03) return sock.write(loginResponse(req, [['AuthMethod', 'None']]));
+      if (req.opcode === 0x04) setTimeout(() => sock.destroyed || sock.write(textResponse(req, Buffer.from('TargetName=iqn.2020-01.x:slow\0'), true)), 100);
+      if (req.opcode === 0x06) sock.write(logoutResponse(req));
+    });
+    await expectError(discover({ host: '127.0.0.1', port: t.port, initiatorName: INI, timeoutMs: 1000, deadlineMs: 800 }), 'TIMEOUT', /did not finish within 800 ms/, 3000);
+  });
+
+  it('the discover job takes its overall deadline from the input', async () => {
+    const t = await pinger();
+    const input = DiscoverInput.parse({ portals: [{ address: '127.0.0.1', port: t.port }], initiatorName: INI, timeoutMs: 2000, deadlineMs: 500 });
+    const ctx = { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined };
+    await expectError(discoverJob(input, ctx), 'TIMEOUT', /within 500 ms/, 3000);
   });
 });

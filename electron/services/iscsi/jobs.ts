@@ -15,7 +15,17 @@ export async function discoverJob(input: ParsedInputOf<'iscsi:discover'>, ctx: J
   await Promise.all(
     input.portals.map(async (p) => {
       try {
-        const r = await discover({ host: p.address, port: p.port, initiatorName: input.initiatorName, chap: input.chap, timeoutMs: input.timeoutMs, signal: ctx.signal, log: (l) => ctx.log(`${p.address}:${p.port} ${l}`) });
+        const r = await discover({
+          host: p.address,
+          port: p.port,
+          initiatorName: input.initiatorName,
+          chap: input.chap,
+          timeoutMs: input.timeoutMs,
+          // Cancel is not the only end: a target that keeps the session alive meets this.
+          deadlineMs: input.deadlineMs ?? 6 * input.timeoutMs,
+          signal: ctx.signal,
+          log: (l) => ctx.log(`${p.address}:${p.port} ${l}`),
+        });
         results.push(r);
         ctx.item(r);
         for (const w of r.warnings) ctx.log(`${p.address}:${p.port}: ${w}`, 'warn');
@@ -45,6 +55,7 @@ export async function probeJob(input: ParsedInputOf<'iscsi:probe'>, ctx: JobCont
     discoveryChap: input.discoveryChap,
     digests: input.digests,
     timeoutMs: input.timeoutMs,
+    deadlineMs: input.deadlineMs ?? 12 * input.timeoutMs,
     signal: ctx.signal,
     log: (l) => ctx.log(l),
   });

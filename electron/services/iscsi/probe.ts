@@ -1,6 +1,7 @@
 import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { LunInfo, ProbeResult } from '../../../shared/iscsi';
 import { checkTargetName, discover } from './discovery';
+import { withDeadline } from './connection';
 import { analyseLayout } from './disk-layout';
 import { decodeLun, encodeLun } from './pdu';
 import { IscsiSession, type ChapCredentials, type LoginOptions, type ScsiResult } from './session';
@@ -98,14 +99,19 @@ async function read(s: IscsiSession, lun: number, lba: number, count: number, bl
   return r.data;
 }
 
+type ProbeOptions = Omit<LoginOptions, 'sessionType'> & { targetName: string; discoveryChap?: ChapCredentials | undefined };
+
 /**
  * Logs in as the given initiator (with its CHAP) and describes the target: every LUN with its
- * type, vendor, serial and size, and for disks what the first sectors hold. Logs out at the end.
+ * type, vendor, serial and size, and for disks what the first sectors hold. Logs out at the end;
+ * all within `deadlineMs` when given.
  */
-export async function probeTarget(
-  o: Omit<LoginOptions, 'sessionType'> & { targetName: string; discoveryChap?: ChapCredentials | undefined },
-): Promise<ProbeResult> {
+export async function probeTarget(o: ProbeOptions): Promise<ProbeResult> {
   checkTargetName(o.targetName);
+  return withDeadline(o, `Probe of ${o.targetName} on ${o.host}:${o.port}`, (signal) => probeWithin({ ...o, signal }));
+}
+
+async function probeWithin(o: ProbeOptions): Promise<ProbeResult> {
   const t0 = Date.now();
   let s: IscsiSession;
   try {
@@ -171,10 +177,7 @@ export function editDistance(a: string, b: string): number {
  * to tell a typo ("did you mean …") from a target hidden by its ACL (tgt and LIO with
  * discovery ACLs answer "not found" to initiators they do not allow).
  */
-async function explainNotFound(
-  o: Omit<LoginOptions, 'sessionType'> & { targetName: string; discoveryChap?: ChapCredentials | undefined },
-  original: BootchainError,
-): Promise<BootchainError> {
+async function explainNotFound(o: ProbeOptions, original: BootchainError): Promise<BootchainError> {
   let names: string[] | undefined;
   try {
     const d = await discover({ host: o.host, port: o.port, initiatorName: o.initiatorName, chap: o.discoveryChap, timeoutMs: o.timeoutMs ?? 10000, signal: o.signal });

@@ -46,6 +46,8 @@ export interface LoginOptions {
   digests?: 'none' | 'prefer' | 'require';
   /** Deadline of each step (connect, each response), ms. */
   timeoutMs?: number;
+  /** Overall deadline of the whole job (discover, probe: connect to logout), ms; see withDeadline. */
+  deadlineMs?: number | undefined;
   signal?: AbortSignal | undefined;
   /** What we declare as MaxRecvDataSegmentLength (and the reader's cap). */
   maxRecvDataSegmentLength?: number;
@@ -333,10 +335,14 @@ export class IscsiSession {
     this.conn.sendDigests = this.digests;
   }
 
-  /** Answers NOP-In pings and surfaces Rejects and async logout requests while waiting. */
+  /**
+   * Answers NOP-In pings and surfaces Rejects and async logout requests while waiting; the wait
+   * has one deadline, so pings (answered, RFC 7143 §11.19) cannot extend it.
+   */
   private async receiveFor(itt: number, what: string): Promise<Pdu> {
+    const deadline = Date.now() + this.timeout;
     for (;;) {
-      const pdu = await this.conn.receive(this.timeout, what, this.opts.signal);
+      const pdu = await this.conn.receive(this.timeout, what, this.opts.signal, deadline);
       const op = opcodeOf(pdu.bhs);
       if (op === Opcode.NopIn) {
         const ttt = pdu.bhs.readUInt32BE(20);
@@ -416,14 +422,19 @@ export class IscsiSession {
     }
   }
 
-  /** Logs out politely (waits briefly for the answer), then closes. Never throws. */
+  /**
+   * Logs out politely (waits briefly for the answer, whatever else the target sends meanwhile),
+   * then closes; cancelled or past its deadline, it just closes. Never throws.
+   */
   async logout(): Promise<void> {
     try {
+      if (this.opts.signal?.aborted) return;
       const itt = this.nextItt();
       this.conn.send(buildLogoutRequest({ itt, cmdSN: this.cmdSN, expStatSN: this.expStatSN }, this.digests));
-      const deadline = Math.min(this.timeout, 2000);
+      const wait = Math.min(this.timeout, 2000);
+      const deadline = Date.now() + wait;
       for (;;) {
-        const pdu = await this.conn.receive(deadline, 'logout response');
+        const pdu = await this.conn.receive(wait, 'logout response', this.opts.signal, deadline);
         if (opcodeOf(pdu.bhs) === Opcode.LogoutResponse) break;
       }
     } catch {

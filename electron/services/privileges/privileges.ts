@@ -119,8 +119,8 @@ export function privilegeStatus(o: PrivilegeOptions): PrivilegeStatus {
     neededFor: 'VM test boot on the LAN (the virtual workstation talks to your real DHCP, TFTP and NAS); the dry run needs nothing',
     granted: tapOk,
     evidence: tapWhy,
-    explanation: `Makes a tap device ${o.tap} owned by ${user}${o.bridge ? ` in the LAN bridge ${o.bridge}` : ''}, so QEMU can use it without root. It lasts until the next reboot; put it in your network configuration to keep it.`,
-    commands: [helperCmd(['tap', o.tap, user, ...(o.bridge ? [o.bridge] : [])]), `# or by hand: sudo ip tuntap add dev ${o.tap} mode tap user ${user}${o.bridge ? ` && sudo ip link set ${o.tap} master ${o.bridge}` : ''} && sudo ip link set ${o.tap} up`],
+    explanation: `Makes a tap device ${o.tap} owned by ${user}${o.bridge ? ` in the LAN bridge ${o.bridge} (a bridge an administrator allows in /etc/bootchain/bridges)` : ''}, so QEMU can use it without root. It lasts until the next reboot; put it in your network configuration to keep it.`,
+    commands: [helperCmd(['tap', o.tap, ...(o.bridge ? [o.bridge] : [])]), `# or by hand: sudo ip tuntap add dev ${o.tap} mode tap user ${user}${o.bridge ? ` && sudo ip link set ${o.tap} master ${o.bridge}` : ''} && sudo ip link set ${o.tap} up`],
     via,
   };
   return { user, uid, exe, items: [lowPorts, tap] };
@@ -130,9 +130,12 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The argument array that runs the helper as root for one grant (pkexec unless already root). */
+/**
+ * The argument array that runs the helper as root for one grant (pkexec unless already root).
+ * The tap is for the caller: the helper takes the user from pkexec (PKEXEC_UID), never from here.
+ */
 export function grantCommand(id: PrivilegeId, o: PrivilegeOptions, uid = process.getuid?.() ?? -1, pkexec = which('pkexec')): string[] {
-  const args = id === 'low-ports' ? ['ports', o.exe ?? process.execPath] : ['tap', o.tap, userName(), ...(o.bridge ? [o.bridge] : [])];
+  const args = id === 'low-ports' ? ['ports', o.exe ?? process.execPath] : ['tap', o.tap, ...(o.bridge ? [o.bridge] : [])];
   if (uid === 0) return [o.helper, ...args];
   if (!pkexec) {
     throw new BootchainError(
