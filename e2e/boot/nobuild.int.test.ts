@@ -72,17 +72,17 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     }
   });
 
-  /** A VM test boot of one workstation in user-mode networking (the dry run), until the LUN's marker. */
-  async function dryRunBoot(label: string, name: string, ws: { name: string; mac: string; firmware: 'bios' | 'uefi'; target: string }, marker: string, timeoutMs: number) {
+  /** A VM test boot of one workstation in user-mode networking (the dry run): until the LUN's marker, or (no marker) as the app runs it. */
+  async function dryRunBoot(label: string, name: string, ws: { name: string; mac: string; firmware: 'bios' | 'uefi'; target: string }, marker: string | undefined, timeoutMs: number) {
     const p = loadProject(sampleProject({ name, workstations: [{ ...ws, lun: 1, initiatorIqn: `iqn.2026-11.test.bootchain:${ws.name}`, initramfs: 'genkernel' }] }));
     if (!p.ok) throw new Error(JSON.stringify(p.errors));
     const streamed: string[] = [];
     const r = await vmBootJob(
-      { project: p.value, secrets: {}, station: ws.name, network: { kind: 'user' }, timeoutMs, until: new RegExp(marker) },
+      { project: p.value, secrets: {}, station: ws.name, network: { kind: 'user' }, timeoutMs, until: marker ? new RegExp(marker) : undefined },
       { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (st) => streamed.push(st.id) },
     );
-    process.stdout.write(`VM test boot (${label}): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}\n`);
-    if (r.ended !== 'marker') printConsoleTail(r.console);
+    process.stdout.write(`VM test boot (${label}): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}; iPXE: ${(r.ipxe ?? []).map((x) => x.what).join(' / ')}\n`);
+    if (r.reached !== 'booted') printConsoleTail(r.console);
     return { r, streamed };
   }
 
@@ -92,6 +92,12 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
     expect(r.reached).toBe('booted');
     expect(streamed).toContain('sanboot');
     expect(r.console).toContain('52-54-00-b0-07-02.ipxe');
+    // Ticked from the console's own lines: DHCP by iPXE's "... ok", not by its start.
+    expect(r.stages.find((st) => st.id === 'dhcp')?.line).toMatch(/^Configuring \(net0 52:54:00:b0:07:02\)\.* ok$/);
+    // The console shown is text: SeaBIOS's and iPXE's escape codes are gone.
+    expect(r.console).not.toMatch(/\x1b/);
+    // No build: QEMU's NIC ROM (Debian's ipxe-qemu) ran the scripts.
+    expect((r.ipxe ?? []).map((x) => x.kind)).toEqual(['nic-rom']);
   });
 
   it('VM test boot, UEFI (OVMF), user-mode dry run: the firmware boots \\EFI\\BOOT\\BOOTX64.EFI from the LUN', { timeout: 180000 }, async (ctx) => {
@@ -101,11 +107,27 @@ describe.skipIf(!!why)('stock iPXE + generated DHCP rule + generated scripts + t
       process.stdout.write(`SKIP nobuild.int.test.ts UEFI boot: ${skip}\n`);
       return ctx.skip();
     }
-    const { r } = await dryRunBoot('UEFI, user-mode', 'vmuefi', { name: 'vm4', mac: '52:54:00:b0:07:04', firmware: 'uefi', target: L.iscsi.targets.uefiBoot }, UEFI_BOOT_MARKER, 170000);
-    expect(r.ended).toBe('marker');
+    // As the app runs it: no marker given. GRUB on the LUN prints its line and halts, so QEMU
+    // exits about 2 s after the SAN boot: the verdict comes from the whole console.
+    const { r } = await dryRunBoot('UEFI, user-mode', 'vmuefi', { name: 'vm4', mac: '52:54:00:b0:07:04', firmware: 'uefi', target: L.iscsi.targets.uefiBoot }, undefined, 170000);
     expect(r.reached).toBe('booted');
-    expect(r.stages.map((st) => st.id)).toContain('sanboot');
+    expect(r.stages.map((st) => st.id)).toEqual(['firmware', 'ipxe', 'dhcp', 'script', 'sanboot', 'booted']);
+    expect(r.stages.find((st) => st.id === 'booted')?.line).not.toBe('(implied)');
+    expect(r.console).toContain(UEFI_BOOT_MARKER);
+    expect(r.console).not.toMatch(/\x1b/);
     expect(r.console).toContain('52-54-00-b0-07-04.ipxe');
+    expect((r.ipxe ?? []).map((x) => x.kind)).toEqual(['nic-rom']);
+  });
+
+  it('VM test boot where no DHCP server answers: DHCP is not ticked, the run stops there with iPXE\'s own line', { timeout: 180000 }, async () => {
+    // On the lab bridge nobody answers 52:54:00:b0:07:05 (the lab router ignores test VMs' MACs).
+    const boot = await bootInLab(lab!, { mac: '52:54:00:b0:07:05', until: undefined, timeoutMs: 150000, tap: 'tapvm5' });
+    const r = boot.result;
+    process.stdout.write(`VM test boot (no DHCP answer): ${r.ended} after ${r.durationMs} ms; stages ${r.stages.map((st) => `${st.id}@${st.atMs}`).join(' ')}; stopped at ${r.failure?.stage}: ${r.failure?.line}\n`);
+    expect(r.stages.map((st) => st.id)).toEqual(['firmware', 'ipxe']);
+    expect(r.failure?.stage).toBe('dhcp');
+    expect(r.failure?.line).toMatch(/^Configuring \(net0 52:54:00:b0:07:05\)\.* No configuration methods succeeded/);
+    expect(r.ended).toBe('failed');
   });
 
   it("boots through Bootchain's own TFTP, HTTP and proxyDHCP, beside a DHCP server that only gives addresses", { timeout: 180000 }, async () => {

@@ -57,6 +57,10 @@ test.describe('Diagnostics view', () => {
           await expect(page.getByTestId('vm-stage-sanboot')).toHaveAttribute('data-reached', 'yes', { timeout: 60_000 });
           await expect(page.getByTestId('vm-result')).toContainText("Reached: the disk's boot code runs", { timeout: 30_000 });
           await expect(page.getByTestId('vm-console')).toContainText('BOOTCHAIN-LUN-BOOTED');
+          // Which iPXE ran: no build in this project, so QEMU's NIC ROM ran the scripts.
+          await expect(page.getByTestId('vm-ipxe-run').first()).toHaveAttribute('data-kind', 'nic-rom');
+          await expect(page.getByTestId('vm-ipxe')).toContainText("NIC's ROM");
+          await expect(page.getByTestId('vm-console')).not.toContainText('\x1b');
         } else {
           await expect(page.getByTestId(`node-${c.broken}`)).toHaveAttribute('data-status', 'fail');
           const idx = CHAIN_LINKS.findIndex((l) => l.id === c.broken);

@@ -41,7 +41,7 @@ export async function withLabTap<T>(lab: { namespaces: { switch: string } }, tap
 }
 
 /** Boots a BIOS guest on the lab bridge: the lab's DHCP and TFTP servers answer it. */
-export async function bootInLab(lab: { namespaces: { switch: string } }, opts: { mac: string; until: RegExp; timeoutMs: number; tap?: string; firmware?: 'bios' | 'uefi' }) {
+export async function bootInLab(lab: { namespaces: { switch: string } }, opts: { mac: string; until: RegExp | undefined; timeoutMs: number; tap?: string; firmware?: 'bios' | 'uefi' }) {
   const tap = opts.tap ?? 'tapvm0';
   return withLabTap(lab, tap, async (wrap) => legacy(await vmBoot({ firmware: opts.firmware ?? 'bios', mac: opts.mac, network: { kind: 'tap', ifname: tap }, until: opts.until, timeoutMs: opts.timeoutMs, wrap })));
 }

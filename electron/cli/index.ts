@@ -9,6 +9,7 @@ import { checkIqn, DEFAULT_IQN_TEMPLATE, generateIqn } from '../../shared/model/
 import { parseMac } from '../../shared/model/mac';
 import { describeFieldErrors, loadProject, type Project } from '../../shared/model/project';
 import { HostKeyInput, UploadTarget, type SshAuth } from '../../shared/upload';
+import { VM_STAGES } from '../../shared/vm';
 import type { BuildTarget } from '../services/build/builder';
 import { buildProject } from '../services/build/job';
 import type { SourceSpec } from '../services/build/source';
@@ -819,7 +820,11 @@ async function cmdVerify(args: Args, json: boolean, quiet: boolean): Promise<num
     },
   );
   if (json) process.stdout.write(`${JSON.stringify({ vm: { ...vm, console: vm.console.slice(-4096) } }, null, 2)}\n`);
-  else process.stdout.write(`VM test boot: reached "${vm.stages.at(-1)?.what ?? 'nothing'}" (${vm.ended}, ${(vm.durationMs / 1000).toFixed(1)} s)\n`);
+  else {
+    process.stdout.write(`VM test boot: reached "${vm.stages.at(-1)?.what ?? 'nothing'}" (${vm.ended}, ${(vm.durationMs / 1000).toFixed(1)} s)\n`);
+    if (vm.failure) process.stdout.write(`  stopped at "${VM_STAGES.find((s) => s.id === vm.failure!.stage)?.what ?? vm.failure.stage}": ${vm.failure.line}${vm.failure.why ? ` (${vm.failure.why})` : ''}\n`);
+    for (const x of vm.ipxe ?? []) process.stdout.write(`  iPXE that ran: ${x.what}\n`);
+  }
   const far = ['sanboot', 'booted'].includes(vm.reached);
   return r.ok && far ? 0 : 1;
 }

@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appError, BootchainError, fail } from '../../../shared/errors';
-import type { VmBootResult, VmStage, VmStageId } from '../../../shared/vm';
+import { VM_STAGES, type VmBootResult, type VmStage, type VmStageId } from '../../../shared/vm';
+import { readConsole, type ConsoleContext, type ConsoleReading } from './console';
 
 export const QEMU = '/usr/bin/qemu-system-x86_64';
 const OVMF = ['/usr/share/OVMF/OVMF_CODE.fd', '/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
@@ -23,27 +24,16 @@ export interface VmBootOptions {
   mac: string;
   network: VmNetwork;
   timeoutMs: number;
-  /** Stop when the console shows this (e.g. the OS's first line); default: a short while after "Booting from SAN device". */
+  /** Stop when the console shows this (the disk's marker; "booted" whatever QEMU does next); default: a short while after the disk's first output. */
   until?: RegExp | undefined;
+  /** What is known about the iPXE binaries that may run (to say which one did). */
+  console?: Omit<ConsoleContext, 'marker' | 'final'> | undefined;
   signal?: AbortSignal | undefined;
   onStage?: ((s: VmStage) => void) | undefined;
   /** Command prefix (tests run QEMU inside a lab namespace: ['ip', 'netns', 'exec', NS]). */
   wrap?: string[] | undefined;
   qemu?: string | undefined;
 }
-
-/** A console line without terminal escapes and control characters. */
-const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][A-Za-z0-9]/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
-
-/** Console patterns of each stage, in boot order. */
-const STAGES: Array<{ id: VmStageId; re: RegExp; what: string }> = [
-  { id: 'firmware', re: /SeaBIOS|BdsDxe|UEFI|Booting from ROM|iPXE \(http/i, what: 'firmware started' },
-  { id: 'ipxe', re: /iPXE \d+\.\d+|iPXE initialising|Open Source Network Boot Firmware/, what: 'iPXE is running' },
-  { id: 'dhcp', re: /Configuring \(net\d|DHCP \(net\d| ok\r?\n.*(?:tftp|http):\/\/|Bootchain: asking DHCP/i, what: 'DHCP answered' },
-  { id: 'script', re: /\.ipxe|Bootchain: loading/, what: 'boot scripts fetched' },
-  { id: 'sanboot', re: /Booting from SAN device|Registered SAN device|Bootchain: booting/, what: 'SAN boot started' },
-  { id: 'booted', re: /(?!)/, what: "the disk's boot code runs" },
-];
 
 export function findOvmf(): string | undefined {
   return OVMF.find((f) => existsSync(f));
@@ -70,83 +60,118 @@ export function qemuArgs(o: VmBootOptions): string[] {
   return args;
 }
 
-/** Boots the virtual workstation and reports the stages it reached. */
+/** Boots the virtual workstation and reports the stages it reached, from its console. */
 export function vmBoot(o: VmBootOptions): Promise<VmBootResult> {
   const qemu = o.qemu ?? QEMU;
   if (!existsSync(qemu)) fail('TOOL_MISSING', 'QEMU is not installed', { hint: 'Install it: sudo apt-get install qemu-system-x86 (and ovmf for UEFI).' });
   if (o.network.kind === 'user' && !existsSync(o.network.tftpDir)) fail('NOT_FOUND', `The TFTP folder ${o.network.tftpDir} does not exist`);
   const args = qemuArgs(o);
   const [cmd, ...pre] = o.wrap && o.wrap.length > 0 ? [...o.wrap, qemu] : [qemu];
+  const ctx: ConsoleContext = { ...o.console, marker: o.until };
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    // The whole console (a boot prints a few KiB; a runaway keeps its first and last MiB).
+    let head = '';
+    let tail = '';
+    const consoleText = () => head + tail;
     let err = '';
-    const stages: VmStage[] = [];
-    let done = false;
-    let grace: NodeJS.Timeout | undefined;
-    const finish = (why: VmBootResult['ended'], error?: BootchainError) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      clearTimeout(grace);
-      o.signal?.removeEventListener('abort', onAbort);
+    const atMs = new Map<VmStageId, number>();
+    let ended: VmBootResult['ended'] | undefined;
+    let error: BootchainError | undefined;
+    let closed = false;
+    const timers: NodeJS.Timeout[] = [];
+    const later = (ms: number, fn: () => void) => timers.push(setTimeout(fn, ms));
+    /** Stop QEMU; the verdict is read once it has closed its output (all of the console is in). */
+    const stop = (why: VmBootResult['ended'], e?: BootchainError) => {
+      if (ended) return;
+      ended = why;
+      error = e;
       child.kill('SIGKILL');
-      if (error) return reject(error);
-      const last = stages.at(-1);
-      resolve({ ended: why, reached: last?.id ?? 'started', stages, console: out.slice(-64 * 1024), durationMs: Date.now() - t0 });
+      // A wrapper (ip netns exec, unshare) that outlives QEMU must not hold the result back.
+      later(3000, settle);
     };
-    const reach = (id: VmStageId, line: string) => {
-      if (stages.some((s) => s.id === id)) return;
-      const def = STAGES.find((s) => s.id === id)!;
-      // Earlier stages are implied by a later one (a console may not show every banner).
-      for (const s of STAGES.slice(0, STAGES.indexOf(def))) if (!stages.some((x) => x.id === s.id)) stages.push({ id: s.id, what: s.what, atMs: Date.now() - t0, line: '(implied)' });
-      const st = { id, what: def.what, atMs: Date.now() - t0, line: plain(line).slice(0, 200) };
-      stages.push(st);
-      o.onStage?.(st);
+    const emit = (r: ConsoleReading) => {
+      for (const st of r.stages) {
+        if (atMs.has(st.id)) continue;
+        atMs.set(st.id, Date.now() - t0);
+        o.onStage?.(stageOf(st, atMs.get(st.id)!));
+      }
+    };
+    let lastRead = 0;
+    let pending: NodeJS.Timeout | undefined;
+    let sanbootTimer = false;
+    let bootedTimer = false;
+    let failing = false;
+    /** Reads the console so far: stages as they show, and whether the run is over. */
+    const look = () => {
+      pending = undefined;
+      lastRead = Date.now();
+      if (ended) return;
+      const r = readConsole(consoleText(), ctx);
+      emit(r);
+      const reached = new Set(r.stages.map((s) => s.id));
+      if (o.until && reached.has('booted')) return stop('marker');
+      // A failed step may be retried (the embedded script asks DHCP three times): stop only when
+      // the firmware gives up or iPXE waits at its shell.
+      if (/^(No bootable device|Boot failed: |BdsDxe: No bootable option|iPXE>)/m.test(r.screen) && !failing) {
+        failing = true;
+        later(1000, () => stop('failed')); // a moment for the reason to print
+      } else if (!o.until && reached.has('booted') && !bootedTimer) {
+        bootedTimer = true;
+        later(5000, () => stop('settled')); // a little more of the disk's output (or QEMU ends first: the verdict reads all of it)
+      } else if (!o.until && reached.has('sanboot') && !sanbootTimer) {
+        sanbootTimer = true;
+        later(8000, () => stop('settled')); // the disk had this long to print something
+      }
     };
     const onData = (d: Buffer) => {
       const text = d.toString('latin1');
-      out += text;
-      if (out.length > 1 << 20) out = out.slice(-(512 << 10));
-      const lines = out.split(/\r?\n/);
-      for (const s of STAGES) {
-        if (stages.some((x) => x.id === s.id)) continue;
-        const line = lines.find((l) => s.re.test(l));
-        if (line !== undefined) reach(s.id, line);
-      }
-      if (o.until?.test(out)) {
-        reach('booted', lines.find((l) => o.until!.test(l)) ?? '');
-        finish('marker');
-      } else if (!o.until && stages.some((s) => s.id === 'sanboot') && !grace) {
-        // Without a marker: what the disk prints in the next seconds is "the OS's first output".
-        const mark = out.length;
-        grace = setTimeout(() => {
-          const after = out
-            .slice(mark)
-            .split(/\r?\n/)
-            .slice(1)
-            .map(plain)
-            .filter((l) => l !== '');
-          if (after.length > 0 && !/Could not boot|No bootable device|Boot failed/i.test(after.join('\n'))) reach('booted', after.at(-1)!);
-          finish('settled');
-        }, 8000);
-      }
-      if (/Could not boot|No bootable device|Boot failed: /i.test(text) && !grace) finish('failed');
+      if (head.length < 1 << 20) head += text;
+      else tail = (tail + text).slice(-(1 << 20));
+      if (!pending) pending = setTimeout(look, Math.max(0, 100 - (Date.now() - lastRead)));
+    };
+    /** The verdict, from the whole console. */
+    const settle = () => {
+      if (closed) return;
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      clearTimeout(pending);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (error) return reject(error);
+      const r = readConsole(consoleText(), { ...ctx, final: true });
+      emit(r);
+      const why = o.until && r.stages.some((s) => s.id === 'booted') ? 'marker' : (ended ?? 'exited');
+      resolve({
+        ended: why,
+        reached: r.stages.at(-1)?.id ?? 'started',
+        stages: r.stages.map((st) => stageOf(st, atMs.get(st.id) ?? Date.now() - t0)),
+        ...(r.failure ? { failure: r.failure } : {}),
+        ipxe: r.ipxe,
+        console: r.screen.slice(-64 * 1024),
+        durationMs: Date.now() - t0,
+      });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       onData(d);
     });
-    child.on('error', (e) => finish('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU did not start: ${e.message}`))));
-    child.on('close', (code) => {
-      if (done) return;
-      if (code !== 0 && stages.length === 0) return finish('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU exited with ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`, { hint: o.network.kind === 'tap' ? `The tap device ${o.network.ifname} must exist and belong to this user: grant it once under Rights in the Verify step (or bootchain privileges grant tap --tap ${o.network.ifname} --bridge YOUR_BRIDGE).` : undefined })));
-      finish('exited');
+    child.on('error', (e) => {
+      stop('failed', new BootchainError(appError('COMMAND_FAILED', `QEMU did not start: ${e.message}`)));
+      settle();
     });
-    const timer = setTimeout(() => finish('timeout'), o.timeoutMs);
-    const onAbort = () => finish('failed', new BootchainError(appError('CANCELLED', 'Test boot cancelled')));
+    child.on('close', (code) => {
+      if (!ended && code !== 0 && readConsole(consoleText()).stages.length === 0) {
+        ended = 'failed';
+        error = new BootchainError(appError('COMMAND_FAILED', `QEMU exited with ${code}: ${err.trim().split('\n').slice(-3).join(' ')}`, { hint: o.network.kind === 'tap' ? `The tap device ${o.network.ifname} must exist and belong to this user: grant it once under Rights in the Verify step (or bootchain privileges grant tap --tap ${o.network.ifname} --bridge YOUR_BRIDGE).` : undefined }));
+      }
+      settle();
+    });
+    later(o.timeoutMs, () => stop('timeout'));
+    const onAbort = () => stop('failed', new BootchainError(appError('CANCELLED', 'Test boot cancelled')));
     o.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+const stageOf = (st: { id: VmStageId; line: string }, atMs: number): VmStage => ({ id: st.id, what: VM_STAGES.find((s) => s.id === st.id)?.what ?? st.id, atMs, line: st.line.slice(0, 200) });

@@ -1,14 +1,8 @@
+import { VM_STAGES, type VmIpxe } from '../../../../shared/vm';
 import { ErrorBox } from '../../components/ErrorBox';
 import { useApp } from '../../store/index';
 
-const STAGES = [
-  ['firmware', 'firmware started'],
-  ['ipxe', 'iPXE is running'],
-  ['dhcp', 'DHCP answered'],
-  ['script', 'boot scripts fetched'],
-  ['sanboot', 'SAN boot started'],
-  ['booted', "the disk's boot code runs"],
-] as const;
+const IPXE_KIND: Record<VmIpxe['kind'], string> = { 'nic-rom': "NIC's ROM", built: "Bootchain's build", stock: 'stock iPXE' };
 
 /** One-click VM test boot: a QEMU workstation with this MAC netboots; how far it got, and its console. */
 export function VmBoot() {
@@ -52,21 +46,41 @@ export function VmBoot() {
       {vm.error ? <ErrorBox error={vm.error} testId="vm-error" /> : null}
       {vm.stages.length > 0 || running ? (
         <ol className="vm-stages" data-testid="vm-stages">
-          {STAGES.map(([id, what]) => {
+          {VM_STAGES.map(({ id, what }) => {
             const st = vm.stages.find((x) => x.id === id);
+            const stopped = !st && vm.result?.failure?.stage === id ? vm.result.failure : undefined;
             return (
-              <li key={id} className={st ? 'ok' : ''} data-testid={`vm-stage-${id}`} data-reached={st ? 'yes' : 'no'}>
-                {st ? '✓' : '·'} {what}
-                {st ? <span className="small mono"> {(st.atMs / 1000).toFixed(1)} s {st.line !== '(implied)' ? `— ${st.line}` : ''}</span> : null}
+              <li key={id} className={st ? 'ok' : stopped ? 'fail' : ''} data-testid={`vm-stage-${id}`} data-reached={st ? 'yes' : 'no'}>
+                {st ? '✓' : stopped ? '✗' : '·'} {what}
+                {st ? <span className="small mono"> {(st.atMs / 1000).toFixed(1)} s {st.line !== '(implied)' ? `— ${st.line}` : '(implied by a later stage)'}</span> : null}
+                {stopped ? (
+                  <span className="small mono" data-testid="vm-failure">
+                    {' '}
+                    — {stopped.line}
+                    {stopped.why ? ` (${stopped.why})` : ''}
+                  </span>
+                ) : null}
               </li>
             );
           })}
         </ol>
       ) : null}
+      {vm.result?.ipxe && vm.result.ipxe.length > 0 ? (
+        <div data-testid="vm-ipxe">
+          <strong>Which iPXE ran</strong>
+          <ol className="small">
+            {vm.result.ipxe.map((x, i) => (
+              <li key={i} data-testid="vm-ipxe-run" data-kind={x.kind}>
+                {IPXE_KIND[x.kind]}: {x.what}
+              </li>
+            ))}
+          </ol>
+        </div>
+      ) : null}
       {vm.result ? (
         <details className="log" open={vm.result.reached !== 'booted'}>
           <summary data-testid="vm-result">
-            Reached: {STAGES.find(([id]) => id === vm.result!.reached)?.[1] ?? 'nothing'} ({vm.result.ended}, {(vm.result.durationMs / 1000).toFixed(1)} s) — console
+            Reached: {VM_STAGES.find((s) => s.id === vm.result!.reached)?.what ?? 'nothing'} ({vm.result.ended}, {(vm.result.durationMs / 1000).toFixed(1)} s) — console
           </summary>
           <pre data-testid="vm-console">{vm.result.console.slice(-4000)}</pre>
         </details>
