@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BuildStartInput, type EngineInfo } from './build';
 import type { Channel } from './channels';
 import { DiscoverInput, ProbeInput } from './iscsi';
-import { JobCancelInput, type JobStarted } from './jobs';
+import { JobCancelInput, JOB_ID, type JobKind, type JobStarted } from './jobs';
 import type { ProjectInput } from './model/project';
 import { PortalCheckInput, ScanStartInput, type NetInterface, type Portal } from './scan';
 import { VerifyInput } from './verify';
@@ -66,3 +66,25 @@ export type InputOf<C extends Channel> = z.input<Contract[C]['input']>;
 /** What a handler receives (defaults applied). */
 export type ParsedInputOf<C extends Channel> = z.output<Contract[C]['input']>;
 export type OutputOf<C extends Channel> = Contract[C]['output'];
+
+/** The channels that start a job, each with the kind of job it starts. */
+export const JOB_CHANNELS = {
+  'scan:start': 'scan',
+  'iscsi:discover': 'discover',
+  'iscsi:probe': 'probe',
+  'build:start': 'build',
+  'upload:start': 'upload',
+  'verify:start': 'verify',
+  'vm:boot': 'vmboot',
+  'serve:start': 'serve',
+} as const satisfies Partial<Record<Channel, JobKind>>;
+export type JobChannel = keyof typeof JOB_CHANNELS;
+/** The kind of job a channel starts. */
+export type KindOf<C extends JobChannel> = (typeof JOB_CHANNELS)[C];
+
+/**
+ * What travels beside a call's input: the id the caller gives the job it starts (electron-trpc's
+ * habit: the caller names the job, so it listens before any event can exist). Job channels only.
+ */
+export const CallEnvelope = z.object({ jobId: z.string().regex(JOB_ID, 'a job id is 8 to 64 letters, digits, "-" or "_"').optional() }).strict();
+export type CallEnvelope = z.input<typeof CallEnvelope>;

@@ -90,9 +90,35 @@ export const DiscoverInput = z
     timeoutMs: z.number().int().min(100).max(120000).default(10000),
     /** Overall deadline of each portal's discovery (connect to logout), ms; default 6 × timeoutMs. */
     deadlineMs: z.number().int().min(100).max(3_600_000).optional(),
+    /**
+     * Probe every target found (on its first portal, as this initiator, `chap` the targets' CHAP),
+     * a few at a time, each probe an item of the job: the window schedules nothing.
+     */
+    probe: z
+      .object({
+        chap: Chap.optional(),
+        concurrency: z.number().int().min(1).max(16).default(4),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type DiscoverInput = z.input<typeof DiscoverInput>;
+
+/** The probe of one target a discover job found: `running` when it starts, then how it ended. */
+export interface TargetProbe {
+  target: string;
+  portal: { address: string; port: number };
+  status: 'running' | 'succeeded' | 'failed';
+  result?: ProbeResult | undefined;
+  error?: import('./errors').AppError | undefined;
+}
+
+/**
+ * What a discover job streams: each portal's SendTargets answer, the merged discovery once every
+ * portal has answered (the targets to show), then each target's probe (when asked for).
+ */
+export type DiscoverItem = ({ kind: 'portal' } & DiscoveryResult) | ({ kind: 'discovered' } & DiscoverJobResult) | ({ kind: 'probe' } & TargetProbe);
 
 /** Result of an iscsi:discover job. */
 export interface DiscoverJobResult {
@@ -101,6 +127,8 @@ export interface DiscoverJobResult {
   results: DiscoveryResult[];
   /** Portals that failed, each with its error (the others still count). */
   failures: Array<{ portal: { address: string; port: number }; error: import('./errors').AppError }>;
+  /** How each target's probe ended, when the job was asked to probe. */
+  probes?: TargetProbe[] | undefined;
 }
 
 /** Input of iscsi:probe. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AppError } from './errors';
 import type { BuildJobResult } from './build';
-import type { DiscoverJobResult, DiscoveryResult, LunInfo, ProbeResult } from './iscsi';
+import type { DiscoverItem, DiscoverJobResult, LunInfo, ProbeResult } from './iscsi';
 import type { Portal, ScanResult } from './scan';
 import type { UploadedFile, UploadResult } from './upload';
 import type { ChainLink, VerifyResult } from './verify';
@@ -11,7 +11,7 @@ import type { ServeEvent, ServeResult } from './bootserver';
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
   scan: { item: Portal; result: ScanResult };
-  discover: { item: DiscoveryResult; result: DiscoverJobResult };
+  discover: { item: DiscoverItem; result: DiscoverJobResult };
   probe: { item: LunInfo; result: ProbeResult };
   build: { item: never; result: BuildJobResult };
   upload: { item: UploadedFile; result: UploadResult };
@@ -51,6 +51,9 @@ export type JobEvent = { [K in JobKind]: JobEventOf<K> }[JobKind];
 export function isTerminal(e: { type: JobEvent['type'] }): boolean {
   return e.type === 'succeeded' || e.type === 'failed' || e.type === 'cancelled';
 }
+
+/** A job id: the caller's name for a job it starts (a UUID from the window, or the runner's own). */
+export const JOB_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 /** Input of jobs:cancel. */
 export const JobCancelInput = z.object({ jobId: z.string().min(1).max(64) }).strict();

@@ -58,7 +58,8 @@ export function isLoopback(host: string): boolean {
 /**
  * Serves the built renderer and the typed contract over a WebSocket on loopback. The client
  * must present the token (printed at start) and come from this origin; messages are
- * `{ id, channel, input }` answered by `{ id, result }`, and job events are pushed as `{ event }`.
+ * `{ id, channel, input, jobId? }` answered by `{ id, result }` (`jobId`: the page's name for the
+ * job a call starts), and a job's events are pushed as `{ event }` to the page that started it alone.
  */
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const host = opts.host ?? '127.0.0.1';
@@ -142,8 +143,14 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   let nextCaller = 0;
   wss.on('connection', (ws: WebSocket) => {
     clients.add(ws);
-    const jobs = new Set<string>();
-    const caller: Caller = { id: `ws-${++nextCaller}`, ownsJob: (id) => jobs.add(id) };
+    // Each page is the owner of the jobs it starts and hears of those alone.
+    const caller: Caller = { id: `ws-${++nextCaller}` };
+    const unsubscribe = runner.onEvent(
+      (event: JobEvent) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event }));
+      },
+      { owner: caller.id },
+    );
     // A frame that breaks RFC 6455 closes the connection (the ws library does that); say why once.
     ws.on('error', (e) => drops.drop(caller.id, e.message));
     ws.on('message', (data) => {
@@ -155,8 +162,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         return drops.drop(caller.id, 'a message that is not JSON');
       }
       if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return drops.drop(caller.id, 'a message that is not an object');
-      const { id, channel, input } = msg as { id?: unknown; channel?: unknown; input?: unknown };
-      dispatch(handlers, channel, input, caller).then(
+      const { id, channel, input, jobId } = msg as { id?: unknown; channel?: unknown; input?: unknown; jobId?: unknown };
+      dispatch(handlers, channel, input, caller, jobId === undefined ? undefined : { jobId }).then(
         (result) => {
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, result }));
         },
@@ -165,13 +172,10 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     });
     ws.on('close', () => {
       clients.delete(ws);
+      unsubscribe();
       // Unsubscribing means cancelling: a closed page leaves no job running.
-      for (const id of jobs) runner.cancel(id);
+      void runner.cancelAll(caller.id);
     });
-  });
-  const unsubscribe = runner.onEvent((event: JobEvent) => {
-    const text = JSON.stringify({ event });
-    for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(text);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -190,7 +194,6 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     dropped: () => drops.total,
     close: async () => {
       drops.flush();
-      unsubscribe();
       await runner.cancelAll();
       for (const ws of clients) ws.terminate();
       wss.close();

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, safeStorage, session, shell, type WebContents } from 'electron';
 import { CHANNELS, JOB_EVENT_CHANNEL } from '../../shared/channels';
 import { appError } from '../../shared/errors';
 import { err } from '../../shared/result';
-import { createHandlers, dispatch } from '../services/api/handlers';
+import { createHandlers, dispatch, type Caller } from '../services/api/handlers';
 import { JobRunner } from '../services/jobs/runner';
 import { safeStorageCipher } from './secret-cipher';
 import { defaultGrantHelper } from '../services/privileges/privileges';
@@ -48,18 +48,40 @@ function createWindow(): void {
   void win.loadURL(rendererUrl);
 }
 
+const callers = new WeakMap<WebContents, Caller>();
+/**
+ * The caller a window's page is: the owner of the jobs it starts, whose events go to that page
+ * alone; when the page is gone its jobs are cancelled (unsubscribing means cancelling).
+ */
+function callerOf(wc: WebContents): Caller {
+  let caller = callers.get(wc);
+  if (caller) return caller;
+  const id = `window-${wc.id}`;
+  caller = { id };
+  callers.set(wc, caller);
+  const unsubscribe = runner.onEvent(
+    (e) => {
+      if (!wc.isDestroyed()) wc.send(JOB_EVENT_CHANNEL, e);
+    },
+    { owner: id },
+  );
+  wc.once('destroyed', () => {
+    unsubscribe();
+    void runner.cancelAll(id);
+  });
+  return caller;
+}
+
 function registerIpc(): void {
   for (const channel of CHANNELS) {
-    ipcMain.handle(channel, async (event, input: unknown) => {
+    // `envelope` travels beside the input: the page's name for the job a call starts.
+    ipcMain.handle(channel, async (event, input: unknown, envelope?: unknown) => {
       if (!isTrustedSender(event, win?.webContents, rendererUrl)) {
         return err(appError('PERMISSION_DENIED', `Refused ${channel} from an untrusted frame`));
       }
-      return dispatch(handlers, channel, input, { id: 'window' });
+      return dispatch(handlers, channel, input, callerOf(event.sender), envelope);
     });
   }
-  runner.onEvent((e) => {
-    if (win && !win.isDestroyed()) win.webContents.send(JOB_EVENT_CHANNEL, e);
-  });
 }
 
 if (!app.requestSingleInstanceLock()) {

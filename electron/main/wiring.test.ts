@@ -1,71 +1,13 @@
-import type { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { rec } from './electron-stand-in';
 import { CSP } from './security';
 
 // The main process's wiring (electron/main/index.ts) run against a stand-in for the `electron`
-// module: no Electron binary can run here, so this records what the real module would be asked
-// to do — the window's options, the handlers it installs — and calls those handlers as Electron
-// would. e2e/specs/electron.spec.ts checks the same in the real app where the binary exists.
-const rec = vi.hoisted(() => ({
-  windows: [] as Array<{ opts: { webPreferences: Record<string, unknown> }; wc: EventEmitter & Record<string, unknown>; url?: string }>,
-  handles: new Map<string, (event: unknown, input: unknown) => Promise<unknown>>(),
-  permission: undefined as undefined | ((wc: unknown, perm: string, cb: (ok: boolean) => void) => void),
-  permissionCheck: undefined as undefined | (() => boolean),
-  headers: undefined as undefined | ((d: { responseHeaders: Record<string, string[]> }, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void),
-  opened: [] as string[],
-  appEvents: new Map<string, (...a: unknown[]) => void>(),
-  singleLock: true,
-  quit: 0,
-  packaged: false,
-}));
-
-vi.mock('electron', async () => {
-  const { EventEmitter: EE } = await import('node:events');
-  const userData = (await import('node:fs')).mkdtempSync((await import('node:path')).join((await import('node:os')).tmpdir(), 'bc-wiring-'));
-  class BrowserWindow {
-    webContents: EventEmitter & Record<string, unknown>;
-    constructor(opts: { webPreferences: Record<string, unknown> }) {
-      const wc = new EE() as EventEmitter & Record<string, unknown>;
-      wc.mainFrame = { url: '' };
-      wc.setWindowOpenHandler = (h: unknown) => (wc.openHandler = h);
-      wc.send = () => undefined;
-      this.webContents = wc;
-      rec.windows.push({ opts, wc });
-    }
-    once() {}
-    loadURL(url: string) {
-      rec.windows.at(-1)!.url = url;
-      (this.webContents.mainFrame as { url: string }).url = url;
-      return Promise.resolve();
-    }
-    isDestroyed() {
-      return false;
-    }
-  }
-  return {
-    app: {
-      getPath: () => userData,
-      get isPackaged() {
-        return rec.packaged;
-      },
-      requestSingleInstanceLock: () => rec.singleLock,
-      quit: () => rec.quit++,
-      on: (ev: string, fn: (...a: unknown[]) => void) => rec.appEvents.set(ev, fn),
-      whenReady: () => Promise.resolve(),
-    },
-    BrowserWindow,
-    ipcMain: { handle: (ch: string, fn: (event: unknown, input: unknown) => Promise<unknown>) => rec.handles.set(ch, fn) },
-    session: {
-      defaultSession: {
-        setPermissionRequestHandler: (fn: typeof rec.permission) => (rec.permission = fn),
-        setPermissionCheckHandler: (fn: typeof rec.permissionCheck) => (rec.permissionCheck = fn),
-        webRequest: { onHeadersReceived: (fn: typeof rec.headers) => (rec.headers = fn) },
-      },
-    },
-    shell: { openExternal: (u: string) => (rec.opened.push(u), Promise.resolve()) },
-    safeStorage: { isEncryptionAvailable: () => false, encryptString: () => Buffer.alloc(0), decryptString: () => '', getSelectedStorageBackend: () => 'basic_text' },
-  };
-});
+// module (electron-stand-in.ts): no Electron binary can run here, so it records what the real
+// module would be asked to do — the window's options, the handlers it installs — and calls those
+// handlers as Electron would. e2e/specs/electron.spec.ts checks the same in the real app where the
+// binary exists.
+vi.mock('electron', () => import('./electron-stand-in'));
 
 describe('main process wiring (stand-in electron module)', () => {
   beforeAll(async () => {

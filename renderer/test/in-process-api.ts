@@ -6,16 +6,20 @@
 import { createHandlers, dispatch } from '../../electron/services/api/handlers';
 import { JobRunner } from '../../electron/services/jobs/runner';
 import type { Channel } from '../../shared/channels';
-import type { JobEvent } from '../../shared/jobs';
 import type { Result } from '../../shared/result';
 import type { Api } from '../src/api/client';
 
-export function inProcessApi(): Api {
+/** The API and the runner behind it (`opts`: the handlers' options, e.g. a data folder). */
+export function inProcessApi(opts: Parameters<typeof createHandlers>[2] & { transport?: Api['transport'] } = {}): Api & { runner: JobRunner } {
   const runner = new JobRunner();
-  const handlers = createHandlers(runner, 'harness');
+  const { transport = 'harness', ...handlerOpts } = opts;
+  const handlers = createHandlers(runner, transport, handlerOpts);
+  // One caller, as one window is: it hears its own jobs, as a transport would send them.
+  const caller = { id: 'dom' };
   return {
-    transport: 'harness',
-    invoke: (channel: Channel, input: unknown) => dispatch(handlers, channel, input, { id: 'dom' }) as Promise<Result<never>>,
-    onJobEvent: (fn: (e: JobEvent) => void) => runner.onEvent(fn),
+    transport,
+    runner,
+    invoke: (channel: Channel, input: unknown, envelope?: unknown) => dispatch(handlers, channel, input, caller, envelope) as Promise<Result<never>>,
+    onJobEvent: (fn) => runner.onEvent(fn, { owner: caller.id }),
   };
 }

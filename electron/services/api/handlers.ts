@@ -5,7 +5,7 @@ import { describeFieldErrors, loadProject } from '../../../shared/model/project'
 import { detectEngines } from '../build/engine';
 import { buildProject } from '../build/job';
 import { CHANNELS, type Channel } from '../../../shared/channels';
-import { contract, type AppInfo, type OutputOf, type ParsedInputOf } from '../../../shared/contract';
+import { CallEnvelope, contract, JOB_CHANNELS, type AppInfo, type OutputOf, type ParsedInputOf } from '../../../shared/contract';
 import { appError, BootchainError } from '../../../shared/errors';
 import { planScan } from '../../../shared/scan';
 import { err, ok, type Result } from '../../../shared/result';
@@ -32,11 +32,16 @@ import type { Project } from '../../../shared/model/project';
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
 
-/** Who is calling: lets a transport cancel a caller's jobs when it goes away. */
+/**
+ * Who is calling: the owner of the jobs it starts (a transport sends a job's events to its owner
+ * alone, and cancels an owner's jobs when it goes away).
+ */
 export interface Caller {
   id: string;
   /** Called with each job id the caller starts. */
   ownsJob?: (jobId: string) => void;
+  /** The id this call names the job it starts (from the call's envelope, checked by dispatch). */
+  jobId?: string | undefined;
 }
 
 /** Builds the handlers over a job runner; both transports share them. */
@@ -86,7 +91,7 @@ export function createHandlers(
    * secrets the job was given, also those from the vault, never leave in its events.
    */
   const startJob = <K extends JobKind>(kind: K, body: JobBody<K>, caller: Caller, secrets: Iterable<string> = []): JobStarted => {
-    const jobId = runner.start(kind, body, { secrets });
+    const jobId = runner.start(kind, body, { secrets, jobId: caller.jobId, owner: caller.id });
     caller.ownsJob?.(jobId);
     return { jobId, kind };
   };
@@ -196,7 +201,8 @@ export function createHandlers(
       checkTargetName(input.target);
       return startJob('probe', (ctx) => probeJob(input, ctx), caller, secretsOf(input));
     },
-    'jobs:cancel': async (input) => ({ cancelled: runner.cancel(input.jobId) }),
+    // Only the caller that started a job may cancel it (it alone hears of it).
+    'jobs:cancel': async (input, caller) => ({ cancelled: runner.cancel(input.jobId, caller.id) }),
   };
 }
 
@@ -240,12 +246,18 @@ function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: st
  * The single entry both transports call: unknown channel -> error, input validated with the
  * channel's schema, handler run, every throw turned into an AppError. Never throws. No reply
  * carries a secret of its input (secrets:get answers with secrets: that is what it is for).
+ * `envelope` is what travels beside the input: `{ jobId }`, the caller's name for the job a job
+ * channel starts (refused on other channels, and while a job of that id runs).
  */
-export async function dispatch(handlers: Handlers, channel: unknown, rawInput: unknown, caller: Caller): Promise<Result<unknown>> {
+export async function dispatch(handlers: Handlers, channel: unknown, rawInput: unknown, caller: Caller, envelope?: unknown): Promise<Result<unknown>> {
   if (typeof channel !== 'string' || !(CHANNELS as readonly string[]).includes(channel)) {
     return err(appError('INVALID_INPUT', `Unknown channel ${JSON.stringify(channel)}`));
   }
   const c = channel as Channel;
+  const env = CallEnvelope.safeParse(envelope ?? {});
+  if (!env.success) return err(appError('INVALID_INPUT', `Invalid call envelope for ${c}: ${describeIssues(env.error.issues).message}`, { field: 'jobId' }));
+  const jobId = env.data.jobId;
+  if (jobId !== undefined && !(c in JOB_CHANNELS)) return err(appError('INVALID_INPUT', `${c} starts no job: it takes no job id`, { field: 'jobId' }));
   const parsed = contract[c].input.safeParse(rawInput ?? {});
   if (!parsed.success) {
     const d = describeIssues(parsed.error.issues);
@@ -254,7 +266,7 @@ export async function dispatch(handlers: Handlers, channel: unknown, rawInput: u
   const secrets = [...secretsOf(parsed.data), ...(c === 'secrets:set' ? [(parsed.data as unknown as { value: string }).value] : [])];
   try {
     const handler = handlers[c] as (i: unknown, caller: Caller) => Promise<unknown>;
-    const value = await handler(parsed.data, caller);
+    const value = await handler(parsed.data, jobId === undefined ? caller : { ...caller, jobId });
     return ok(c === 'secrets:get' ? value : redactSecrets(value, secrets));
   } catch (e) {
     return err(redactSecrets(toAppError(e), secrets));

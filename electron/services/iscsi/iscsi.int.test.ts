@@ -49,7 +49,7 @@ describe.skipIf(!lab)('iSCSI engine against tgtd', () => {
 
   it('merges the two portals of tgtd A into one target with both portals', async () => {
     const events: string[] = [];
-    const ctx: JobContext<'discover'> = { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: (r) => events.push(r.portal.address) };
+    const ctx: JobContext<'discover'> = { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: (r) => void (r.kind === 'portal' && events.push(r.portal.address)) };
     const r = await discoverJob(DiscoverInput.parse({ portals: [{ address: A.host }, { address: A2.host }], initiatorName: INI }), ctx);
     const ws1 = r.targets.find((t) => t.name === T.mbr);
     expect(ws1?.portals.map((p) => `${p.address}:${p.port}`).sort()).toEqual([...L.iscsi.portalsA].sort());

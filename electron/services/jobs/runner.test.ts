@@ -112,4 +112,44 @@ describe('JobRunner', () => {
     await r.settled(id);
     expect(evs.at(-1)?.type).toBe('succeeded');
   });
+
+  it('a job named by its caller keeps that id; a running id is not taken twice', async () => {
+    const r = new JobRunner();
+    const evs = collect(r);
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    expect(r.start('scan', async () => (await gate, emptyResult), { jobId: 'caller-named-1' })).toBe('caller-named-1');
+    expect(() => r.start('scan', async () => emptyResult, { jobId: 'caller-named-1' })).toThrow(/already running/);
+    release();
+    await r.settled('caller-named-1');
+    expect(evs.map((e) => [e.jobId, e.type])).toEqual([
+      ['caller-named-1', 'started'],
+      ['caller-named-1', 'succeeded'],
+    ]);
+  });
+
+  it('an owner hears only its own jobs and cancels only them; an unfiltered listener hears all', async () => {
+    const r = new JobRunner();
+    const all = collect(r);
+    const a: JobEvent[] = [];
+    const b: JobEvent[] = [];
+    r.onEvent((e) => a.push(e), { owner: 'a' });
+    r.onEvent((e) => b.push(e), { owner: 'b' });
+    const waitForAbort = (ctx: { signal: AbortSignal }) =>
+      new Promise<typeof emptyResult>((_res, rej) => {
+        if (ctx.signal.aborted) rej(ctx.signal.reason);
+        ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason));
+      });
+    const ja = r.start('scan', waitForAbort, { owner: 'a' });
+    const jb = r.start('scan', waitForAbort, { owner: 'b' });
+    const none = r.start('scan', async () => emptyResult);
+    expect(r.cancel(ja, 'b')).toBe(false);
+    expect(r.cancel(ja, 'a')).toBe(true);
+    await r.cancelAll('b');
+    await Promise.all([r.settled(ja), r.settled(none)]);
+    expect(new Set(a.map((e) => e.jobId))).toEqual(new Set([ja]));
+    expect(new Set(b.map((e) => e.jobId))).toEqual(new Set([jb]));
+    expect(new Set(all.map((e) => e.jobId))).toEqual(new Set([ja, jb, none]));
+    expect([a.at(-1)?.type, b.at(-1)?.type]).toEqual(['cancelled', 'cancelled']);
+  });
 });

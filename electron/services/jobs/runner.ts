@@ -18,28 +18,40 @@ const PROGRESS_INTERVAL_MS = 100;
 
 interface Running {
   kind: JobKind;
+  owner: string | undefined;
   controller: AbortController;
   done: Promise<void>;
 }
 
+interface Listener {
+  fn: (e: JobEvent) => void;
+  owner: string | undefined;
+}
+
 /**
  * Runs jobs: start returns a jobId at once; each job emits started, any number of
- * progress/log/item, then exactly one of succeeded/failed/cancelled.
+ * progress/log/item, then exactly one of succeeded/failed/cancelled. A job may have an owner
+ * (the transport's caller that started it): a listener for that owner hears only its jobs.
  */
 export class JobRunner {
   private readonly jobs = new Map<string, Running>();
-  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private readonly listeners = new Set<Listener>();
 
-  /** Subscribes to every job's events; returns the unsubscribe function. */
-  onEvent(fn: (e: JobEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  /**
+   * Subscribes to job events: with `owner`, only the jobs that owner started (what a transport
+   * sends to one window or page); without, every job (the CLI, tests). Returns the unsubscribe.
+   */
+  onEvent(fn: (e: JobEvent) => void, opts: { owner?: string } = {}): () => void {
+    const l: Listener = { fn, owner: opts.owner };
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
   }
 
-  private emit(e: JobEvent): void {
-    for (const fn of this.listeners) {
+  private emit(e: JobEvent, owner: string | undefined): void {
+    for (const l of this.listeners) {
+      if (l.owner !== undefined && l.owner !== owner) continue;
       try {
-        fn(e);
+        l.fn(e);
       } catch {
         // A broken listener must not break the job or the other listeners.
       }
@@ -49,13 +61,16 @@ export class JobRunner {
   /**
    * Starts a job and returns its id; the body runs on the next tick. `secrets` are the secret
    * values the job was given: none of them leaves in any of its events (read at each event, so a
-   * set may grow while the job runs).
+   * set may grow while the job runs). `jobId` is the caller's name for the job (refused while a
+   * job of that id runs); `owner` who started it.
    */
-  start<K extends JobKind>(kind: K, body: JobBody<K>, opts: { secrets?: Iterable<string> | undefined } = {}): string {
-    const jobId = randomUUID();
+  start<K extends JobKind>(kind: K, body: JobBody<K>, opts: { secrets?: Iterable<string> | undefined; jobId?: string | undefined; owner?: string | undefined } = {}): string {
+    const jobId = opts.jobId ?? randomUUID();
+    if (this.jobs.has(jobId)) throw new BootchainError(appError('INVALID_INPUT', `A job with the id ${jobId} is already running`, { field: 'jobId', hint: 'Name each job with a new id (a fresh UUID).' }));
+    const owner = opts.owner;
     const controller = new AbortController();
     const base = { jobId, kind };
-    const emit = (e: Record<string, unknown>) => this.emit(redactSecrets({ ...base, at: Date.now(), ...e }, opts.secrets ?? []) as unknown as JobEvent);
+    const emit = (e: Record<string, unknown>) => this.emit(redactSecrets({ ...base, at: Date.now(), ...e }, opts.secrets ?? []) as unknown as JobEvent, owner);
     let lastProgress = 0;
     let pending: JobProgress | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -105,21 +120,24 @@ export class JobRunner {
         else finish({ type: 'failed', error });
       }
     })();
-    this.jobs.set(jobId, { kind, controller, done });
+    this.jobs.set(jobId, { kind, owner, controller, done });
     return jobId;
   }
 
-  /** Cancels a running job; false when no such job runs. The cancelled event follows. */
-  cancel(jobId: string): boolean {
+  /**
+   * Cancels a running job; false when no such job runs (or, with `owner`, when another owner
+   * started it). The cancelled event follows.
+   */
+  cancel(jobId: string, owner?: string): boolean {
     const job = this.jobs.get(jobId);
-    if (!job) return false;
+    if (!job || (owner !== undefined && job.owner !== owner)) return false;
     job.controller.abort(new BootchainError(appError('CANCELLED', 'Cancelled by the user')));
     return true;
   }
 
-  /** Cancels every job and waits until each has ended. */
-  async cancelAll(): Promise<void> {
-    const all = [...this.jobs.values()];
+  /** Cancels every job (only `owner`'s when given: a window or page gone) and waits until each has ended. */
+  async cancelAll(owner?: string): Promise<void> {
+    const all = [...this.jobs.values()].filter((j) => owner === undefined || j.owner === owner);
     for (const j of all) j.controller.abort(new BootchainError(appError('CANCELLED', 'Shutting down')));
     await Promise.all(all.map((j) => j.done));
   }

@@ -8,7 +8,7 @@ import { DiagnosticsView, VerifyStep } from '../steps/verify/VerifyStep';
 import { IdentityStep } from '../steps/identity/IdentityStep';
 import { ScanStep } from '../steps/scan/ScanStep';
 import { TargetStep } from '../steps/target/TargetStep';
-import { connectJobEvents, useApp } from '../store/index';
+import { useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
 /** The view of each step. */
@@ -23,7 +23,6 @@ function StepView({ step }: { step: StepDef }) {
 export function App() {
   const state = useApp();
   const [info, setInfo] = useState<AppInfo>();
-  useEffect(() => connectJobEvents(), []);
   useEffect(() => {
     void api()
       .invoke('app:info', {})

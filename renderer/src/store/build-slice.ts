@@ -1,14 +1,12 @@
 import type { StateCreator } from 'zustand';
-import type { BuildJobResult, BuildTargetName, EngineInfo } from '../../../shared/build';
-import type { AppError } from '../../../shared/errors';
-import type { JobEventOf, JobProgress } from '../../../shared/jobs';
+import type { BuildTargetName, EngineInfo } from '../../../shared/build';
 import { api } from '../api/client';
 import type { AppState } from './index';
-import type { JobStatus } from './scan-slice';
+import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
 
 /** Build step: engine, source, targets, options, the running build and its result. */
 export interface BuildSlice {
-  build: {
+  build: JobState<'build'> & {
     engines: EngineInfo[];
     engine: 'auto' | 'podman' | 'docker' | 'local';
     sourceKind: 'release' | 'dir' | 'tarball';
@@ -18,26 +16,20 @@ export interface BuildSlice {
     https: boolean;
     /** The user chose stock iPXE instead of building (no-build path a). */
     noBuild: boolean;
-    jobId?: string | undefined;
-    status: JobStatus;
-    progress?: JobProgress | undefined;
-    log: string[];
-    error?: AppError | undefined;
-    result?: BuildJobResult | undefined;
   };
   setBuild(patch: Partial<Pick<BuildSlice['build'], 'engine' | 'sourceKind' | 'sourcePath' | 'targets' | 'serialConsole' | 'https' | 'noBuild'>>): void;
   loadEngines(): Promise<void>;
   startBuild(): Promise<void>;
   cancelBuild(): Promise<void>;
-  applyBuildEvent(e: JobEventOf<'build'>): void;
   /** Drops the run and its result (what it built is stale); a running build is cancelled. */
   resetBuildRun(): void;
 }
 
 export const createBuildSlice: StateCreator<AppState, [], [], BuildSlice> = (set, get) => {
   const patch = (p: Partial<BuildSlice['build']>) => set((st) => ({ build: { ...st.build, ...p } }));
+  const job: JobSlot<'build', BuildSlice['build']> = { read: () => get().build, write: patch };
   return {
-    build: { engines: [], engine: 'auto', sourceKind: 'release', sourcePath: '', targets: ['bios'], serialConsole: false, https: false, noBuild: false, status: 'idle', log: [] },
+    build: { engines: [], engine: 'auto', sourceKind: 'release', sourcePath: '', targets: ['bios'], serialConsole: false, https: false, noBuild: false, ...idleJob },
     setBuild: (p) => patch(p),
     loadEngines: async () => {
       const r = await api().invoke('build:engines', {});
@@ -46,36 +38,15 @@ export const createBuildSlice: StateCreator<AppState, [], [], BuildSlice> = (set
     startBuild: async () => {
       const b = get().build;
       if (b.status === 'running') return;
-      patch({ status: 'running', error: undefined, result: undefined, log: [], progress: { phase: 'starting' } });
       const source = b.sourceKind === 'release' ? { kind: 'release' as const } : { kind: b.sourceKind, path: b.sourcePath.trim() };
-      const r = await api().invoke('build:start', {
-        project: get().identity.project,
-        ...(b.engine === 'auto' ? {} : { engine: b.engine }),
-        source,
-        targets: b.targets,
-        serialConsole: b.serialConsole,
-        https: b.https,
-      });
-      if (r.ok) patch({ jobId: r.value.jobId });
-      else patch({ status: 'failed', error: r.error, progress: undefined });
+      const input = { project: get().identity.project, ...(b.engine === 'auto' ? {} : { engine: b.engine }), source, targets: b.targets, serialConsole: b.serialConsole, https: b.https };
+      await runJob('build:start', input, job, { progress: { phase: 'starting' } });
     },
-    cancelBuild: async () => {
-      const id = get().build.jobId;
-      if (id) await api().invoke('jobs:cancel', { jobId: id });
-    },
-    applyBuildEvent: (e) => {
-      const b = get().build;
-      if (e.jobId !== b.jobId) return;
-      if (e.type === 'progress') patch({ progress: e.progress });
-      else if (e.type === 'log') patch({ log: [...b.log, e.line].slice(-200) });
-      else if (e.type === 'succeeded') patch({ status: 'succeeded', result: e.result, progress: undefined });
-      else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
-      else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
-    },
+    cancelBuild: () => cancelJob(get().build),
     resetBuildRun: () => {
       if (get().build.status === 'running') void get().cancelBuild();
       // Without the job id, the cancelled job's last events are ignored.
-      patch({ jobId: undefined, status: 'idle', progress: undefined, log: [], error: undefined, result: undefined });
+      patch(idleJob);
     },
   };
 };

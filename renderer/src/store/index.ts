@@ -1,6 +1,4 @@
 import { create } from 'zustand';
-import type { JobEvent } from '../../../shared/jobs';
-import { api } from '../api/client';
 import { createBuildSlice, type BuildSlice } from './build-slice';
 import { createIdentitySlice, type IdentitySlice } from './identity-slice';
 import { createScanSlice, type ScanSlice } from './scan-slice';
@@ -31,18 +29,5 @@ export const useApp = create<AppState>()((...a) => ({
 
 // A change to what a later step was made from drops that step's result (for the app's lifetime).
 invalidateOnChange(useApp);
+// Job events reach the slices through the job bridge (job.ts): each slice names and follows its own jobs.
 
-/** The job bridge: feeds every job event into the slice that owns its kind. Returns unsubscribe. */
-export function connectJobEvents(): () => void {
-  return api().onJobEvent((e: JobEvent) => {
-    const st = useApp.getState();
-    if (e.kind === 'scan') st.applyScanEvent(e);
-    else if (e.kind === 'discover') st.applyDiscoverEvent(e);
-    else if (e.kind === 'probe') st.applyProbeEvent(e);
-    else if (e.kind === 'build') st.applyBuildEvent(e);
-    else if (e.kind === 'upload') st.applyUploadEvent(e);
-    else if (e.kind === 'verify') st.applyVerifyEvent(e);
-    else if (e.kind === 'vmboot') st.applyVmEvent(e);
-    else if (e.kind === 'serve') st.applyServeEvent(e);
-  });
-}

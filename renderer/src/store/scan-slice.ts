@@ -1,16 +1,14 @@
 import type { StateCreator } from 'zustand';
 import { appError, type AppError } from '../../../shared/errors';
 import { parsePorts } from '../../../shared/ipv4';
-import type { JobEventOf, JobProgress } from '../../../shared/jobs';
-import { planScan, type NetInterface, type Portal, type ScanResult } from '../../../shared/scan';
+import { planScan, type NetInterface, type Portal } from '../../../shared/scan';
 import { api } from '../api/client';
 import type { AppState } from './index';
-
-export type JobStatus = 'idle' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
 
 /** Scan step state: what to scan, the running job, the portals found and the user's choice. */
 export interface ScanSlice {
-  scan: {
+  scan: JobState<'scan'> & {
     interfaces: NetInterface[];
     targetsText: string;
     portsText: string;
@@ -18,12 +16,7 @@ export interface ScanSlice {
     concurrency: number;
     confirmLarge: boolean;
     confirmPublic: boolean;
-    jobId?: string | undefined;
-    status: JobStatus;
-    progress?: JobProgress | undefined;
-    error?: AppError | undefined;
     portals: Record<string, Portal>;
-    result?: ScanResult | undefined;
     selected: string[];
     manual: { address: string; port: string; busy: boolean; error?: AppError | undefined };
   };
@@ -38,7 +31,6 @@ export interface ScanSlice {
   toggleSelect(key: string): void;
   setManual(address: string, port: string): void;
   addManualPortal(): Promise<void>;
-  applyScanEvent(e: JobEventOf<'scan'>): void;
   resetScan(): void;
 }
 
@@ -56,7 +48,7 @@ const initial = (): ScanSlice['scan'] => ({
   concurrency: 256,
   confirmLarge: false,
   confirmPublic: false,
-  status: 'idle',
+  ...idleJob,
   portals: {},
   selected: [],
   manual: { address: '', port: '3260', busy: false },
@@ -75,6 +67,18 @@ export function validateScanForm(s: ScanSlice['scan']): { ok: true; ports: numbe
 
 export const createScanSlice: StateCreator<AppState, [], [], ScanSlice> = (set, get) => {
   const patch = (p: Partial<ScanSlice['scan']>) => set((st) => ({ scan: { ...st.scan, ...p } }));
+  /** The scan job: each portal found is an item; the result says which are iSCSI (chosen at once). */
+  const job: JobSlot<'scan', ScanSlice['scan']> = {
+    read: () => get().scan,
+    write: patch,
+    item: (s, p) => ({ portals: { ...s.portals, [portalKey(p)]: p } }),
+    end: (s, e) => {
+      if (e.type !== 'succeeded') return {};
+      const portals = { ...s.portals };
+      for (const p of e.result.portals) portals[portalKey(p)] = p;
+      return { portals, selected: e.result.portals.filter((p) => p.iscsi === true).map(portalKey) };
+    },
+  };
   return {
     scan: initial(),
     setScanField: (key, value) => patch({ [key]: value } as Partial<ScanSlice['scan']>),
@@ -95,23 +99,12 @@ export const createScanSlice: StateCreator<AppState, [], [], ScanSlice> = (set, 
         return;
       }
       // A new scan replaces the portals, so later steps built on the old choice are invalid.
-      patch({ status: 'running', error: undefined, portals: {}, selected: [], result: undefined, progress: { phase: 'starting' } });
+      patch({ portals: {}, selected: [] });
       get().invalidateAfter('scan');
-      const r = await api().invoke('scan:start', {
-        targets: v.targets,
-        ports: v.ports,
-        timeoutMs: s.timeoutMs,
-        concurrency: s.concurrency,
-        confirmLarge: s.confirmLarge,
-        confirmPublic: s.confirmPublic,
-      });
-      if (r.ok) patch({ jobId: r.value.jobId });
-      else patch({ status: 'failed', error: r.error, progress: undefined });
+      const input = { targets: v.targets, ports: v.ports, timeoutMs: s.timeoutMs, concurrency: s.concurrency, confirmLarge: s.confirmLarge, confirmPublic: s.confirmPublic };
+      await runJob('scan:start', input, job, { progress: { phase: 'starting' } });
     },
-    cancelScan: async () => {
-      const id = get().scan.jobId;
-      if (id) await api().invoke('jobs:cancel', { jobId: id });
-    },
+    cancelScan: () => cancelJob(get().scan),
     toggleSelect: (key) => {
       const sel = get().scan.selected;
       patch({ selected: sel.includes(key) ? sel.filter((k) => k !== key) : [...sel, key] });
@@ -142,33 +135,6 @@ export const createScanSlice: StateCreator<AppState, [], [], ScanSlice> = (set, 
           manual: { address: '', port: '3260', busy: false },
         });
       } else patch({ manual: { ...cur.manual, busy: false, error: r.error } });
-    },
-    applyScanEvent: (e) => {
-      const s = get().scan;
-      if (e.jobId !== s.jobId) return;
-      switch (e.type) {
-        case 'progress':
-          patch({ progress: e.progress });
-          break;
-        case 'item':
-          patch({ portals: { ...s.portals, [portalKey(e.item)]: e.item } });
-          break;
-        case 'succeeded': {
-          const portals = { ...s.portals };
-          for (const p of e.result.portals) portals[portalKey(p)] = p;
-          const selected = e.result.portals.filter((p) => p.iscsi === true).map(portalKey);
-          patch({ status: 'succeeded', result: e.result, portals, selected, progress: undefined });
-          break;
-        }
-        case 'failed':
-          patch({ status: 'failed', error: e.error, progress: undefined });
-          break;
-        case 'cancelled':
-          patch({ status: 'cancelled', progress: undefined });
-          break;
-        default:
-          break;
-      }
     },
     resetScan: () => set({ scan: initial() }),
   };

@@ -4,15 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BuildJobResult } from '../../../shared/build';
-import type { Channel } from '../../../shared/channels';
-import type { JobEvent, JobKinds } from '../../../shared/jobs';
-import type { Result } from '../../../shared/result';
+import type { JobKind, JobKinds } from '../../../shared/jobs';
+import { ok } from '../../../shared/result';
+import { JOB_CHANNELS } from '../../../shared/contract';
 import type { UploadResult } from '../../../shared/upload';
 import { CHAIN_LINKS, type VerifyResult } from '../../../shared/verify';
 import type { VmBootResult } from '../../../shared/vm';
 import { generateFromRaw } from '../../../shared/gen/artifacts';
-import { createHandlers, dispatch } from '../../../electron/services/api/handlers';
-import { JobRunner } from '../../../electron/services/jobs/runner';
+import type { JobBody, JobRunner } from '../../../electron/services/jobs/runner';
+import { inProcessApi } from '../../test/in-process-api';
 import { setApi } from '../api/client';
 import { App } from '../app/App';
 import { useApp } from './index';
@@ -63,12 +63,21 @@ const verified: VerifyResult = {
 const vmBooted: VmBootResult = { ended: 'marker', reached: 'booted', stages: [], console: 'BOOTCHAIN-LUN-BOOTED', durationMs: 9_000 };
 
 let runner: JobRunner;
+/** The body the next job a slice starts runs instead of the real one (which would reach the LAN). */
+let stand: { kind: JobKind; body: JobBody<never> } | undefined;
+
+/** The step's own start action, run with `body` as its job's body; answers the job's id (the window's name for it). */
+async function start<K extends 'build' | 'upload' | 'verify' | 'vmboot'>(kind: K, body: JobBody<K>): Promise<string> {
+  stand = { kind, body: body as JobBody<never> };
+  const actions = { build: () => state().startBuild(), upload: () => state().startUpload(false), verify: () => state().startVerify(), vmboot: () => state().startVm() };
+  await act(() => actions[kind]());
+  const slice = (kind === 'vmboot' ? 'vm' : kind) as 'build' | 'upload' | 'verify' | 'vm';
+  return state()[slice].jobId!;
+}
 
 /** Ends a job of `kind` with `result` through the runner and the job bridge, as a real run would. */
 async function finish<K extends 'build' | 'upload' | 'verify' | 'vmboot'>(kind: K, result: JobKinds[K]['result']): Promise<void> {
-  const id = runner.start(kind, async () => result);
-  const slice = (kind === 'vmboot' ? 'vm' : kind) as 'build' | 'upload' | 'verify' | 'vm';
-  act(() => useApp.setState((s) => ({ [slice]: { ...s[slice], jobId: id, status: 'running', ...(kind === 'upload' ? { mode: 'upload' } : {}) } }) as never));
+  const id = await start(kind, async () => result);
   await act(() => runner.settled(id));
 }
 
@@ -90,12 +99,18 @@ const state = () => useApp.getState();
 const kept = { build: () => expect(state().build.result).toBe(built), upload: () => expect(state().upload.result).toBe(uploaded), verify: () => expect(state().verify.result).toBe(verified) };
 
 beforeEach(() => {
-  runner = new JobRunner();
-  const handlers = createHandlers(runner, 'harness', { dataDir: mkdtempSync(path.join(os.tmpdir(), 'bc-dom-stale-')) });
+  const api = inProcessApi({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'bc-dom-stale-')) });
+  runner = api.runner;
+  // A job the test stands in for starts on the real runner, named as the window named it.
   setApi({
-    transport: 'harness',
-    invoke: (channel: Channel, input: unknown) => dispatch(handlers, channel, input, { id: 'dom' }) as Promise<Result<never>>,
-    onJobEvent: (fn: (e: JobEvent) => void) => runner.onEvent(fn),
+    ...api,
+    invoke: (channel, input, envelope) => {
+      const s = stand;
+      if (!s || !(channel in JOB_CHANNELS)) return api.invoke(channel, input, envelope);
+      stand = undefined;
+      const jobId = runner.start(s.kind, s.body, { jobId: envelope?.jobId, owner: 'dom' });
+      return Promise.resolve(ok({ jobId, kind: s.kind }) as never);
+    },
   });
   render(<App />);
 });
@@ -160,8 +175,7 @@ describe('changing an earlier choice drops the results it makes stale', () => {
     await allDone();
     let release!: () => void;
     const gate = new Promise<UploadResult>((resolve) => (release = () => resolve(uploaded)));
-    const id = runner.start('upload', () => gate);
-    act(() => useApp.setState((s) => ({ upload: { ...s.upload, jobId: id, status: 'running', mode: 'upload' } })));
+    const id = await start('upload', () => gate);
     type('ws-target', 'iqn.2004-04.com.qnap:ts-453be:iscsi.gentoo2.d8b6f1');
     release();
     await act(() => runner.settled(id));

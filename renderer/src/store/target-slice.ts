@@ -1,10 +1,8 @@
 import type { StateCreator } from 'zustand';
 import { appError, type AppError } from '../../../shared/errors';
-import { DISCOVERY_INITIATOR, type DiscoverJobResult, type ProbeResult } from '../../../shared/iscsi';
-import type { JobEventOf, JobProgress } from '../../../shared/jobs';
-import { api } from '../api/client';
+import { DISCOVERY_INITIATOR, type TargetProbe } from '../../../shared/iscsi';
 import type { AppState } from './index';
-import type { JobStatus } from './scan-slice';
+import { idleJob, runJob, type JobSlot, type JobState } from './job';
 
 /** CHAP form state (secrets stay in memory only). */
 export interface ChapForm {
@@ -16,13 +14,11 @@ export interface ChapForm {
   mutualSecret: string;
 }
 
-/** Probe state of one target. */
-export interface ProbeState {
-  jobId?: string | undefined;
-  status: JobStatus;
-  result?: ProbeResult | undefined;
-  error?: AppError | undefined;
-}
+/**
+ * Probe state of one target: from the discover job's probe of it, or (`jobId` set) from the
+ * probe the user asked for again.
+ */
+export type ProbeState = JobState<'probe'>;
 
 /** The choice the later steps build on. */
 export interface ChosenTarget {
@@ -39,7 +35,8 @@ export interface TargetSlice {
     initiatorName: string;
     discoveryChap: ChapForm;
     targetChap: ChapForm;
-    discover: { jobId?: string | undefined; status: JobStatus; progress?: JobProgress | undefined; error?: AppError | undefined; result?: DiscoverJobResult | undefined };
+    /** Discovery, then a probe of each target found (the job's items); `result` holds the targets once found. */
+    discover: JobState<'discover'>;
     probes: Record<string, ProbeState>;
     chosen?: ChosenTarget | undefined;
     /** A target whose disk is not empty, waiting for the user's confirmation. */
@@ -51,8 +48,6 @@ export interface TargetSlice {
   probe(target: string): Promise<void>;
   chooseTarget(target: string): void;
   confirmChoice(yes: boolean): void;
-  applyDiscoverEvent(e: JobEventOf<'discover'>): void;
-  applyProbeEvent(e: JobEventOf<'probe'>): void;
   resetTarget(): void;
 }
 
@@ -62,7 +57,7 @@ const initial = (): TargetSlice['target'] => ({
   initiatorName: DISCOVERY_INITIATOR,
   discoveryChap: emptyChap(),
   targetChap: emptyChap(),
-  discover: { status: 'idle' },
+  discover: { ...idleJob },
   probes: {},
 });
 
@@ -79,12 +74,9 @@ export function chapInput(f: ChapForm): { ok: true; value?: { username: string; 
   return { ok: true, value };
 }
 
-/** Probes at once after discovery (each is one short login). */
-const PROBE_CONCURRENCY = 4;
-
 export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (set, get) => {
   const patch = (p: Partial<TargetSlice['target']>) => set((st) => ({ target: { ...st.target, ...p } }));
-  const setProbe = (name: string, p: ProbeState) => set((st) => ({ target: { ...st.target, probes: { ...st.target.probes, [name]: p } } }));
+  const patchProbes = (p: Record<string, ProbeState>) => set((st) => ({ target: { ...st.target, probes: { ...st.target.probes, ...p } } }));
   /** Portals the scan step chose (only iSCSI ones). */
   const portals = () =>
     get()
@@ -95,8 +87,6 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
     const t = get().target.discover.result?.targets.find((x) => x.name === name);
     return t?.portals[0];
   };
-  const waiters = new Map<string, () => void>();
-  const earlyEnds = new Map<string, JobEventOf<'probe'>>();
   const setChosen = (name: string) => {
     const p = get().target.probes[name]?.result;
     const lun = p?.luns.find((l) => l.lun === p.bootLun);
@@ -104,21 +94,40 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
     patch({ chosen: { target: name, portal: p.portal, lun: lun.lun, sizeBytes: lun.sizeBytes, summary: lun.layout?.summary ?? lun.deviceTypeName } });
     get().invalidateAfter('target');
   };
-  /** Targets waiting for a probe, run a few at a time. */
-  let queue: string[] = [];
-  let running = 0;
-  const pump = () => {
-    while (running < PROBE_CONCURRENCY && queue.length > 0) {
-      const name = queue.shift()!;
-      running++;
-      void get()
-        .probe(name)
-        .finally(() => {
-          running--;
-          pump();
-        });
-    }
+  /** Each target's probe as the discover job reports it; one the user probes again is theirs. */
+  const probesFrom = (list: TargetProbe[]): Record<string, ProbeState> => {
+    const own = get().target.probes;
+    return Object.fromEntries(list.filter((p) => own[p.target]?.jobId === undefined).map((p) => [p.target, { ...idleJob, status: p.status, result: p.result, error: p.error }]));
   };
+  /** Target CHAP that cannot be sent: every target's probe says what to fill in. */
+  let probeRefusal: AppError | undefined;
+  /** The discover job: the targets found are shown at once, then each probe as it goes. */
+  const discoverJob: JobSlot<'discover', TargetSlice['target']['discover']> = {
+    read: () => get().target.discover,
+    write: (p) => patch({ discover: { ...get().target.discover, ...p } }),
+    item: (_d, item) => {
+      if (item.kind === 'probe') patchProbes(probesFrom([item]));
+      if (item.kind !== 'discovered') return {};
+      const { kind: _, ...found } = item;
+      return { result: found };
+    },
+    end: (_d, e) => {
+      if (e.type === 'succeeded') {
+        const refused = probeRefusal;
+        patchProbes(refused ? Object.fromEntries(e.result.targets.map((t) => [t.name, { ...idleJob, status: 'failed' as const, error: refused }])) : probesFrom(e.result.probes ?? []));
+      } else {
+        // Probes the job did not finish end with it.
+        const probes = get().target.probes;
+        patchProbes(Object.fromEntries(Object.entries(probes).filter(([, p]) => p.jobId === undefined && p.status === 'running').map(([n, p]) => [n, { ...p, status: 'cancelled' as const }])));
+      }
+      return {};
+    },
+  };
+  /** The probe the user asked for again, for one target. */
+  const probeJob = (name: string): JobSlot<'probe', ProbeState> => ({
+    read: () => get().target.probes[name] ?? { ...idleJob },
+    write: (p) => patchProbes({ [name]: { ...(get().target.probes[name] ?? idleJob), ...p } }),
+  });
   return {
     target: initial(),
     setInitiatorName: (v) => patch({ initiatorName: v }),
@@ -127,40 +136,32 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
       const t = get().target;
       if (t.discover.status === 'running') return;
       const chap = chapInput(t.discoveryChap);
-      if (!chap.ok) return patch({ discover: { status: 'failed', error: chap.error } });
+      if (!chap.ok) return patch({ discover: { ...idleJob, status: 'failed', error: chap.error } });
       const ps = portals();
-      if (ps.length === 0) return patch({ discover: { status: 'failed', error: appError('INVALID_INPUT', 'No iSCSI portal chosen', { hint: 'Go back to Scan and tick at least one iSCSI portal.' }) } });
-      queue = [];
-      patch({ discover: { status: 'running', progress: { phase: 'discover', done: 0, total: ps.length } }, probes: {}, chosen: undefined, confirm: undefined });
-      const r = await api().invoke('iscsi:discover', { portals: ps, initiatorName: t.initiatorName.trim(), ...(chap.value ? { chap: chap.value } : {}) });
-      if (r.ok) patch({ discover: { ...get().target.discover, jobId: r.value.jobId } });
-      else patch({ discover: { status: 'failed', error: r.error } });
+      if (ps.length === 0) return patch({ discover: { ...idleJob, status: 'failed', error: appError('INVALID_INPUT', 'No iSCSI portal chosen', { hint: 'Go back to Scan and tick at least one iSCSI portal.' }) } });
+      // The job probes each target it finds; target CHAP that cannot be sent fails each probe here.
+      const tchap = chapInput(t.targetChap);
+      probeRefusal = tchap.ok ? undefined : tchap.error;
+      const probe = tchap.ok ? { probe: tchap.value ? { chap: tchap.value } : {} } : {};
+      patch({ discover: { ...idleJob }, probes: {}, chosen: undefined, confirm: undefined });
+      await runJob('iscsi:discover', { portals: ps, initiatorName: t.initiatorName.trim(), ...(chap.value ? { chap: chap.value } : {}), ...probe }, discoverJob, { progress: { phase: 'discover', done: 0, total: ps.length } });
     },
     probe: async (name) => {
       const t = get().target;
       const portal = portalOf(name);
       if (!portal) return;
       const chap = chapInput(t.targetChap);
-      if (!chap.ok) return setProbe(name, { status: 'failed', error: chap.error });
+      if (!chap.ok) return patchProbes({ [name]: { ...idleJob, status: 'failed', error: chap.error } });
       const dchap = chapInput(t.discoveryChap);
-      setProbe(name, { status: 'running' });
-      const r = await api().invoke('iscsi:probe', {
+      const input = {
         address: portal.address,
         port: portal.port,
         target: name,
         initiatorName: t.initiatorName.trim(),
         ...(chap.value ? { chap: chap.value } : {}),
         ...(dchap.ok && dchap.value ? { discoveryChap: dchap.value } : {}),
-      });
-      if (!r.ok) return setProbe(name, { status: 'failed', error: r.error });
-      const jobId = r.value.jobId;
-      setProbe(name, { status: 'running', jobId });
-      // A terminal event may have come before the reply that named the job.
-      const early = earlyEnds.get(jobId);
-      earlyEnds.delete(jobId);
-      if (early) return get().applyProbeEvent(early);
-      // Resolve when the job ends, so the probe queue moves on.
-      await new Promise<void>((resolve) => waiters.set(jobId, resolve));
+      };
+      await runJob('iscsi:probe', input, probeJob(name));
     },
     chooseTarget: (name) => {
       const p = get().target.probes[name]?.result;
@@ -175,34 +176,6 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
       patch({ confirm: undefined });
       if (name && yes) setChosen(name);
     },
-    applyDiscoverEvent: (e) => {
-      const d = get().target.discover;
-      if (e.jobId !== d.jobId) return;
-      if (e.type === 'progress') patch({ discover: { ...d, progress: e.progress } });
-      else if (e.type === 'succeeded') {
-        patch({ discover: { jobId: d.jobId, status: 'succeeded', result: e.result } });
-        queue = e.result.targets.map((t) => t.name);
-        pump();
-      } else if (e.type === 'failed') patch({ discover: { jobId: d.jobId, status: 'failed', error: e.error } });
-      else if (e.type === 'cancelled') patch({ discover: { jobId: d.jobId, status: 'cancelled' } });
-    },
-    applyProbeEvent: (e) => {
-      if (e.type !== 'succeeded' && e.type !== 'failed' && e.type !== 'cancelled') return;
-      const probes = get().target.probes;
-      const name = Object.keys(probes).find((n) => probes[n]?.jobId === e.jobId);
-      if (!name) {
-        earlyEnds.set(e.jobId, e);
-        return;
-      }
-      if (e.type === 'succeeded') setProbe(name, { jobId: e.jobId, status: 'succeeded', result: e.result });
-      else if (e.type === 'failed') setProbe(name, { jobId: e.jobId, status: 'failed', error: e.error });
-      else setProbe(name, { jobId: e.jobId, status: 'cancelled' });
-      waiters.get(e.jobId)?.();
-      waiters.delete(e.jobId);
-    },
-    resetTarget: () => {
-      queue = [];
-      set({ target: initial() });
-    },
+    resetTarget: () => set({ target: initial() }),
   };
 };

@@ -1,11 +1,9 @@
 import type { StateCreator } from 'zustand';
-import type { AppError } from '../../../shared/errors';
-import type { JobEventOf, JobProgress } from '../../../shared/jobs';
 import type { BackupSetInfo, HostKeyStatus, RollbackResult, UploadedFile, UploadResult, UploadTargetInput } from '../../../shared/upload';
 import { api } from '../api/client';
 import { sshKey } from '../../../shared/secrets';
 import type { AppState } from './index';
-import type { JobStatus } from './scan-slice';
+import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
 
 /** The server form; secrets live here in memory only (never saved with the project). */
 export interface UploadServer {
@@ -23,19 +21,14 @@ export interface UploadServer {
 
 /** Upload step: server, host key, plan (dry run), the upload, its result, rollback. */
 export interface UploadSlice {
-  upload: {
+  /** The job (`result`: the upload's; a dry run's goes to `plan`) beside the server and its state. */
+  upload: JobState<'upload'> & {
     server: UploadServer;
     hostKey?: HostKeyStatus | undefined;
     checking: boolean;
-    /** The job running now: a dry run (plan) or the upload. */
-    jobId?: string | undefined;
+    /** What the job running now is: a dry run (plan) or the upload. */
     mode?: 'plan' | 'upload' | undefined;
-    status: JobStatus;
-    progress?: JobProgress | undefined;
-    log: string[];
-    error?: AppError | undefined;
     plan?: UploadResult | undefined;
-    result?: UploadResult | undefined;
     files: UploadedFile[];
     backups: BackupSetInfo[];
     rolledBack?: RollbackResult | undefined;
@@ -47,7 +40,6 @@ export interface UploadSlice {
   startUpload(dryRun: boolean): Promise<void>;
   cancelUpload(): Promise<void>;
   rollbackUpload(): Promise<void>;
-  applyUploadEvent(e: JobEventOf<'upload'>): void;
   /** Drops the plan, the upload and its result (the files changed since); a running one is cancelled. */
   resetUploadRun(): void;
 }
@@ -84,12 +76,26 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
       root: s.root || nas?.tftpRoot || '/srv/tftp',
     };
   };
+  /** The upload job: each file sent is an item; a dry run's result is the plan, not an upload. */
+  const job: JobSlot<'upload', UploadSlice['upload']> = {
+    read: () => get().upload,
+    write: patch,
+    item: (u, f) => ({ files: [...u.files, f] }),
+    end: (u, e) => {
+      if (e.type !== 'succeeded') return {};
+      if (e.result.dryRun) return { status: 'idle', plan: e.result, result: u.result };
+      // The login worked: hand its password or passphrase to the vault (remembered if asked).
+      const key = loginSecretKey(u.server);
+      const value = u.server.auth === 'password' ? u.server.password : u.server.passphrase;
+      if (key && value) void get().keepSecrets({ [key]: value });
+      return { plan: undefined };
+    },
+  };
   return {
     upload: {
       server: { kind: 'ssh', host: '', port: '', user: '', root: '', auth: 'key', keyPath: '', passphrase: '', password: '', folder: '' },
       checking: false,
-      status: 'idle',
-      log: [],
+      ...idleJob,
       files: [],
       backups: [],
     },
@@ -126,22 +132,18 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
       const u = get().upload;
       if (u.status === 'running') return;
       const outDir = get().build.result?.outDir;
-      patch({ status: 'running', mode: dryRun ? 'plan' : 'upload', error: undefined, log: [], files: [], progress: { phase: 'starting' }, ...(dryRun ? { plan: undefined } : { result: undefined, rolledBack: undefined }) });
-      const r = await api().invoke('upload:start', {
+      const input = {
         project: get().identity.project,
         secrets: get().identity.secrets,
         target: uploadTarget(u.server),
         dryRun,
         ...(outDir ? { buildDir: outDir } : {}),
         ...(!dryRun && u.plan ? { planId: u.plan.planId } : {}),
-      });
-      if (r.ok) patch({ jobId: r.value.jobId });
-      else patch({ status: 'failed', error: r.error, progress: undefined });
+      };
+      // A dry run keeps the last upload's result (and its rollback) in view; an upload drops both.
+      await runJob('upload:start', input, job, { mode: dryRun ? 'plan' : 'upload', files: [], progress: { phase: 'starting' }, ...(dryRun ? { plan: undefined, result: u.result } : { rolledBack: undefined }) });
     },
-    cancelUpload: async () => {
-      const id = get().upload.jobId;
-      if (id) await api().invoke('jobs:cancel', { jobId: id });
-    },
+    cancelUpload: () => cancelJob(get().upload),
     rollbackUpload: async () => {
       const u = get().upload;
       const id = u.result?.backup;
@@ -149,26 +151,10 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
       if (!r.ok) return patch({ error: r.error });
       patch({ rolledBack: r.value, result: undefined, plan: undefined, status: 'idle' });
     },
-    applyUploadEvent: (e) => {
-      const u = get().upload;
-      if (e.jobId !== u.jobId) return;
-      if (e.type === 'progress') patch({ progress: e.progress });
-      else if (e.type === 'log') patch({ log: [...u.log, e.line].slice(-200) });
-      else if (e.type === 'item') patch({ files: [...u.files, e.item] });
-      else if (e.type === 'succeeded') {
-        patch(e.result.dryRun ? { status: 'idle', plan: e.result, progress: undefined } : { status: 'succeeded', result: e.result, plan: undefined, progress: undefined });
-        // The login worked: hand its password or passphrase to the vault (remembered if asked).
-        const key = loginSecretKey(u.server);
-        const value = u.server.auth === 'password' ? u.server.password : u.server.passphrase;
-        if (!e.result.dryRun && key && value) void get().keepSecrets({ [key]: value });
-      }
-      else if (e.type === 'failed') patch({ status: 'failed', error: e.error, progress: undefined });
-      else if (e.type === 'cancelled') patch({ status: 'cancelled', progress: undefined });
-    },
     resetUploadRun: () => {
       if (get().upload.status === 'running') void get().cancelUpload();
       // The server, its host key and its backup sets stay: they do not depend on the files.
-      patch({ jobId: undefined, mode: undefined, status: 'idle', progress: undefined, log: [], error: undefined, plan: undefined, result: undefined, files: [], rolledBack: undefined });
+      patch({ ...idleJob, mode: undefined, plan: undefined, files: [], rolledBack: undefined });
     },
   };
 };

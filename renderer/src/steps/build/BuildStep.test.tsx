@@ -3,24 +3,18 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Channel } from '../../../../shared/channels';
-import type { JobEvent } from '../../../../shared/jobs';
-import type { Result } from '../../../../shared/result';
 import { SAMPLE_SECRETS, sampleProject } from '../../../../shared/gen/fixtures';
-import { createHandlers, dispatch } from '../../../../electron/services/api/handlers';
-import { JobRunner } from '../../../../electron/services/jobs/runner';
 import { standInTree } from '../../../../e2e/support/standin';
+import { inProcessApi } from '../../../test/in-process-api';
 import { setApi } from '../../api/client';
-import { connectJobEvents, useApp } from '../../store/index';
+import { useApp } from '../../store/index';
 import { App } from '../../app/App';
 
 // The Build step on the real handlers and a real make run over a STAND-IN iPXE tree (iPXE's own
 // source cannot be had on CI machines). A tree that links the binary without the script — as an
 // iPXE whose EMBED handling changed would — builds fine but fails the read-back: the step says
 // so and what to do, and Next says why it stays closed.
-let off: (() => void) | undefined;
 afterEach(() => {
-  off?.();
   cleanup();
   useApp.getState().resetBuildRun();
   useApp.setState({ wizard: { current: 'scan' } });
@@ -34,14 +28,7 @@ async function build(tree: string): Promise<void> {
 
 describe('Build step: a read-back that fails is never silent', () => {
   it('shows what it means and what to do, and Next says why it is closed; a good build clears it', async () => {
-    const runner = new JobRunner();
-    const handlers = createHandlers(runner, 'harness', { dataDir: mkdtempSync(path.join(os.tmpdir(), 'bc-dom-build-')) });
-    setApi({
-      transport: 'harness',
-      invoke: (channel: Channel, input: unknown) => dispatch(handlers, channel, input, { id: 'dom' }) as Promise<Result<never>>,
-      onJobEvent: (fn: (e: JobEvent) => void) => runner.onEvent(fn),
-    });
-    off = connectJobEvents();
+    setApi(inProcessApi({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'bc-dom-build-')) }));
     act(() => useApp.setState((s) => ({ identity: { ...s.identity, project: sampleProject(), secrets: { ...SAMPLE_SECRETS } }, wizard: { current: 'build' } })));
     render(<App />);
 

@@ -59,7 +59,7 @@ export function TargetStep() {
         <ChapFields title="Targets need CHAP" value={t.targetChap} onChange={(p) => setChap('targetChap', p)} testId="target-chap" />
         <div className="actions">
           <button type="submit" className="primary" disabled={running || portals.length === 0} data-testid="discover-start">
-            {running ? 'Discovering…' : t.discover.result ? 'Discover again' : 'Discover targets'}
+            {running ? (t.discover.result ? 'Checking the disks…' : 'Discovering…') : t.discover.result ? 'Discover again' : 'Discover targets'}
           </button>
         </div>
       </form>
