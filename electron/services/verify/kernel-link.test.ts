@@ -72,6 +72,21 @@ describe('identity check alone', () => {
     expect(id.evidence[1]).toBe('iPXE (per-MAC script): iqn.2026-11.test.bootchain:old-name');
   });
 
+  it('a kernel command line naming the IQN in other letter case is the same initiator (RFC 3722 compares case-folded)', () => {
+    // As typed from a NAS's ACL page in capitals (Synology shows host names as the user gave them).
+    const upper = WS1_IQN.replace('ws1', 'WS1');
+    const w = walkFor('ws1', { kernelCmdline: `iscsi_initiatorname=${upper} iscsi_target=iqn.2026-11.test.bootchain.lab:ws1 iscsi_address=10.77.0.20 ip=dhcp` });
+    w.set('station', 'pass', 'boots', stationPass(WS1_IQN));
+    w.set('target', 'pass', 'logged in', []);
+    kernelLink(w);
+    expect(identityCheck(w).status).toBe('pass');
+    // Another name is still another initiator.
+    const other = walkFor('ws1', { kernelCmdline: `iscsi_initiatorname=${WS1_IQN}x iscsi_target=iqn.x iscsi_address=10.77.0.20 ip=dhcp` });
+    other.set('station', 'pass', 'boots', stationPass(WS1_IQN));
+    kernelLink(other);
+    expect(identityCheck(other).status).toBe('fail');
+  });
+
   it('the same IQN everywhere but a refused login warns, pointing at the target link', () => {
     const w = walkFor('ws1');
     w.set('station', 'pass', 'boots', stationPass(WS1_IQN));

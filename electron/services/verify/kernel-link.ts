@@ -4,6 +4,7 @@
  * the project, the per-MAC script, the kernel parameters and the NAS's answer.
  */
 import { checkKernelParams, kernelParams } from '../../../shared/gen/kernel';
+import { sameIqn } from '../../../shared/model/iqn';
 import type { IdentityCheck } from '../../../shared/verify';
 import { errText, type Walk } from './walk';
 
@@ -45,7 +46,8 @@ export function identityCheck(walk: Walk): IdentityCheck {
   const ipxeIqn = st?.evidence.find((e) => e.startsWith('initiator-iqn '))?.slice('initiator-iqn '.length);
   const ev = [`project: ${w.initiatorIqn}`, `iPXE (per-MAC script): ${ipxeIqn ?? 'not reached'}`, `kernel: ${kernelIqn ?? 'not named'}`, `NAS ACL: ${links.get('target')?.status === 'pass' ? 'accepted this initiator' : links.get('target')?.status === 'fail' ? 'refused or not reached' : 'not checked'}`, `CHAP: ${w.chap ? `user ${w.chap.username}` : 'none'}`];
   const names = [w.initiatorIqn, ipxeIqn, kernelIqn].filter((x): x is string => x !== undefined && !x.startsWith('(') && x !== 'not reached');
-  if (new Set(names).size > 1) return { status: 'fail', summary: 'The initiator IQN is not the same everywhere', evidence: ev, fix: 'Upload the generated per-MAC script and use the generated kernel parameters: all three must name the same IQN, the one the NAS ACL allows.' };
+  // Initiator names compare the RFC 3722 way (case-folded), as the NAS compares them.
+  if (names.some((n) => !sameIqn(n, names[0]!))) return { status: 'fail', summary: 'The initiator IQN is not the same everywhere', evidence: ev, fix: 'Upload the generated per-MAC script and use the generated kernel parameters: all three must name the same IQN, the one the NAS ACL allows.' };
   if (links.get('target')?.status === 'fail') return { status: 'warn', summary: 'Same IQN in iPXE and kernel; the NAS did not accept the login (see Target)', evidence: ev };
   return { status: ipxeIqn ? 'pass' : 'skip', summary: ipxeIqn ? `${w.initiatorIqn} in iPXE, the kernel parameters and the NAS login` : 'The per-MAC script was not reached', evidence: ev };
 }

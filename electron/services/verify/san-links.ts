@@ -70,7 +70,7 @@ export async function targetLink(walk: Walk): Promise<boolean> {
   try {
     const pr = await probeTarget({ host: u.server, port, initiatorName: initiator ?? 'iqn.2010-04.org.ipxe:bootchain-verify', targetName: u.target, chap, timeoutMs: 5000, ...(walk.o.signal ? { signal: walk.o.signal } : {}) });
     const lun = pr.luns.find((l) => l.lun === u.lun);
-    const ev = [`login as ${pr.initiator}${chap ? ` with CHAP user ${chap.username}${chap.mutual ? ' (mutual)' : ''}` : ''}: accepted`, ...pr.luns.map((l) => `LUN ${l.lun}: ${l.deviceTypeName}${l.sizeBytes ? `, ${(l.sizeBytes / (1 << 20)).toFixed(0)} MiB` : ''}${l.layout ? `, ${l.layout.summary}` : ''}`)];
+    const ev = [`login as ${pr.initiator}${chap ? ` with CHAP user ${chap.username}${chap.mutual ? ' (mutual)' : ''}` : ''}: accepted`, ...pr.luns.map((l) => `LUN ${l.lun}: ${l.deviceTypeName}${l.sizeBytes ? `, ${formatBytes(l.sizeBytes)}` : ''}${l.layout ? `, ${l.layout.summary}` : ''}`)];
     if (!lun) {
       walk.set('target', 'fail', `Target ${u.target} has no LUN ${u.lun}`, ev, `Use LUN ${pr.bootLun ?? 1} in the project (the disk${pr.bootLun !== undefined ? ` is LUN ${pr.bootLun}` : ''}).`);
       walk.skipRest('bootsector', 'not reached');
