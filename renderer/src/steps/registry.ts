@@ -17,6 +17,9 @@ export interface StepDef {
   blockedWhy?(state: AppState): string | undefined;
 }
 
+/** A dry run found every file already on the server, byte for byte. */
+const serverHoldsAll = (plan: AppState['upload']['plan']): boolean => !!plan && plan.dryRun && plan.plan.add.length === 0 && plan.plan.change.length === 0 && plan.plan.same.length > 0;
+
 /** The built files whose embedded script could not be read back. */
 export const unverifiedArtifacts = (b: AppState['build']): string[] => (b.result?.artifacts ?? []).filter((a) => !a.embeddedVerified).map((a) => a.file);
 
@@ -61,7 +64,15 @@ export const STEPS: StepDef[] = [
     title: 'Upload',
     kind: 'wizard',
     summary: 'Copy the boot files to the NAS over SSH/SFTP',
-    isComplete: (s) => (s.upload.status === 'succeeded' && s.upload.result?.tftp?.ok !== false) || s.serve.running,
+    // Done when the files are up (and TFTP serves them), when this computer serves them, or when
+    // the plan finds the server already holding exactly these files (nothing left to upload).
+    isComplete: (s) => (s.upload.status === 'succeeded' && s.upload.result?.tftp?.ok !== false) || s.serve.running || serverHoldsAll(s.upload.plan),
+    blockedWhy: (s) =>
+      s.upload.status === 'running'
+        ? 'The upload is still running.'
+        : s.upload.result?.tftp?.ok === false
+          ? 'The files are on the server, but its TFTP service does not serve them: see the TFTP check above.'
+          : 'Upload the boot files to the NAS (connect, check the plan, then Upload), or serve them from this computer.',
   },
   {
     id: 'verify',
