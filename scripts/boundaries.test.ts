@@ -52,6 +52,23 @@ describe('import boundaries', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the VM boot, Serve and verify take the boot files from bootfiles/, not from upload/', () => {
+    const bad = ['electron/services/vm', 'electron/services/bootserver', 'electron/services/verify']
+      .flatMap((d) => files(d))
+      .flatMap((f) => imports(f).filter((s) => resolveFrom(f, s).startsWith('electron/services/upload/')).map((s) => `${f}: ${s}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('the CLI starts no job of its own: it reaches the services through the handlers', () => {
+    // What a verb may use besides the contract: the serve verb's server (it serves a folder as it
+    // is), its guard and interface lookup, the key-file sniff before a passphrase prompt.
+    const allowed = ['api/handlers', 'jobs/runner', 'workspace/workspace', 'errors', 'privileges/privileges', 'bootserver/server', 'bootserver/job', 'net/guard', 'net/interfaces', 'upload/keyfile'].map((m) => `electron/services/${m}`);
+    const bad = files('electron/cli')
+      .filter((f) => !/\.test\.ts$/.test(f))
+      .flatMap((f) => imports(f).filter((s) => resolveFrom(f, s).startsWith('electron/services/') && !allowed.includes(resolveFrom(f, s))).map((s) => `${f}: ${s}`));
+    expect(bad).toEqual([]);
+  });
+
   it('electron never imports renderer', () => {
     const bad = files('electron').flatMap((f) => imports(f).filter((s) => resolveFrom(f, s).startsWith('renderer/')).map((s) => `${f}: ${s}`));
     expect(bad).toEqual([]);

@@ -42,7 +42,6 @@ export const ServeStartInput = z
   .object({
     project: z.unknown(),
     secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
-    buildDir: absPath.optional(),
     address: z.string().refine(isIPv4, { message: 'an IPv4 address of this computer' }),
     tftpPort: z.number().int().min(1).max(65535).default(69),
     httpPort: z.number().int().min(0).max(65535).default(8080),

@@ -50,7 +50,6 @@ export const BuildStartInput = z
     targets: z.array(z.enum(['bios', 'uefi', 'ipxe-efi'])).min(1).max(3),
     serialConsole: z.boolean().default(false),
     https: z.boolean().default(false),
-    outDir: absPath.optional(),
   })
   .strict();
 export type BuildStartInput = z.input<typeof BuildStartInput>;

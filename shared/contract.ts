@@ -16,7 +16,7 @@ import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput
 export interface AppInfo {
   name: string;
   version: string;
-  transport: 'electron' | 'harness';
+  transport: 'electron' | 'harness' | 'cli';
   platform: string;
 }
 

@@ -49,8 +49,6 @@ export const UploadStartInput = z
     /** CHAP secrets by reference, for the per-workstation scripts. */
     secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
     target: UploadTarget,
-    /** The build output folder whose binaries go too (default: the app's build folder for the project). */
-    buildDir: absPath.optional(),
     /** Only compute and report the plan. */
     dryRun: z.boolean().default(false),
     /** After the upload, fetch every file back over TFTP from the NAS and compare. */

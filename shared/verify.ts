@@ -3,7 +3,6 @@
  * with a verdict, the evidence (what was sent and received) and the fix in plain words.
  */
 import { z } from 'zod';
-import { absPath } from './build';
 
 /** The links, in boot order. */
 export const CHAIN_LINKS = [
@@ -60,8 +59,6 @@ export const VerifyInput = z
     project: z.unknown(),
     secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
     station: z.string().min(1).max(63),
-    /** Build output with manifest.json to compare the served boot file with. */
-    buildDir: absPath.optional(),
     /** The kernel command line actually in use (from the bootloader), instead of the generated one. */
     kernelCmdline: z.string().max(4096).optional(),
     /** Send DHCP DISCOVERs (needs UDP 68); off: take next-server and file from the project. */

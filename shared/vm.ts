@@ -1,6 +1,5 @@
 /** VM test boot: what the app asks for and what it reports. */
 import { z } from 'zod';
-import { absPath } from './build';
 
 export type VmStageId = 'started' | 'firmware' | 'ipxe' | 'dhcp' | 'script' | 'sanboot' | 'booted';
 
@@ -76,7 +75,6 @@ export const VmBootInput = z
     secrets: z.record(z.string().max(128), z.string().max(256)).default({}),
     station: z.string().min(1).max(63),
     network: VmNetworkInput,
-    buildDir: absPath.optional(),
     timeoutMs: z.number().int().min(10_000).max(900_000).default(180_000),
   })
   .strict();

@@ -8,6 +8,7 @@ import { CHANNELS, type Channel } from '../../../shared/channels';
 import { CallEnvelope, contract, JOB_CHANNELS, type AppInfo, type OutputOf, type ParsedInputOf } from '../../../shared/contract';
 import { appError, BootchainError } from '../../../shared/errors';
 import { planScan } from '../../../shared/scan';
+import { parseIPv4 } from '../../../shared/ipv4';
 import { err, ok, type Result } from '../../../shared/result';
 import { redactSecrets, toAppError } from '../errors';
 import { JobRunner, type JobBody } from '../jobs/runner';
@@ -15,9 +16,10 @@ import type { JobKind, JobStarted } from '../../../shared/jobs';
 import { interfaceBroadcast, listInterfaces } from '../net/interfaces';
 import { checkTargetName } from '../iscsi/discovery';
 import { checkInitiatorName, discoverJob, probeJob } from '../iscsi/jobs';
-import { defaultDataDir, ProjectStore } from '../project/store';
+import { Workspace } from '../workspace/workspace';
 import { checkPortal, scan } from '../scan/scanner';
-import { backupsOf, rollbackOn, uploadFiles, uploadJob } from '../upload/job';
+import { servedFiles } from '../bootfiles/served';
+import { backupsOf, rollbackOn, uploadJob } from '../upload/job';
 import { KnownHosts } from '../upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 import { verifyStation } from '../verify/verify';
@@ -49,28 +51,41 @@ export function createHandlers(
   runner: JobRunner,
   transport: AppInfo['transport'],
   opts: {
+    /** The data folder (default: BOOTCHAIN_DATA_DIR, else the platform's config folder). */
     dataDir?: string;
+    /** Its layout, when an in-process caller moves a folder (the CLI's --build, --known-hosts); else from dataDir. */
+    workspace?: Workspace;
     /** How remembered secrets are protected (Electron: safeStorage); asked for on first use. */
     secretCipher?: () => SecretCipher;
     /** Environment that stands in for remembered secrets (harness, CLI); none in the app. */
     secretEnv?: NodeJS.ProcessEnv;
+    /**
+     * CHAP secrets by reference that an in-process caller gathered (the CLI's --secrets file and
+     * prompts), taken like the ones a call sends; never from the window, whose input bounds them.
+     */
+    chapSecrets?: Record<string, string>;
     /** The bootchain-grant helper (default: build/privileges/ under the working folder). */
     grantHelper?: string;
+    /** The binary that gets cap_net_bind_service (default: this process's; the CLI's --exe). */
+    privilegedExe?: string;
+    /** The base image of the build container (the CLI's --base; else BOOTCHAIN_BUILD_BASE). */
+    buildBase?: string;
   } = {},
 ): Handlers {
-  const dataDir = opts.dataDir ?? defaultDataDir();
-  const projects = new ProjectStore(dataDir);
+  const ws = opts.workspace ?? new Workspace(opts.dataDir);
+  const projects = ws.projects();
   const grantHelper = opts.grantHelper ?? path.resolve('build/privileges/bootchain-grant');
   let vaultOnce: SecretVault | undefined;
   const vault = () =>
     (vaultOnce ??= new SecretVault(
-      dataDir,
+      ws.secretsDir(),
       opts.secretCipher?.() ??
         sessionCipher('This window keeps secrets for this session only (no OS keychain here); BOOTCHAIN_SECRET_<REF>, BOOTCHAIN_SSH_PASSWORD and BOOTCHAIN_SSH_PASSPHRASE give them at start.'),
       opts.secretEnv,
     ));
-  /** The CHAP secrets a job needs: what the caller sent, then what the vault holds for the project. */
-  const chapSecrets = (p: Project, given: Record<string, string>): Record<string, string> => {
+  /** The CHAP secrets a job needs: what the caller sent (or gave in process), then what the vault holds for the project. */
+  const chapSecrets = (p: Project, sent: Record<string, string>): Record<string, string> => {
+    const given = { ...opts.chapSecrets, ...sent };
     const refs = chapRefs(p.workstations);
     const missing = refs.filter((r) => given[r] === undefined);
     if (missing.length === 0) return given;
@@ -82,9 +97,7 @@ export function createHandlers(
     }
     return out;
   };
-  /** Where a project's build goes (and where jobs look for it) unless the caller names a folder. */
-  const buildDirOf = (p: Project, given: string | undefined) => given ?? path.join(dataDir, 'builds', p.name);
-  const knownHostsFile = () => path.join(dataDir, 'known_hosts');
+  const knownHostsFile = () => ws.knownHostsFile();
   const knownHosts = () => new KnownHosts(knownHostsFile());
   /**
    * Starts a job for a caller (who may cancel it by going away) and answers with its id; the
@@ -100,12 +113,12 @@ export function createHandlers(
     'build:start': async (input, caller) => {
       // Validate before any job exists: a bad project starts nothing.
       const p = validProject(input.project);
-      const outDir = buildDirOf(p, input.outDir);
+      const outDir = ws.buildDir(p);
       return startJob(
         'build',
         async (ctx) => {
           const targets = input.targets.map((t) => BUILD_TARGET_NAMES[t]);
-          const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: path.join(dataDir, 'build-cache') };
+          const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: ws.buildCache(), base: opts.buildBase };
           return { ...(await buildProject(p, build, ctx)), outDir };
         },
         caller,
@@ -117,7 +130,7 @@ export function createHandlers(
       const p = validProject(input.project);
       // Files are generated (and every value checked) before any job or connection exists.
       const chap = chapSecrets(p, input.secrets);
-      const { files, notes } = uploadFiles(p, chap, buildDirOf(p, input.buildDir));
+      const { files, notes } = servedFiles(p, chap, ws.buildDir(p));
       const tftpHost = input.verifyTftp ? p.nas.address : undefined;
       return startJob(
         'upload',
@@ -136,7 +149,7 @@ export function createHandlers(
       requireStation(p, input.station);
       // An interface this computer does not have is refused before any job exists.
       if (input.dhcp && input.interface) interfaceBroadcast(input.interface);
-      const buildDir = buildDirOf(p, input.buildDir);
+      const buildDir = ws.buildDir(p);
       const secrets = chapSecrets(p, input.secrets);
       return startJob(
         'verify',
@@ -158,14 +171,14 @@ export function createHandlers(
     'vm:boot': async (input, caller) => {
       const p = validProject(input.project);
       requireStation(p, input.station);
-      const buildDir = buildDirOf(p, input.buildDir);
+      const buildDir = ws.buildDir(p);
       const secrets = chapSecrets(p, input.secrets);
       return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller, Object.values(secrets));
     },
     'serve:start': async (input, caller) => {
       const p = validProject(input.project);
-      const buildDir = buildDirOf(p, input.buildDir);
-      const root = path.join(dataDir, 'serve', p.name);
+      const buildDir = ws.buildDir(p);
+      const root = ws.serveRoot(p);
       const secrets = chapSecrets(p, input.secrets);
       return startJob('serve', (ctx) => serveJob({ project: p, secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller, Object.values(secrets));
     },
@@ -178,8 +191,8 @@ export function createHandlers(
       return vault().set(input.key, input.value, input);
     },
     'secrets:forget': async (input) => vault().forget(input.key),
-    'privileges:status': async (input) => privilegeStatus({ helper: grantHelper, tap: input.tap, bridge: input.bridge }),
-    'privileges:grant': async (input) => grantPrivilege(input.id, { helper: grantHelper, tap: input.tap, bridge: input.bridge }),
+    'privileges:status': async (input) => privilegeStatus({ helper: grantHelper, tap: input.tap, bridge: input.bridge, ...(opts.privilegedExe ? { exe: opts.privilegedExe } : {}) }),
+    'privileges:grant': async (input) => grantPrivilege(input.id, { helper: grantHelper, tap: input.tap, bridge: input.bridge, ...(opts.privilegedExe ? { exe: opts.privilegedExe } : {}) }),
     'project:list': async () => projects.list(),
     'project:load': async (input) => projects.load(input.name),
     'project:save': async (input) => projects.save(input.project),
@@ -191,7 +204,11 @@ export function createHandlers(
       if (!plan.ok) throw new BootchainError(plan.error);
       return startJob('scan', (ctx) => scan(input, ctx), caller);
     },
-    'portal:check': async (input) => checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs }),
+    'portal:check': async (input) => {
+      const ip = parseIPv4(input.address);
+      if (!ip.ok) throw new BootchainError(appError('INVALID_INPUT', ip.reason, { field: 'address' }));
+      return checkPortal(input.address, input.port, { timeoutMs: input.timeoutMs });
+    },
     'iscsi:discover': async (input, caller) => {
       checkInitiatorName(input.initiatorName);
       return startJob('discover', (ctx) => discoverJob(input, ctx), caller, secretsOf(input));
@@ -207,7 +224,7 @@ export function createHandlers(
 }
 
 /** The project a job works on; an invalid one is refused before any job exists. */
-function validProject(raw: unknown): Project {
+export function validProject(raw: unknown): Project {
   const p = loadProject(raw);
   if (!p.ok) throw new BootchainError(appError('INVALID_INPUT', `The project has invalid values: ${describeFieldErrors(p.errors)}`, { field: p.errors[0]?.field }));
   return p.value;

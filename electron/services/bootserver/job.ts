@@ -1,7 +1,7 @@
 /**
- * "Serve from this computer": the project's boot files are assembled (with the upload engine's
- * folder target: plan, atomic writes) in the app's data folder, then served over TFTP, HTTP and
- * optionally proxyDHCP until the job is cancelled. Every request is a job item (the live panel).
+ * "Serve from this computer": the project's served set (bootfiles/served) is placed in the
+ * workspace's serve folder (atomic writes), then served over TFTP, HTTP and optionally proxyDHCP
+ * until the job is cancelled. Every request is a job item (the live panel).
  */
 import { mkdirSync } from 'node:fs';
 import type { ServeOptions, ServeResult } from '../../../shared/bootserver';
@@ -9,9 +9,7 @@ import type { Secrets } from '../../../shared/gen/artifacts';
 import { parseMac } from '../../../shared/model/mac';
 import type { Project } from '../../../shared/model/project';
 import type { JobContext } from '../jobs/runner';
-import { applyUpload } from '../upload/engine';
-import { FolderTarget } from '../upload/folder';
-import { uploadFiles } from '../upload/job';
+import { placeFiles, servedFiles } from '../bootfiles/served';
 import { BootServer } from './server';
 
 /** The project's workstation MACs, canonical: the only clients its proxyDHCP answers. */
@@ -22,11 +20,11 @@ export async function serveJob(
   ctx: Pick<JobContext<'serve'>, 'signal' | 'log' | 'item' | 'progress'>,
 ): Promise<ServeResult> {
   const t0 = Date.now();
-  const { files, notes } = uploadFiles(req.project, req.secrets, req.buildDir);
+  const { files, notes } = servedFiles(req.project, req.secrets, req.buildDir);
   for (const n of notes) ctx.log(n, 'warn');
   mkdirSync(req.root, { recursive: true });
-  const placed = await applyUpload(await new FolderTarget(req.root).open(), files);
-  ctx.log(`serving ${Object.keys(files).length} files from ${req.root} (${placed.plan.add.length} new, ${placed.plan.change.length} changed)`);
+  const placed = placeFiles(req.root, files);
+  ctx.log(`serving ${Object.keys(files).length} files from ${req.root} (${placed.add.length} new, ${placed.change.length} changed)`);
   const server = new BootServer(
     { root: req.root, address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp, biosFile: req.project.boot.biosFile, uefiFile: req.project.boot.uefiFile, userClass: req.project.boot.userClass, macs: projectMacs(req.project) },
     (e) => ctx.item(e),

@@ -5,12 +5,13 @@
  * and moved into the output folder only on success, with a manifest and the read-back check.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/jobs';
-import { MANIFEST_FILE, type BuildManifest, type ManifestArtifact } from './manifest';
+import { sha256 } from '../bootfiles/hash';
+import { MANIFEST_FILE, writeManifest, type BuildManifest, type ManifestArtifact } from '../bootfiles/manifest';
 import { carriesScript } from './readback';
 
 /** Targets Bootchain builds (iPXE make goals). */
@@ -68,8 +69,6 @@ export interface BuildReporter {
   progress(p: JobProgress): void;
   log(line: string, level?: 'info' | 'warn' | 'error'): void;
 }
-
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** config/local headers for the options (iPXE: config/local overrides config/*.h). */
 export function localConfig(o: BuildOptions): Record<string, string> {
@@ -238,7 +237,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
       embed: req.embed,
       artifacts,
     };
-    writeFileSync(path.join(stage, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeManifest(stage, manifest);
     for (const a of artifacts) renameSync(path.join(stage, a.file), path.join(req.outDir, a.file));
     renameSync(path.join(stage, MANIFEST_FILE), path.join(req.outDir, MANIFEST_FILE));
     return { artifacts, kind: compiled > 2 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, MANIFEST_FILE) };

@@ -41,7 +41,7 @@ export function interfaceBroadcast(name: string, list: NetInterface[] = listInte
   const sub = ni?.subnets[0];
   if (!ni || !sub) {
     throw new BootchainError(
-      appError('INVALID_INPUT', ni ? `The interface "${name}" has no IPv4 address` : `There is no interface "${name}" on this computer`, {
+      appError('INVALID_INPUT', `${ni ? `The interface "${name}" has no IPv4 address` : `There is no interface "${name}" on this computer`} (it has ${describeLanInterfaces(list)})`, {
         field: 'interface',
         hint: `Choose the interface on the workstations' network: ${describeLanInterfaces(list)}.`,
       }),

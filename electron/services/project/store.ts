@@ -1,15 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { appError, BootchainError, fail } from '../../../shared/errors';
 import { describeFieldErrors, loadProject, type ProjectInput } from '../../../shared/model/project';
-
-/** Where projects live: BOOTCHAIN_DATA_DIR, else the platform's config folder. */
-export function defaultDataDir(): string {
-  if (process.env.BOOTCHAIN_DATA_DIR) return process.env.BOOTCHAIN_DATA_DIR;
-  const base = process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
-  return path.join(base, 'bootchain');
-}
 
 /** A saved project as listed. */
 export interface SavedProject {
@@ -18,9 +10,9 @@ export interface SavedProject {
 }
 
 /**
- * Saved projects: one JSON file each under <dataDir>/projects, written atomically (temp file,
- * then rename) so a crash never leaves half a project. Only the model is stored: secrets are
- * references (the JSON holds no secret by construction of the schema).
+ * Saved projects: one JSON file each under <dataDir>/projects (the layout: workspace/), written
+ * atomically (temp file, then rename) so a crash never leaves half a project. Only the model is
+ * stored: secrets are references (the JSON holds no secret by construction of the schema).
  */
 export class ProjectStore {
   readonly dir: string;

@@ -1,45 +1,20 @@
 /**
- * The upload job (Upload step, `bootchain upload`): the project's boot files — the generated
- * iPXE scripts and the built binaries — to the NAS over SFTP or to a folder, with a plan, a
- * backup set, atomic writes, verification on the server and a TFTP fetch of every file.
+ * The upload job (Upload step, `bootchain upload`): the project's served set (bootfiles/served:
+ * the generated iPXE scripts and the built binaries) to the NAS over SFTP or to a folder, with a
+ * plan, a backup set, atomic writes, verification on the server and a TFTP fetch of every file.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { BootchainError, fail } from '../../../shared/errors';
-import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
-import { readManifest } from '../build/manifest';
+import { BootchainError } from '../../../shared/errors';
+import { sha256 } from '../bootfiles/hash';
 import type { JobContext } from '../jobs/runner';
-import { describeFieldErrors, type Project } from '../../../shared/model/project';
-import { isServedScript, type BackupSetInfo, type RollbackResult, type UploadedFile, type UploadResult, type UploadTarget } from '../../../shared/upload';
+import type { BackupSetInfo, RollbackResult, UploadedFile, UploadResult, UploadTarget } from '../../../shared/upload';
 import { tftpGet } from '../tftp/client';
 import { applyUpload, listBackupSets, planUpload, rollback, type TargetFs } from './engine';
 import { FolderTarget } from './folder';
 import { KnownHosts } from './known-hosts';
-import { sha256 } from './plan';
 import { SftpTarget } from './ssh';
 
-/**
- * The files of an upload: the served scripts of the project, plus the binaries of the build in
- * `buildDir` (by its manifest) when there is one.
- */
-export function uploadFiles(p: Project, secrets: Secrets, buildDir?: string): { files: Record<string, Buffer>; notes: string[] } {
-  const g = generateArtifacts(p, secrets);
-  if (!g.ok) fail('INVALID_INPUT', `The project cannot be generated: ${describeFieldErrors(g.errors)}`, { field: g.errors[0]?.field });
-  const files: Record<string, Buffer> = {};
-  for (const [name, text] of Object.entries(g.files)) if (isServedScript(name)) files[name] = Buffer.from(text);
-  const notes: string[] = [];
-  const m = readManifest(buildDir);
-  if (m) {
-    for (const a of m.artifacts) {
-      const data = readFileSync(path.join(buildDir!, path.basename(a.file)));
-      if (sha256(data) !== a.sha256) fail('INVALID_INPUT', `${a.file} in ${buildDir} does not match its build manifest`, { hint: 'Build again: the file changed after the build.' });
-      files[path.basename(a.file)] = data;
-    }
-  } else {
-    notes.push('No built iPXE binary found: only the scripts are uploaded (use stock iPXE binaries on the server, or build first).');
-  }
-  return { files, notes };
-}
+/** The served set under its old name, for callers not yet moved to bootfiles/served. */
+export { servedFiles as uploadFiles } from '../bootfiles/served';
 
 export interface TargetDeps {
   /** Bootchain's known-hosts file. */

@@ -2,13 +2,13 @@
  * The upload plan: what will change on the server before anything is written. Pure, so the
  * SSH target and the folder target share it (and the UI shows it as is).
  */
-import { createHash } from 'node:crypto';
 import { fail } from '../../../shared/errors';
 import type { UploadPlan } from '../../../shared/upload';
+import { sha256 } from '../bootfiles/hash';
 
 export type { UploadPlan };
-
-export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+/** Files are compared by the boot files' one hash. */
+export { sha256 };
 
 /** The folder (inside the target root) that holds Bootchain's own state: owned list, backups. */
 export const META = '.bootchain';

@@ -3,10 +3,10 @@
  * in the build manifest is Bootchain's own build, whatever its read-back finds.
  */
 import path from 'node:path';
-import { readManifest } from '../build/manifest';
+import { sha256 } from '../bootfiles/hash';
+import { readManifest } from '../bootfiles/manifest';
 import { readEmbeddedScript } from '../build/readback';
 import { tftpGet } from '../tftp/client';
-import { sha256 } from '../upload/plan';
 import { errCode, errText, type Walk } from './walk';
 
 /** 2. The boot file over TFTP: sets walk.bin (and the manifest, and the build's artifact it is). */

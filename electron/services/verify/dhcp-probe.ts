@@ -4,9 +4,9 @@
  * (DISCOVER only). dhcp-link.ts stays the pure judgement of offers; this is the network side.
  */
 import { BootchainError } from '../../../shared/errors';
+import { sha256 } from '../bootfiles/hash';
 import { discoverOffers } from '../dhcp/client';
 import { rootPathOf } from '../dhcp/packet';
-import { sha256 } from '../upload/plan';
 import { describeOffer, fileOf, isProxyOffer, judgeFirmwareOffers, nextServerOf, ownerOf, serverOf, type Offer } from './dhcp-link';
 import { errCode, errText, type Walk } from './walk';
 

@@ -10,7 +10,7 @@ import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
 import { macHexhyp, parseMac } from '../../../shared/model/mac';
 import type { Project, Workstation } from '../../../shared/model/project';
 import { CHAIN_LINKS, type ChainLink, type LinkId, type LinkStatus } from '../../../shared/verify';
-import type { BuildManifest, ManifestArtifact } from '../build/manifest';
+import type { BuildManifest, ManifestArtifact } from '../bootfiles/manifest';
 import type { ClientArch } from '../dhcp/packet';
 import { redactSecrets } from '../errors';
 import { interfaceBroadcast, listInterfaces } from '../net/interfaces';

@@ -13,8 +13,8 @@ import type { Secrets } from '../../../shared/gen/artifacts';
 import type { Project } from '../../../shared/model/project';
 import type { VmBootResult, VmStage } from '../../../shared/vm';
 import { embedScript } from '../../../shared/gen/ipxe';
-import { uploadFiles } from '../upload/job';
-import { sha256 } from '../upload/plan';
+import { sha256 } from '../bootfiles/hash';
+import { servedFiles } from '../bootfiles/served';
 import { ipxeVersionIn, type ConsoleContext } from './console';
 import { vmBoot, type VmNetwork } from './qemu';
 
@@ -51,7 +51,7 @@ function consoleContext(req: VmJobRequest, firmware: 'bios' | 'uefi', files: Rec
       debian: versionOf(DEBIAN_IPXE),
       built: binaries.map(([, data]) => ipxeVersionIn(data)).find((v) => v !== undefined),
     },
-    // uploadFiles took the binaries from the build folder only after checking them against its manifest.
+    // servedFiles took the binaries from the build folder only after checking them against its manifest.
     manifest: binaries.map(([file, data]) => ({ file, sha256: sha256(data) })),
     served: served ? Object.fromEntries(Object.entries(files).map(([name, data]) => [name, sha256(data)])) : undefined,
   };
@@ -71,7 +71,7 @@ export interface VmJobRequest {
 /** On a tap the LAN's servers serve: the build's files only help to recognise its iPXE, so a project that cannot be generated still boots. */
 function tapFiles(req: VmJobRequest): Record<string, Buffer> {
   try {
-    return uploadFiles(req.project, req.secrets, req.buildDir).files;
+    return servedFiles(req.project, req.secrets, req.buildDir).files;
   } catch {
     return {};
   }
@@ -82,7 +82,7 @@ export async function vmBootJob(req: VmJobRequest, ctx: { signal: AbortSignal; l
   if (!w) fail('NOT_FOUND', `The project has no workstation "${req.station}"`, { field: 'station' });
   let dir: string | undefined;
   let network: VmNetwork;
-  const files = req.network.kind === 'user' ? uploadFiles(req.project, req.secrets, req.buildDir).files : tapFiles(req);
+  const files = req.network.kind === 'user' ? servedFiles(req.project, req.secrets, req.buildDir).files : tapFiles(req);
   if (req.network.kind === 'user') {
     dir = mkdtempSync(path.join(os.tmpdir(), 'bootchain-vm-'));
     for (const [name, data] of Object.entries(files)) writeFileSync(path.join(dir, name), data);

@@ -55,7 +55,6 @@ export const createServeSlice: StateCreator<AppState, [], [], ServeSlice> = (set
     startServe: async () => {
       const s = get().serve;
       if (s.running) return;
-      const outDir = get().build.result?.outDir;
       const input = {
         project: get().identity.project,
         secrets: get().identity.secrets,
@@ -63,7 +62,6 @@ export const createServeSlice: StateCreator<AppState, [], [], ServeSlice> = (set
         tftpPort: Number(s.tftpPort) || 69,
         httpPort: s.httpPort.trim() === '' ? 0 : Number(s.httpPort),
         proxyDhcp: s.proxyDhcp,
-        ...(outDir ? { buildDir: outDir } : {}),
       };
       await runJob('serve:start', input, job, { running: true, events: [], note: undefined, counts: { clients: 0, files: 0, bytes: 0, errors: 0 } });
     },

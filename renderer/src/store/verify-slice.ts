@@ -71,8 +71,7 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
       const vm = get().vm;
       if (vm.status === 'running') return;
       const network = vm.network === 'tap' ? { kind: 'tap' as const, ifname: vm.ifname.trim() } : { kind: 'user' as const };
-      const outDir = get().build.result?.outDir;
-      await runJob('vm:boot', { project: get().identity.project, secrets: get().identity.secrets, station: stationOf(), network, ...(outDir ? { buildDir: outDir } : {}) }, vmJob, { stages: [] });
+      await runJob('vm:boot', { project: get().identity.project, secrets: get().identity.secrets, station: stationOf(), network }, vmJob, { stages: [] });
     },
     cancelVm: () => cancelJob(get().vm),
     verify: { station: '', dhcp: true, interface: '', kernelCmdline: '', ...idleJob, links: {}, selected: 'dhcp' },
@@ -81,7 +80,6 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
       const v = get().verify;
       if (v.status === 'running') return;
       const station = stationOf();
-      const outDir = get().build.result?.outDir;
       const input = {
         project: get().identity.project,
         secrets: get().identity.secrets,
@@ -89,7 +87,6 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
         dhcp: v.dhcp,
         ...(v.interface ? { interface: v.interface } : {}),
         ...(v.kernelCmdline.trim() ? { kernelCmdline: v.kernelCmdline.trim() } : {}),
-        ...(outDir ? { buildDir: outDir } : {}),
       };
       await runJob('verify:start', input, walk, { station, links: {}, keep: keepSelection });
     },

@@ -1,8 +1,9 @@
 /**
  * The build manifest (`manifest.json` beside the binaries of a build): written by the builder,
- * read by upload and verify. One reader, so a damaged file is one clear error everywhere.
+ * read by the served set (upload, VM boot, Serve) and verify. One writer and one reader, so a
+ * damaged file is one clear error everywhere.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fail } from '../../../shared/errors';
 
@@ -41,4 +42,11 @@ export function readManifest(dir: string | undefined): BuildManifest | undefined
   }
   if (!Array.isArray(m.artifacts) || (m.embed !== undefined && typeof m.embed !== 'string')) fail('INVALID_INPUT', `${file} is not a Bootchain build manifest`, { hint: 'Build again (Build step).' });
   return m as BuildManifest;
+}
+
+/** Writes the manifest into `dir` (the builder's staging folder; it moves it in last). Returns the file. */
+export function writeManifest(dir: string, m: BuildManifest): string {
+  const file = path.join(dir, MANIFEST_FILE);
+  writeFileSync(file, `${JSON.stringify(m, null, 2)}\n`);
+  return file;
 }

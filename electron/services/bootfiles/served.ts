@@ -1,0 +1,72 @@
+/**
+ * The project's served set: what a TFTP root must hold for its workstations to boot — the
+ * generated iPXE scripts that are served (default.ipxe, autoexec.ipxe, one per workstation) and
+ * the binaries of its build, by the build's manifest. Upload sends it, the VM test boot and Serve
+ * serve it, verify compares what the servers hold with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fail } from '../../../shared/errors';
+import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
+import { describeFieldErrors, type Project } from '../../../shared/model/project';
+import { isServedScript } from '../../../shared/upload';
+import { sha256 } from './hash';
+import { readManifest } from './manifest';
+
+/** The files of the served set by name, and notes on what is missing from it. */
+export interface ServedSet {
+  files: Record<string, Buffer>;
+  notes: string[];
+}
+
+/**
+ * The served set of a project: its served scripts, plus the binaries of the build in `buildDir`
+ * (checked against its manifest) when there is one. A project that cannot be generated is
+ * refused with the field named.
+ */
+export function servedFiles(p: Project, secrets: Secrets, buildDir?: string): ServedSet {
+  const g = generateArtifacts(p, secrets);
+  if (!g.ok) fail('INVALID_INPUT', `The project cannot be generated: ${describeFieldErrors(g.errors)}`, { field: g.errors[0]?.field });
+  const files: Record<string, Buffer> = {};
+  for (const [name, text] of Object.entries(g.files)) if (isServedScript(name)) files[name] = Buffer.from(text);
+  const notes: string[] = [];
+  const m = readManifest(buildDir);
+  if (m) {
+    for (const a of m.artifacts) {
+      const data = readFileSync(path.join(buildDir!, path.basename(a.file)));
+      if (sha256(data) !== a.sha256) fail('INVALID_INPUT', `${a.file} in ${buildDir} does not match its build manifest`, { hint: 'Build again: the file changed after the build.' });
+      files[path.basename(a.file)] = data;
+    }
+  } else {
+    notes.push('No built iPXE binary found: only the scripts are served (use stock iPXE binaries on the server, or build first).');
+  }
+  return { files, notes };
+}
+
+/**
+ * Puts the served set into a folder of Bootchain's own (Serve's root): each changed file is
+ * written beside its place and renamed over it, so a client being served never reads half a file.
+ * Files no longer in the set stay (a workstation's script may still be being fetched).
+ */
+export function placeFiles(root: string, files: Record<string, Buffer>): { add: string[]; change: string[]; same: string[] } {
+  const out = { add: [] as string[], change: [] as string[], same: [] as string[] };
+  for (const [name, data] of Object.entries(files).sort(([a], [b]) => a.localeCompare(b))) {
+    if (name.includes('/') || name.startsWith('.')) fail('INTERNAL', `"${name}" is not a served file name`);
+    const dest = path.join(root, name);
+    const had = existsSync(dest) ? readFileSync(dest) : undefined;
+    if (had && sha256(had) === sha256(data)) {
+      out.same.push(name);
+      continue;
+    }
+    const tmp = path.join(root, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      writeFileSync(tmp, data, { mode: 0o644 });
+      renameSync(tmp, dest);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    (had ? out.change : out.add).push(name);
+  }
+  return out;
+}
