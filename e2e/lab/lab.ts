@@ -454,6 +454,11 @@ export async function addLabHost(info: LabInfo, name: string, ips: string[]): Pr
   await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   for (const ip of ips) await run('ip', ['-n', ns, 'addr', 'add', `${ip}/${BITS}`, 'dev', 'eth0']);
   await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+  // A test before this one may have had a host on the same address: the fixed hosts' neighbour
+  // caches would still send its unicast (TFTP, HTTP) to the old host's MAC for a while.
+  for (const peer of [info.namespaces.desk, info.namespaces.nas, info.namespaces.router]) {
+    for (const ip of ips) await run('ip', ['-n', peer, 'neigh', 'flush', 'to', ip], { allowFail: true });
+  }
   return {
     ns,
     exec: (cmd, args) => nsExec(ns, cmd, args),
