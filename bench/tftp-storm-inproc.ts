@@ -113,9 +113,6 @@ async function main(): Promise<void> {
   const client = await addLabHost(L, 'stcli', [IP.client]);
   const all = [...Object.values(hosts), client];
   try {
-    // The same addresses on new hosts (the other mode ran before in this lab): the desk must
-    // not keep sending to the old hosts' MACs.
-    for (const ip of Object.values(IP)) await pexec('ip', ['neigh', 'flush', 'to', ip]);
     const batch = path.join(dir, 'stations.batch');
     writeFileSync(batch, `${STATIONS.map((ip) => `addr add ${ip}/24 dev eth0`).join('\n')}\n`);
     await client.exec('ip', ['-batch', batch]);
