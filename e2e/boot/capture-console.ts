@@ -14,7 +14,7 @@ import { generateArtifacts } from '../../shared/gen/artifacts';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject, type Project, type ProjectInput } from '../../shared/model/project';
 import { qemuArgs, QEMU, type VmBootOptions } from '../../electron/services/vm/qemu';
-import { uploadFiles } from '../../electron/services/upload/job';
+import { servedFiles } from '../../electron/services/bootfiles/served';
 import { BOOT_MARKER } from '../lab/disk-images';
 import { addLabHost, currentLab, type LabInfo } from '../lab/lab';
 import { withLabTap } from '../support/qemu';
@@ -68,7 +68,7 @@ const opts = (o: Partial<VmBootOptions> & Pick<VmBootOptions, 'firmware' | 'mac'
 /** The app's dry run: QEMU's DHCP and TFTP serve the project's files (and a build's) from a fresh folder and give `bootfile`. */
 async function dryRun(name: string, ws: Ws, o: { bootfile: string; buildDir?: string; stopAfter?: RegExp; linger?: number }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bootchain-cap-'));
-  for (const [file, data] of Object.entries(uploadFiles(project(ws), {}, o.buildDir).files)) writeFileSync(path.join(dir, file), data);
+  for (const [file, data] of Object.entries(servedFiles(project(ws), {}, o.buildDir).files)) writeFileSync(path.join(dir, file), data);
   try {
     const args = qemuArgs(opts({ firmware: ws.firmware, mac: ws.mac, network: { kind: 'user', tftpDir: dir, bootfile: o.bootfile } }));
     save(`${name}.console`, await runQemu(args, [], { ...(o.stopAfter ? { stopAfter: o.stopAfter } : {}), ...(o.linger ? { linger: o.linger } : {}), timeoutMs: 150000 }));

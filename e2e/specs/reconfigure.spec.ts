@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { ProjectStore } from '../../electron/services/project/store';
-import { uploadFiles, uploadJob } from '../../electron/services/upload/job';
+import { servedFiles } from '../../electron/services/bootfiles/served';
+import { uploadJob } from '../../electron/services/upload/job';
 import { KnownHosts } from '../../electron/services/upload/known-hosts';
 import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
 import { sampleProject } from '../../shared/gen/fixtures';
@@ -42,7 +43,7 @@ test.describe('Reconfigure a workstation', () => {
     const known = new KnownHosts(path.join(mkdtempSync(path.join(os.tmpdir(), 'bc-reconf-')), 'known_hosts'));
     await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
     const target = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
-    await uploadJob({ files: uploadFiles(p.value, {}).files, target, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
+    await uploadJob({ files: servedFiles(p.value, {}).files, target, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
     copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
     const before = readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8');
     expect(before).toContain(L.iscsi.targets.mbr);

@@ -14,7 +14,6 @@ import { KnownHosts } from './known-hosts';
 import { SftpTarget } from './ssh';
 
 /** The served set under its old name, for callers not yet moved to bootfiles/served. */
-export { servedFiles as uploadFiles } from '../bootfiles/served';
 
 export interface TargetDeps {
   /** Bootchain's known-hosts file. */
