@@ -221,11 +221,12 @@ export function ScanStep() {
         <h3>Add a portal by hand</h3>
         <input
           placeholder="192.168.1.20"
+          aria-label="Portal address"
           value={scan.manual.address}
           data-testid="manual-address"
           onChange={(e) => setManual(e.target.value, scan.manual.port)}
         />
-        <input value={scan.manual.port} data-testid="manual-port" size={6} onChange={(e) => setManual(scan.manual.address, e.target.value)} />
+        <input value={scan.manual.port} aria-label="Portal port" data-testid="manual-port" size={6} onChange={(e) => setManual(scan.manual.address, e.target.value)} />
         <button type="submit" disabled={scan.manual.busy || scan.manual.address.trim() === ''} data-testid="manual-add">
           {scan.manual.busy ? 'Checking…' : 'Check and add'}
         </button>

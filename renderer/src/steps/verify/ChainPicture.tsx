@@ -11,7 +11,9 @@ const COLOURS: Record<LinkStatus | 'pending' | 'idle', { fill: string; stroke: s
 
 /**
  * The boot chain drawn as a picture: one node per link, in boot order, snaking over two rows,
- * each coloured by its verdict; a click selects it (its evidence and fix show below).
+ * each coloured by its verdict; a click selects it (its evidence and fix show below). A node's
+ * accessible name is its visible text (title and verdict), as axe's label-content-name-mismatch
+ * rule asks; the picture is a group of buttons, not an image (nested-interactive).
  */
 export function ChainPicture({ links, running, selected, onSelect }: { links: Partial<Record<LinkId, ChainLink>>; running: boolean; selected: string; onSelect: (id: LinkId) => void }) {
   const W = 150;
@@ -26,7 +28,7 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
   };
   const firstPending = CHAIN_LINKS.findIndex((l) => !links[l.id]);
   return (
-    <svg className="chain" viewBox={`0 0 ${10 + perRow * (W + GAP)} ${2 * (H + 56) + 10}`} role="img" aria-label="The boot chain" data-testid="chain-picture">
+    <svg className="chain" viewBox={`0 0 ${10 + perRow * (W + GAP)} ${2 * (H + 56) + 10}`} role="group" aria-label="The boot chain" data-testid="chain-picture">
       <defs>
         <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
           <path d="M 0 0 L 10 5 L 0 10 z" fill="#64748b" />
@@ -56,7 +58,6 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
             onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ' ? onSelect(l.id) : undefined)}
             role="button"
             tabIndex={0}
-            aria-label={`${l.title}: ${c.label}`}
             aria-pressed={selected === l.id}
             data-testid={`node-${l.id}`}
             data-status={state}
