@@ -69,6 +69,8 @@ export const VerifyInput = z
      * firmware's first DISCOVER round (it sends again after 4 s, RFC 2131 §4.1).
      */
     dhcpWaitMs: z.number().int().min(200).max(10_000).default(DHCP_WAIT_MS),
+    /** 'dhcp': only the router's DHCP answers, as the firmware and as iPXE ("Check my router"). */
+    only: z.literal('dhcp').optional(),
     /** The interface on the workstations' network: DISCOVERs go to its subnet's broadcast address. */
     interface: z.string().regex(/^[A-Za-z0-9._:@-]{1,15}$/, 'an interface name like eth0 or enp3s0').optional(),
   })

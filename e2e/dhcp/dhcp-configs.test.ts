@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dhcpConfig } from '../../shared/gen/dhcp';
+import { routerSnippet } from '../../shared/gen/router-snippet';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject, type Project } from '../../shared/model/project';
 import { daemonCheck as daemon, haveDaemon as have } from '../support/dhcp-daemons';
@@ -43,6 +44,39 @@ describe.each(variants)('real daemons accept the generated config (%s)', (_name,
     if (!existsSync('/usr/sbin/dnsmasq')) return;
     const r = await daemon('/usr/sbin/dnsmasq', (f) => ['--test', '-C', f], `${dhcpConfig(p, 'dnsmasq')}dhcp-boot=tag:\n`, 'bad.conf');
     expect(r.code).not.toBe(0);
+  });
+});
+
+// What the Router step shows and saves (routerSnippet, the function it renders), loaded by the
+// same daemons: as a snippet (no network entered: the step's default) and with the network.
+const snippetVariants = [
+  ['snippet, no network', (() => {
+    const r = loadProject(sampleProject({ router: { kind: 'dnsmasq', rootPath: '' } }));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r.value;
+  })()],
+  ['with the network and root-path', project('http://10.77.0.20/boot')],
+] as const;
+
+describe.each(snippetVariants)("real daemons accept the Router step's text (%s)", (_name, p) => {
+  it.skipIf(!have('/usr/sbin/dnsmasq'))('dnsmasq --test -C (dnsmasq / Pi-hole)', async () => {
+    const s = routerSnippet(p, 'dnsmasq');
+    expect(s.where.join(' ')).toMatch(/\/etc\/dnsmasq\.d\//);
+    const r = await daemon('/usr/sbin/dnsmasq', (f) => ['--test', '-C', f], s.text, s.file);
+    expect(r.out).toContain('syntax check OK');
+    expect(r.code).toBe(0);
+  });
+  it.skipIf(!have('/usr/sbin/dhcpd'))('ISC dhcpd -t -cf', async () => {
+    const s = routerSnippet(p, 'isc');
+    const r = await daemon('/usr/sbin/dhcpd', (f) => ['-t', '-cf', f], s.text, s.file);
+    expect(r.out).not.toMatch(/error|expecting/i);
+    expect(r.code).toBe(0);
+  });
+  it.skipIf(!have('/usr/sbin/kea-dhcp4'))('kea-dhcp4 -t', async () => {
+    const s = routerSnippet(p, 'kea');
+    const r = await daemon('/usr/sbin/kea-dhcp4', (f) => ['-t', f], s.text, s.file);
+    expect(r.out).not.toMatch(/ERROR|FATAL/);
+    expect(r.code).toBe(0);
   });
 });
 

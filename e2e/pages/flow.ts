@@ -24,7 +24,7 @@ export async function reachIdentity(page: Page, L: LabInfo): Promise<void> {
   await expect(page.getByTestId('step-identity')).toBeVisible();
 }
 
-/** From Identity: one valid workstation, then on to Build. */
+/** From Identity: one valid workstation, then through the Router step on to Build. */
 export async function reachBuild(page: Page, L: LabInfo): Promise<void> {
   await reachIdentity(page, L);
   await page.getByTestId('iqn-domain').fill('bootchain.test');
@@ -32,6 +32,8 @@ export async function reachBuild(page: Page, L: LabInfo): Promise<void> {
   await page.getByTestId('add-workstation').click();
   await page.getByTestId('workstation').first().getByTestId('ws-mac').fill('52:54:00:12:34:56');
   await expect(page.getByTestId('next')).toBeEnabled();
+  await page.getByTestId('next').click();
+  await expect(page.getByTestId('step-router')).toBeVisible();
   await page.getByTestId('next').click();
   await expect(page.getByTestId('step-build')).toBeVisible();
 }

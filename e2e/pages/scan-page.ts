@@ -18,10 +18,11 @@ export class ScanPage {
     this.formError = page.getByTestId('scan-form-error');
   }
 
-  /** Opens the app with the harness token. */
+  /** Opens the app with the harness token and starts a new setup (the Start screen's primary action). */
   async open(): Promise<void> {
     await this.page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
     await expect(this.page.getByTestId('app-info')).toContainText('harness');
+    await this.page.getByTestId('start-new').click();
     await expect(this.page.getByTestId('step-scan')).toBeVisible();
   }
 

@@ -25,10 +25,10 @@ const launch = () => electron.launch({ executablePath: bin.path!, args: [MAIN, `
 test.describe('Electron app', () => {
   test.skip(!bin.path, bin.reason ?? '');
 
-  test('launches locked down and shows the Scan step', async () => {
+  test('launches locked down and shows the Start screen', async () => {
     const app = await electron.launch({ executablePath: bin.path!, args: [path.resolve('out/main/index.js')] });
     const win = await app.firstWindow();
-    await expect(win.getByTestId('step-scan')).toBeVisible();
+    await expect(win.getByTestId('step-start')).toBeVisible();
     await expect(win.getByTestId('app-info')).toContainText('electron');
     // Sandboxed, isolated renderer: no Node, only the typed API from the preload.
     const seen = await win.evaluate(() => {
@@ -42,13 +42,14 @@ test.describe('Electron app', () => {
     await win.evaluate(() => {
       (globalThis as unknown as { location: { href: string } }).location.href = 'https://example.invalid/';
     });
-    await expect(win.getByTestId('step-scan')).toBeVisible();
+    await expect(win.getByTestId('step-start')).toBeVisible();
     await app.close();
   });
 
   test("the wizard's first step: Scan with instant validation, later steps locked", async () => {
     const app = await launch();
     const win = await app.firstWindow();
+    await win.getByTestId('start-new').click();
     await expect(win.getByTestId('step-scan')).toBeVisible();
     await expect(win.getByTestId('subnets')).toBeVisible();
     await expect(win.getByTestId('nav-target')).toBeDisabled();
@@ -64,7 +65,7 @@ test.describe('Electron app', () => {
   test('security settings hold in the running app', async () => {
     const app = await launch();
     const win = await app.firstWindow();
-    await expect(win.getByTestId('step-scan')).toBeVisible();
+    await expect(win.getByTestId('step-start')).toBeVisible();
     // No Node in the page, only the bridged API (contextBridge proxies print as native code).
     const seen = await win.evaluate(() => {
       const g = globalThis as unknown as Record<string, unknown> & { api: Record<string, unknown> };

@@ -58,6 +58,8 @@ test.describe('Reconfigure a workstation', () => {
       const change = page.getByTestId('change').filter({ hasText: perMac });
       await expect(change.locator('.add').filter({ hasText: 'sanboot' })).toContainText(L.iscsi.targets.boot);
       await page.getByTestId('next').click();
+      await expect(page.getByTestId('step-router')).toBeVisible();
+      await page.getByTestId('next').click();
       await page.getByTestId('build-skip').check();
       await page.getByTestId('next').click();
 

@@ -70,7 +70,7 @@ export function generateArtifacts(p: Project, secrets: Secrets): { ok: true; fil
       files[`dhcp/${DHCP_FILES[d]}`] = dhcpConfig(p, d);
     });
   }
-  if (!p.router.subnet) warnings.push('router.subnet is not set: DHCP files are snippets to merge, and no proxy-DHCP file is made');
+  if (!p.router.subnet) warnings.push('Your network (like 192.168.1.0/24) is not set in the Router step: the DHCP files are snippets to merge into your router\'s configuration, and no proxyDHCP file is made');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, files, warnings };
 }
 

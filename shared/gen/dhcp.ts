@@ -63,7 +63,7 @@ const banner = (comment: string, where: string) =>
 function dnsmasq(pl: Plan, proxy: boolean): string {
   const L: string[] = [banner('#', proxy ? 'a dnsmasq beside your router, answering PXE only (proxy-DHCP); include with conf-file= or put in /etc/dnsmasq.d/' : 'your dnsmasq: include with conf-file= or put in /etc/dnsmasq.d/'), ''];
   if (proxy) {
-    if (!pl.subnet) throw new Error('router.subnet: proxy-DHCP needs the subnet (cidr) it serves');
+    if (!pl.subnet) throw new Error('The proxyDHCP file needs your network (like 192.168.1.0/24): enter it in the Router step');
     L.push('# Proxy-DHCP: the router keeps handing out addresses; this only adds boot information.', `dhcp-range=${pl.subnet.network},proxy,${pl.subnet.mask}`);
   } else if (pl.subnet) {
     L.push(`interface=${pl.subnet.iface}`, `dhcp-range=${pl.subnet.start},${pl.subnet.end},${pl.subnet.mask},12h`);

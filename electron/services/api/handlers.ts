@@ -160,6 +160,7 @@ export function createHandlers(
             dhcp: input.dhcp,
             dhcpWaitMs: input.dhcpWaitMs,
             interface: input.interface,
+            only: input.only,
             signal: ctx.signal,
             log: (l) => ctx.log(l),
             onLink: (l) => ctx.item(l),

@@ -20,6 +20,7 @@ import { dhcpLink } from './dhcp-probe';
 import { identityCheck, kernelLink } from './kernel-link';
 import { portalLink, targetLink } from './san-links';
 import { defaultLink, embeddedLink } from './script-links';
+import { routerCheck } from './router-check';
 import { stationLink } from './station-link';
 import { startWalk, type LinkStep, type VerifyOptions, type Walk } from './walk';
 
@@ -31,6 +32,10 @@ const CHAIN_STEPS: readonly LinkStep[] = [dhcpLink, bootfileLink, embeddedLink, 
 /** Verifies the boot chain of one workstation. */
 export async function verifyStation(p: Project, secrets: Secrets, stationName: string, o: VerifyOptions): Promise<VerifyResult> {
   const walk = startWalk(p, secrets, stationName, o);
+  if (o.only === 'dhcp') {
+    await routerCheck(walk);
+    return resultOf(walk);
+  }
   for (const step of CHAIN_STEPS) if (!(await step(walk))) break;
   kernelLink(walk);
   return resultOf(walk);

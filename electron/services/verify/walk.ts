@@ -30,6 +30,8 @@ export interface VerifyOptions {
   broadcast?: string | undefined;
   signal?: AbortSignal | undefined;
   log?: ((line: string) => void) | undefined;
+  /** 'dhcp': only the router's answers, as the firmware and as iPXE (the Router step's "Check my router"). */
+  only?: 'dhcp' | undefined;
   /** Called as each link gets its verdict (the UI colours the picture as it goes). */
   onLink?: ((l: ChainLink) => void) | undefined;
 }

@@ -15,10 +15,12 @@ afterEach(() => {
 });
 
 describe('wizard shell', () => {
-  it('opens on Scan with later steps locked; Diagnostics is reachable at any time', async () => {
+  it('opens on the Start screen; New setup leads to Scan with later steps locked; Diagnostics is reachable at any time', async () => {
     setApi(inProcessApi());
     render(<App />);
-    expect(await screen.findByTestId('step-scan')).toBeTruthy();
+    expect(await screen.findByTestId('step-start')).toBeTruthy();
+    fireEvent.click(screen.getByTestId('start-new'));
+    expect(screen.getByTestId('step-scan')).toBeTruthy();
     expect((screen.getByTestId('nav-target') as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByTestId('next') as HTMLButtonElement).disabled).toBe(true);
     // Diagnostics is a view, reachable at any time: the chain picture, nothing checked yet.

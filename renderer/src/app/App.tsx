@@ -8,11 +8,14 @@ import { DiagnosticsView, VerifyStep } from '../steps/verify/VerifyStep';
 import { IdentityStep } from '../steps/identity/IdentityStep';
 import { ScanStep } from '../steps/scan/ScanStep';
 import { TargetStep } from '../steps/target/TargetStep';
+import { StartStep } from '../steps/start/StartStep';
+import { RouterStep } from '../steps/router/RouterStep';
+import { DoneStep } from '../steps/done/DoneStep';
 import { useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
 /** The view of each step. */
-const VIEWS: Record<StepId, () => React.JSX.Element> = { scan: ScanStep, target: TargetStep, identity: IdentityStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, diagnostics: DiagnosticsView };
+const VIEWS: Record<StepId, () => React.JSX.Element> = { start: StartStep, scan: ScanStep, target: TargetStep, identity: IdentityStep, router: RouterStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, done: DoneStep, diagnostics: DiagnosticsView };
 
 function StepView({ step }: { step: StepDef }) {
   const View = VIEWS[step.id];
@@ -63,7 +66,7 @@ export function App() {
       </nav>
       <main className="content">
         <StepView step={current} />
-        {current.kind === 'wizard' && nextStep && nextStep.kind === 'wizard' ? (
+        {current.kind === 'wizard' && current.id !== 'start' && nextStep && nextStep.kind === 'wizard' ? (
           <div className="next">
             <button
               type="button"

@@ -2,7 +2,7 @@ import type { AppState } from '../store/index';
 import { identityOutput } from '../store/identity-slice';
 
 /** Every step and view of the wizard, in order. */
-export type StepId = 'scan' | 'target' | 'identity' | 'build' | 'upload' | 'verify' | 'diagnostics';
+export type StepId = 'start' | 'scan' | 'target' | 'identity' | 'router' | 'build' | 'upload' | 'verify' | 'done' | 'diagnostics';
 
 /** A step as data: the shell renders the list, the views map draws each one. */
 export interface StepDef {
@@ -25,6 +25,14 @@ export const unverifiedArtifacts = (b: AppState['build']): string[] => (b.result
 
 export const STEPS: StepDef[] = [
   {
+    id: 'start',
+    title: 'Start',
+    kind: 'wizard',
+    summary: 'What you need, the steps, and where to begin',
+    // Never in the way: New setup, Reconfigure and Diagnose are its actions (no Next).
+    isComplete: () => true,
+  },
+  {
     id: 'scan',
     title: 'Scan',
     kind: 'wizard',
@@ -44,6 +52,14 @@ export const STEPS: StepDef[] = [
     title: 'Identity',
     kind: 'wizard',
     summary: 'Workstations, MACs, initiator IQNs and the generated files',
+    isComplete: (s) => identityOutput(s.identity).files !== undefined,
+  },
+  {
+    id: 'router',
+    title: 'Router',
+    kind: 'wizard',
+    summary: "Your router's DHCP: its snippet and where it goes, a check, or proxyDHCP from this computer",
+    // The snippet exists once Identity is valid; applying it is by hand (Check my router says whether it took).
     isComplete: (s) => identityOutput(s.identity).files !== undefined,
   },
   {
@@ -79,6 +95,14 @@ export const STEPS: StepDef[] = [
     title: 'Verify',
     kind: 'wizard',
     summary: 'Check every link of the boot chain against the live servers',
+    isComplete: (s) => s.verify.result?.ok === true,
+    blockedWhy: (s) => (s.verify.status === 'running' ? 'Verify is still running.' : 'Verify the chain: Done opens when every link holds.'),
+  },
+  {
+    id: 'done',
+    title: 'Done',
+    kind: 'wizard',
+    summary: 'What was set up and what to do next',
     isComplete: (s) => s.verify.result?.ok === true,
   },
   {

@@ -9,10 +9,11 @@ import { createServeSlice, type ServeSlice } from './serve-slice';
 import { createSecretsSlice, type SecretsSlice } from './secrets-slice';
 import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
+import { createRouterSlice, type RouterSlice } from './router-slice';
 import { invalidateOnChange } from './stale';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -25,6 +26,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createServeSlice(...a),
   ...createSecretsSlice(...a),
   ...createPrivilegesSlice(...a),
+  ...createRouterSlice(...a),
 }));
 
 // A change to what a later step was made from drops that step's result (for the app's lifetime).

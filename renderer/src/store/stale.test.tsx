@@ -197,7 +197,10 @@ describe('changing an earlier choice drops the results it makes stale', () => {
   it('nothing that reaches a served file (project name, router kind): every result is kept', async () => {
     await allDone();
     type('project-name', 'gentoo-lab-2026');
-    act(() => void fireEvent.change(screen.getByTestId('router-kind'), { target: { value: 'dnsmasq' } }));
+    // The router kind is chosen in the Router step (it picks which DHCP snippet is shown).
+    act(() => useApp.setState({ wizard: { current: 'router' } }));
+    act(() => void fireEvent.change(screen.getByTestId('router-kind'), { target: { value: 'isc' } }));
+    expect(state().identity.project.router.kind).toBe('isc');
     kept.build();
     kept.upload();
     kept.verify();

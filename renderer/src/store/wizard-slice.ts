@@ -26,7 +26,7 @@ export function isReachable(state: AppState, id: StepId): boolean {
 }
 
 export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (set, get) => ({
-  wizard: { current: 'scan' },
+  wizard: { current: 'start' },
   goTo: (id) => {
     const target = STEPS.find((s) => s.id === id);
     if (target && (target.kind === 'view' || isReachable(get(), id))) set({ wizard: { current: id } });

@@ -3,17 +3,8 @@ import { SecretsNotice } from '../../components/SecretsNotice';
 import { Changes } from './Changes';
 import { offerDownload } from '../../components/files';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
-import { ROUTER_KINDS } from '../../../../shared/model/project';
 import { useApp } from '../../store/index';
 import { identityOutput } from '../../store/identity-slice';
-
-const ROUTER_LABELS: Record<(typeof ROUTER_KINDS)[number], string> = {
-  mikrotik: 'MikroTik RouterOS 7',
-  dnsmasq: 'dnsmasq (Pi-hole, many routers)',
-  isc: 'ISC dhcpd',
-  kea: 'ISC Kea',
-  openwrt: 'OpenWrt',
-};
 
 /** Shows the error of one field, if any. */
 function FieldError({ errors, field }: { errors: Array<{ field: string; message: string }>; field: string }) {
@@ -47,7 +38,8 @@ export function IdentityStep() {
   const out = identityOutput(id);
   const p = id.project;
   const ws = p.workstations ?? [];
-  const files = out.files ? Object.keys(out.files).sort() : [];
+  // The router's DHCP config is the Router step's (its kind's one file, with where it goes).
+  const files = out.files ? Object.keys(out.files).filter((f) => !f.startsWith('dhcp/')).sort() : [];
   const shown = id.selectedFile && out.files?.[id.selectedFile] !== undefined ? id.selectedFile : files[0];
   const save = (name: string, text: string) => offerDownload(name, 'text/plain', text);
 
@@ -108,16 +100,6 @@ export function IdentityStep() {
           NAS address (an IP: firmware cannot look up names)
           <input value={p.nas.address} onChange={(e) => setProjectField({ nas: { ...p.nas, address: e.target.value } })} data-testid="nas-address" />
           <FieldError errors={out.errors} field="nas.address" />
-        </label>
-        <label>
-          Router
-          <select value={p.router.kind} onChange={(e) => setProjectField({ router: { ...p.router, kind: e.target.value as (typeof ROUTER_KINDS)[number] } })} data-testid="router-kind">
-            {ROUTER_KINDS.map((k) => (
-              <option key={k} value={k}>
-                {ROUTER_LABELS[k]}
-              </option>
-            ))}
-          </select>
         </label>
         <label>
           Your domain (for IQNs)
@@ -258,7 +240,10 @@ export function IdentityStep() {
               <pre data-testid="file-text">{out.files[shown]}</pre>
             </div>
           ) : null}
-          {out.warnings.map((w) => (
+          <p className="muted small" data-testid="preview-router-note">
+            Your router's DHCP configuration comes in the next step, Router: only your router's, with where it goes.
+          </p>
+          {out.warnings.filter((w) => !w.startsWith('Your network')).map((w) => (
             <p key={w} className="notice small">
               {w}
             </p>

@@ -1,0 +1,67 @@
+import { reportMarkdown } from '../../../../shared/verify';
+import { offerDownload } from '../../components/files';
+import { useApp } from '../../store/index';
+
+/** Done screen (after a green Verify): what was set up, what to do next, export and save. */
+export function DoneStep() {
+  const p = useApp((s) => s.identity.project);
+  const r = useApp((s) => s.verify.result);
+  const serving = useApp((s) => s.serve.running);
+  const saveProject = useApp((s) => s.saveProject);
+  const msg = useApp((s) => s.identity.projectMessage);
+  const goTo = useApp((s) => s.goTo);
+  const ws = p.workstations ?? [];
+  if (!r?.ok)
+    return (
+      <section className="step" data-testid="step-done">
+        <h2>Not done yet</h2>
+        <p data-testid="done-blocked">Verify has not found every link holding yet: run Verify first.</p>
+      </section>
+    );
+  return (
+    <section className="step" data-testid="step-done">
+      <h2>✓ Your boot chain holds</h2>
+      <h3>What was set up</h3>
+      <ul data-testid="done-summary">
+        <li>
+          NAS {p.nas.address}: boot files {serving ? 'served from this computer (keep Bootchain open while the PCs boot)' : `in ${p.nas.tftpRoot ?? '/srv/tftp'}`}
+        </li>
+        <li>Router: {p.router.kind} snippet (or proxyDHCP from this computer)</li>
+        {ws.map((w) => (
+          <li key={w.name} data-testid="done-station">
+            {w.name} ({w.mac}, {w.firmware === 'uefi' ? 'UEFI' : 'BIOS'}) boots {w.target} LUN {w.lun}
+            {w.name === r.station ? ' — verified' : ''}
+          </li>
+        ))}
+      </ul>
+      <h3>What to do next</h3>
+      <ol data-testid="done-next">
+        <li>Power on the PC and choose network boot (PXE) in its firmware if it does not boot from the network by itself.</li>
+        <li>
+          Install the operating system onto its iSCSI disk. An Install step that does this from here is coming in a later version; until then,
+          boot an installer and pick the iSCSI disk.
+        </li>
+        <li>Watch a boot from here — coming later too; for now Diagnostics checks a workstation's chain at any time.</li>
+      </ol>
+      <div className="actions">
+        <button type="button" className="primary" onClick={() => void saveProject()} data-testid="done-save">
+          Save the project
+        </button>
+        <button type="button" onClick={() => offerDownload(`${p.name}.bootchain.json`, 'application/json', `${JSON.stringify(p, null, 2)}\n`)} data-testid="done-export">
+          Export the project
+        </button>
+        <button type="button" onClick={() => offerDownload(`${r.station}-bootchain-report.md`, 'text/markdown', reportMarkdown(r))} data-testid="done-report">
+          Export the report
+        </button>
+        <button type="button" onClick={() => goTo('identity')} data-testid="done-add">
+          Add another workstation
+        </button>
+      </div>
+      {msg ? (
+        <p className={msg.ok ? 'muted small' : 'field-error'} data-testid="done-message">
+          {msg.text}
+        </p>
+      ) : null}
+    </section>
+  );
+}
