@@ -31,7 +31,9 @@ export function standInTree(opts: { objects?: number; slowSeconds?: number; brok
   writeFileSync(
     path.join(dir, 'src/Makefile'),
     [
-      'OBJS := $(patsubst %.c,bin/%.o,$(wildcard *.c))',
+      // SRCDIRS as iPXE's Makefile lists them, so the build's object count reads this tree too.
+      'SRCDIRS := .',
+      'OBJS := $(patsubst ./%.c,bin/%.o,$(wildcard $(patsubst %,%/*.c,$(SRCDIRS))))',
       'bin/%.o: %.c',
       '\t@mkdir -p bin',
       opts.slowSeconds ? `\t@sleep ${opts.slowSeconds}` : '\t@true',

@@ -109,7 +109,7 @@ export function createHandlers(
     return { jobId, kind };
   };
   return {
-    'build:engines': async () => detectEngines(),
+    'build:engines': async () => detectEngines({ base: opts.buildBase }),
     'build:start': async (input, caller) => {
       // Validate before any job exists: a bad project starts nothing.
       const p = validProject(input.project);
@@ -118,7 +118,7 @@ export function createHandlers(
         'build',
         async (ctx) => {
           const targets = input.targets.map((t) => BUILD_TARGET_NAMES[t]);
-          const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: ws.buildCache(), base: opts.buildBase };
+          const build = { engine: input.engine, source: input.source, targets, serialConsole: input.serialConsole, https: input.https, outDir, cacheDir: ws.buildCache(), base: input.base ?? opts.buildBase };
           return { ...(await buildProject(p, build, ctx)), outDir };
         },
         caller,

@@ -6,12 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { estimateRemainingMs, formatDuration } from '../../../shared/build';
 import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/jobs';
 import { sha256 } from '../bootfiles/hash';
 import { MANIFEST_FILE, writeManifest, type BuildManifest, type ManifestArtifact } from '../bootfiles/manifest';
+import { countBuildWork } from './count';
 import { carriesScript } from './readback';
 
 /** Targets Bootchain builds (iPXE make goals). */
@@ -81,8 +83,24 @@ export function localConfig(o: BuildOptions): Record<string, string> {
   return { 'general.h': `${general.join('\n')}\n`, 'console.h': `${console.join('\n')}\n` };
 }
 
-/** Makes (once) the writable copy of a source tree that serves as its build cache. */
-export function prepareCache(sourceDir: string, cacheDir: string): string {
+/** Files under a folder (what the cache copy will copy), .git left out. */
+function countFiles(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    n += e.isDirectory() ? countFiles(path.join(dir, e.name)) : 1;
+  }
+  return n;
+}
+
+/**
+ * Makes (once) the writable copy of a source tree that serves as its build cache, counting the
+ * files copied. It also creates src/.echocheck, the stamp iPXE's Makefile.housekeeping touches
+ * once echo -e is found to work: it is in MAKEDEPS, so when the two BIN sub-makes of one build
+ * each touch it, the dependency files the first one already generated are older than it and
+ * are all generated again (measured on v2.0.0: 3,574 [DEPS] lines for 1,849 files).
+ */
+export function prepareCache(sourceDir: string, cacheDir: string, onCopy?: (done: number, total: number) => void): string {
   if (!existsSync(path.join(sourceDir, 'src', 'Makefile')) || !existsSync(path.join(sourceDir, 'src', 'include', 'ipxe'))) {
     fail('INVALID_INPUT', `${sourceDir} is not an iPXE source tree (no src/Makefile and src/include/ipxe)`, { field: 'source', hint: 'Choose the folder that holds iPXE\'s "src" folder, or let Bootchain download the pinned release.' });
   }
@@ -91,7 +109,19 @@ export function prepareCache(sourceDir: string, cacheDir: string): string {
   if (!existsSync(path.join(dir, '.bootchain-cache-ready'))) {
     const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
     mkdirSync(cacheDir, { recursive: true });
-    cpSync(sourceDir, tmp, { recursive: true, filter: (s) => !s.includes(`${path.sep}.git`) });
+    const total = onCopy ? countFiles(sourceDir) : 0;
+    let done = 0;
+    cpSync(sourceDir, tmp, {
+      recursive: true,
+      filter: (s) => {
+        if (s.includes(`${path.sep}.git`)) return false;
+        if (onCopy && ++done % 100 === 0) onCopy(Math.min(done, total), total);
+        return true;
+      },
+    });
+    onCopy?.(total, total);
+    // GNU make and a shell whose echo takes -e are what iPXE builds with, here and in the container.
+    if (!existsSync(path.join(tmp, 'src', '.echocheck'))) writeFileSync(path.join(tmp, 'src', '.echocheck'), '');
     writeFileSync(path.join(tmp, '.bootchain-cache-ready'), new Date().toISOString());
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
@@ -99,12 +129,59 @@ export function prepareCache(sourceDir: string, cacheDir: string): string {
   return dir;
 }
 
-/** Writes a file only when its content changes (keeps make from rebuilding for nothing). */
-function writeIfChanged(file: string, text: string): void {
-  if (existsSync(file) && readFileSync(file, 'utf8') === text) return;
+/** Writes a file only when its content changes (keeps make from rebuilding for nothing); true when written. */
+function writeIfChanged(file: string, text: string): boolean {
+  if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, text);
+  return true;
 }
+
+/** What the build's progress counts against, known before make runs. */
+export interface BuildPlan {
+  /** Objects make will compile ([BUILD] lines); undefined when only a relink is expected. */
+  objects?: number | undefined;
+  /** Dependency files it will generate ([DEPS] lines). */
+  deps?: number | undefined;
+}
+
+/** Files under a folder whose name passes the test (missing folder: 0). */
+function countMatching(dir: string, test: (name: string) => boolean, deep: boolean): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) n += deep ? countMatching(path.join(dir, e.name), test, deep) : 0;
+    else if (test(e.name)) n++;
+  }
+  return n;
+}
+
+/**
+ * The plan for these targets in this cache: the objects and dependency files of each BIN folder
+ * not there yet (a cold tree: all; an interrupted build: the rest); all of them after a
+ * config/local header changed (every object includes config/). Nothing left: only a relink.
+ */
+export function buildPlan(cache: string, targets: readonly string[], configChanged: boolean): BuildPlan {
+  const work = countBuildWork(cache, targets);
+  let objects = 0;
+  let deps = 0;
+  for (const b of work.bins) {
+    const bin = path.join(cache, 'src', b.bin);
+    // version.<target>.o is rebuilt at every link ([VERSION], not [BUILD]).
+    const haveObjs = configChanged ? 0 : countMatching(bin, (n) => n.endsWith('.o') && !n.startsWith('version.'), false);
+    const haveDeps = configChanged ? 0 : countMatching(path.join(bin, 'deps'), (n) => n.endsWith('.d'), true);
+    objects += Math.max(0, b.objects - haveObjs);
+    deps += Math.max(0, b.deps - haveDeps);
+  }
+  return objects === 0 ? {} : { objects, deps };
+}
+
+/**
+ * Relative cost of one [DEPS] line against one [BUILD] line (a preprocessor pass against a
+ * compile), for the estimate before this machine has timed one; measured on v2.0.0 by the
+ * previous build's stats otherwise.
+ */
+const DEPS_WEIGHT = 0.35;
 
 /** The command that runs make: locally, or in the container with the cache mounted. */
 export function makeCommand(req: BuildRequest, cache: string, embedFile: string, name: string): { cmd: string; args: string[] } {
@@ -142,18 +219,31 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
   if (!req.embed.startsWith('#!ipxe\n') || req.embed.includes('\0')) fail('INVALID_INPUT', 'The embedded script must start with "#!ipxe" and a line break', { field: 'embed' });
   const t0 = Date.now();
   rep.progress({ phase: 'prepare', message: 'preparing the build cache' });
-  const cache = prepareCache(req.sourceDir, req.cacheDir);
-  for (const [name, text] of Object.entries(localConfig(req.options))) writeIfChanged(path.join(cache, 'src', 'config', 'local', name), text);
+  const cache = prepareCache(req.sourceDir, req.cacheDir, (done, total) => rep.progress({ phase: 'prepare', done, total, message: 'copying the source into the build cache (once per source tree)' }));
+  let configChanged = false;
+  for (const [name, text] of Object.entries(localConfig(req.options))) configChanged = writeIfChanged(path.join(cache, 'src', 'config', 'local', name), text) || configChanged;
   const embedDir = path.join(req.cacheDir, 'embed');
   const embedFile = path.join(embedDir, `embed-${path.basename(cache)}.ipxe`);
   writeIfChanged(embedFile, req.embed);
   const statsFile = path.join(cache, '.bootchain-stats.json');
-  const expected = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { compiled?: number }).compiled : undefined;
+  const stats = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { compiled?: number; depsWeight?: number }) : {};
+  const plan = buildPlan(cache, req.targets, configChanged);
+  const depsWeight = stats.depsWeight ?? DEPS_WEIGHT;
+  const totalUnits = (plan.objects ?? 0) + (plan.deps ?? 0) * depsWeight;
+  if (plan.objects) rep.log(`${plan.objects} objects to compile and ${plan.deps} dependency files to generate (counted from iPXE's Makefiles for ${req.targets.join(', ')})`);
 
   const name = `bootchain-build-${randomBytes(4).toString('hex')}`;
   const { cmd, args } = makeCommand(req, cache, embedFile, name);
   rep.log(`$ ${cmd} ${args.join(' ')}`);
   let compiled = 0;
+  let depsSeen = 0;
+  const makeStart = Date.now();
+  let firstBuildAt: number | undefined;
+  const eta = (): string => {
+    if (!totalUnits) return '';
+    const ms = estimateRemainingMs(compiled + Math.min(depsSeen, plan.deps ?? 0) * depsWeight, totalUnits, Date.now() - makeStart);
+    return ms === undefined ? '' : ` — about ${formatDuration(ms)} left`;
+  };
   const tail: string[] = [];
   await new Promise<void>((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -161,12 +251,22 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     const onLine = (line: string) => {
       tail.push(line);
       if (tail.length > 40) tail.shift();
+      const isError = /(^|\s)error:|\*\*\*/i.test(line);
+      if (line.includes('[DEPS]')) {
+        depsSeen++;
+        const total = plan.deps && plan.deps >= depsSeen ? plan.deps : undefined;
+        rep.progress({ phase: 'dependencies', done: depsSeen, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
+        // One line in 100: the count moves in the progress bar, the log stays readable.
+        if (depsSeen % 100 === 0) rep.log(`${line.trim()} (${depsSeen}${total ? `/${total}` : ''} dependency files)`);
+        return;
+      }
       if (line.includes('[BUILD]')) {
         compiled++;
-        rep.progress({ phase: 'compile', done: compiled, ...(expected && expected >= compiled ? { total: expected } : {}), message: line.trim() });
+        firstBuildAt ??= Date.now();
+        const total = plan.objects && plan.objects >= compiled ? plan.objects : undefined;
+        rep.progress({ phase: 'compile', done: compiled, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
       } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
-      const isError = /(^|\s)error:|\*\*\*/i.test(line);
-      if (isError || /\[(LD|FINISH)\]/.test(line)) rep.log(line, isError ? 'error' : 'info');
+      if (line.trim()) rep.log(line, isError ? 'error' : 'info');
     };
     const feed = (d: Buffer) => {
       buf += d.toString();
@@ -211,7 +311,9 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
       reject(new BootchainError(appError('COMMAND_FAILED', `The iPXE build failed (make exited ${code})`, { detail: tail.slice(-20).join('\n'), hint: 'Read the failing lines below; a changed source tree or missing build dependency is the usual cause.' })));
     });
   });
-  writeFileSync(statsFile, JSON.stringify({ compiled: Math.max(compiled, expected ?? 0) }));
+  // This machine's cost of a [DEPS] line against a [BUILD] line, for the next estimate.
+  const measured = firstBuildAt && depsSeen > 100 && compiled > 100 ? (firstBuildAt - makeStart) / depsSeen / ((Date.now() - firstBuildAt) / compiled) : undefined;
+  writeFileSync(statsFile, JSON.stringify({ compiled: Math.max(compiled, stats.compiled ?? 0), depsWeight: measured ?? stats.depsWeight, deps: depsSeen, makeMs: Date.now() - makeStart }));
 
   // Stage, check, then move into place: the output folder never holds half a build.
   rep.progress({ phase: 'verify', message: 'reading the embedded script back' });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_BUILD_BASE, containerReady, pickAutomatic } from '../../../shared/build';
 import { fail } from '../../../shared/errors';
 import { embedScript } from '../../../shared/gen/ipxe';
 import type { Project } from '../../../shared/model/project';
@@ -22,19 +23,28 @@ export interface ProjectBuild {
   engineArgs?: string[] | undefined;
 }
 
-/** Builds iPXE for a project: source, engine (first available when not chosen), image, make. */
+/**
+ * Builds iPXE for a project: source, engine, image, make. Without a chosen engine, "automatic"
+ * takes one that can start now (shared/build.ts pickAutomatic): a container engine only with its
+ * base or build image here, else the local compilers.
+ */
 export async function buildProject(p: Project, b: ProjectBuild, rep: BuildReporter): Promise<BuildResult & { engine: string; version: string; image?: string }> {
-  const engines = await detectEngines();
-  const chosen = b.engine ? engines.find((e) => e.kind === b.engine) : engines.find((e) => e.available);
+  const engineArgs = b.engineArgs ?? process.env.BOOTCHAIN_ENGINE_ARGS?.split(' ').filter(Boolean);
+  const wanted = b.base ?? process.env.BOOTCHAIN_BUILD_BASE;
+  // The Containerfile's own default is the build without a BASE argument (one image tag for both).
+  const base = wanted === DEFAULT_BUILD_BASE ? undefined : wanted;
+  const engines = await detectEngines({ base: wanted, engineArgs });
+  const kind = b.engine ?? pickAutomatic(engines, wanted);
+  const chosen = kind ? engines.find((e) => e.kind === kind) : undefined;
   if (!chosen || !chosen.available) {
     fail('TOOL_MISSING', b.engine ? `The ${b.engine} engine cannot be used: ${chosen?.problem ?? 'not found'}` : 'No way to build iPXE on this computer', {
-      hint: engines.map((e) => `${e.kind}: ${e.problem ?? 'ok'}`).join('; '),
+      hint: engines.map((e) => `${e.kind}: ${e.problem ?? e.imageProblem ?? 'ok'}`).join('; '),
     });
   }
+  if (!b.engine) rep.log(`automatic engine: ${chosen.kind}${chosen.kind === 'local' ? engines.filter((e) => e.kind !== 'local' && e.available && !containerReady(e, wanted)).map((e) => ` (${e.kind}: ${e.imageProblem ?? 'not ready'})`).join('') : ''}`);
   const src = await resolveSource(b.source, b.cacheDir, rep);
-  const engineArgs = b.engineArgs ?? process.env.BOOTCHAIN_ENGINE_ARGS?.split(' ').filter(Boolean);
   let image: string | undefined;
-  if (chosen.kind !== 'local') image = (await ensureImage(chosen.kind, engineArgs ?? [], rep, { base: b.base ?? process.env.BOOTCHAIN_BUILD_BASE })).tag;
+  if (chosen.kind !== 'local') image = (await ensureImage(chosen.kind, engineArgs ?? [], rep, { base })).tag;
   const r = await buildIpxe(
     {
       engine: chosen.kind,

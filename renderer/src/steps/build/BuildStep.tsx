@@ -1,9 +1,11 @@
 import { useEffect } from 'react';
-import type { BuildTargetName } from '../../../../shared/build';
+import { containerReady, DEFAULT_BUILD_BASE, STOCK_IPXE, BUILD_TARGET_NAMES, type BuildTargetName, type EngineInfo } from '../../../../shared/build';
 import { ErrorBox } from '../../components/ErrorBox';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
+import { buildTargets, effectiveEngine } from '../../store/build-slice';
 import { useApp } from '../../store/index';
+import { PathField } from '../../components/PathField';
 import { unverifiedArtifacts } from '../registry';
 
 const TARGETS: Array<[BuildTargetName, string]> = [
@@ -12,9 +14,20 @@ const TARGETS: Array<[BuildTargetName, string]> = [
   ['ipxe-efi', 'UEFI: ipxe.efi (iPXE\'s own drivers)'],
 ];
 
+const ENGINE_WORDS: Record<EngineInfo['kind'], string> = { podman: 'podman (bundled container)', docker: 'docker (bundled container)', local: "this computer's compilers" };
+
+/** What "automatic" will use now, in words. */
+function automaticWords(b: { engines: EngineInfo[]; base: string }, kind: EngineInfo['kind'] | undefined): string {
+  if (b.engines.length === 0) return 'automatic (checking this computer…)';
+  if (!kind) return 'automatic: nothing can build here yet';
+  return `automatic: ${ENGINE_WORDS[kind]}${kind === 'local' ? '' : ` from ${b.base.trim() || b.engines.find((e) => e.kind === kind)?.base || DEFAULT_BUILD_BASE}`}`;
+}
+
 /** Build step: build iPXE with the embedded script, or choose stock iPXE. */
 export function BuildStep() {
   const b = useApp((s) => s.build);
+  const targets = buildTargets({ build: b, identity: useApp((s) => s.identity) });
+  const stations = useApp((s) => s.identity.project.workstations ?? []);
   const setBuild = useApp((s) => s.setBuild);
   const loadEngines = useApp((s) => s.loadEngines);
   const startBuild = useApp((s) => s.startBuild);
@@ -24,6 +37,14 @@ export function BuildStep() {
   }, [loadEngines]);
   const running = b.status === 'running';
   const unverified = unverifiedArtifacts(b);
+  const engine = effectiveEngine(b);
+  const containers = b.engines.filter((e) => e.kind !== 'local' && e.available);
+  const usesContainer = b.engine === 'podman' || b.engine === 'docker' || (b.engine === 'auto' && containers.length > 0);
+  const base = b.base.trim() || undefined;
+  const baseEngine = b.engines.find((e) => e.kind === (b.engine === 'docker' ? 'docker' : 'podman') && e.available) ?? containers[0];
+  const baseReady = baseEngine ? containerReady(baseEngine, base) : false;
+  const uefi = stations.filter((w) => w?.firmware === 'uefi').length;
+  const bios = stations.filter((w) => w?.firmware === 'bios').length;
   return (
     <section className="step" data-testid="step-build">
       <h2>Build iPXE with the embedded script</h2>
@@ -42,7 +63,7 @@ export function BuildStep() {
         <label>
           Build with
           <select value={b.engine} onChange={(e) => setBuild({ engine: e.target.value as typeof b.engine })} data-testid="build-engine">
-            <option value="auto">the first that works</option>
+            <option value="auto">{automaticWords(b, b.engine === 'auto' ? engine : effectiveEngine({ ...b, engine: 'auto' }))}</option>
             <option value="podman">podman (bundled container)</option>
             <option value="docker">docker (bundled container)</option>
             <option value="local">this computer's compilers</option>
@@ -56,20 +77,45 @@ export function BuildStep() {
             <option value="tarball">a tarball on this computer</option>
           </select>
         </label>
-        {b.sourceKind !== 'release' ? (
-          <label className="wide">
-            Path
-            <input value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(e) => setBuild({ sourcePath: e.target.value })} data-testid="build-source-path" />
+        {usesContainer ? (
+          <label>
+            Base image of the build container
+            <input
+              value={b.base}
+              list="build-base-images"
+              placeholder={baseEngine?.base ?? DEFAULT_BUILD_BASE}
+              onChange={(e) => setBuild({ base: e.target.value })}
+              data-testid="build-base"
+            />
+            <datalist id="build-base-images">
+              {(baseEngine?.images ?? []).map((i) => (
+                <option key={i} value={i} />
+              ))}
+            </datalist>
+            <span className={baseReady ? 'badge ok' : 'badge warn'} data-testid="build-base-status">
+              {baseReady
+                ? `${baseEngine?.kind}: ready (the image is on this computer)`
+                : `${baseEngine?.kind ?? 'container'}: ${base ? `no image ${base} on this computer` : (baseEngine?.imageProblem ?? 'no base image')}${b.engine === 'auto' ? ', so automatic uses the local compilers' : ''}`}
+            </span>
           </label>
+        ) : null}
+        {b.sourceKind !== 'release' ? (
+          <PathField label="Path" kind={b.sourceKind === 'dir' ? 'folder' : 'tarball'} value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(v) => setBuild({ sourcePath: v })} testId="build-source-path" />
         ) : null}
       </div>
       <fieldset className="chap">
+        <legend>Targets</legend>
+        <p className="small" data-testid="build-targets-why">
+          {b.targetsTouched
+            ? 'Chosen by you.'
+            : `Preselected from your workstations: ${[bios ? `${bios} BIOS (undionly.kpxe)` : '', uefi ? `${uefi} UEFI (snponly.efi)` : ''].filter(Boolean).join(', ') || 'none yet, so BIOS'}.`}
+        </p>
         {TARGETS.map(([t, label]) => (
           <label className="inline" key={t}>
             <input
               type="checkbox"
-              checked={b.targets.includes(t)}
-              onChange={(e) => setBuild({ targets: e.target.checked ? [...b.targets, t] : b.targets.filter((x) => x !== t) })}
+              checked={targets.includes(t)}
+              onChange={(e) => setBuild({ targets: e.target.checked ? [...targets, t] : targets.filter((x) => x !== t) })}
               data-testid={`build-target-${t}`}
             />
             {label}
@@ -85,7 +131,7 @@ export function BuildStep() {
         </label>
       </fieldset>
       <div className="actions">
-        <button type="button" className="primary" disabled={running || b.targets.length === 0} onClick={() => void startBuild()} data-testid="build-start">
+        <button type="button" className="primary" disabled={running || targets.length === 0 || (b.engine === 'auto' && b.engines.length > 0 && !engine)} onClick={() => void startBuild()} data-testid="build-start">
           {running ? 'Building…' : 'Build'}
         </button>
         {running ? (
@@ -137,6 +183,25 @@ export function BuildStep() {
           <input type="checkbox" checked={b.noBuild} onChange={(e) => setBuild({ noBuild: e.target.checked })} data-testid="build-skip" />
           Use stock iPXE binaries (no build)
         </label>
+        {b.noBuild ? (
+          <div data-testid="build-stock">
+            <p>
+              Stock iPXE is Debian's and Ubuntu's <span className="mono">ipxe</span> package (<span className="mono">apt install ipxe</span>), no script
+              inside. Put these in the TFTP root yourself:
+            </p>
+            <ul>
+              {targets.map((t) => (
+                <li key={t} className="mono">
+                  {STOCK_IPXE[t]} → {BUILD_TARGET_NAMES[t].split('/')[1]}
+                </li>
+              ))}
+            </ul>
+            <p data-testid="build-stock-upload">
+              Upload sends the generated scripts (default.ipxe and one per workstation)
+              {b.result ? `, and the binaries of the last build still in the build folder (${b.result.artifacts.map((a) => a.file).join(', ')})` : ', no iPXE binary'}.
+            </p>
+          </div>
+        ) : null}
       </div>
     </section>
   );
