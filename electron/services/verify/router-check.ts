@@ -22,7 +22,7 @@ export async function routerCheck(walk: Walk): Promise<void> {
     if (!other) bad.push('a plain iPXE got no answer');
     else if (other.filename !== 'default.ipxe') bad.push(`a plain iPXE is given "${other.filename || '(no file)'}" instead of default.ipxe: it would load iPXE again and loop`);
     if (bad.length === 0) walk.set('embedded', 'pass', 'Asked as iPXE, the router hands out default.ipxe (no loop)', walk.ipxeOffers);
-    else walk.set('embedded', 'fail', `As iPXE: ${bad.join('; ')}`, walk.ipxeOffers, 'Apply the iPXE part of the router snippet (the lines that match user-class "iPXE" and option 175 and give default.ipxe), then check again.');
+    else walk.set('embedded', 'fail', `${bad.join('; ')}`, walk.ipxeOffers, 'Apply the iPXE part of the router snippet (the lines that match user-class "iPXE" and option 175 and give default.ipxe), then check again.');
   }
   walk.skipRest('bootfile', 'not checked: router check only');
   walk.set('kernel', 'skip', 'not checked: router check only', []);

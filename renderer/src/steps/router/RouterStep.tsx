@@ -114,18 +114,18 @@ export function RouterStep() {
       )}
 
       <h3>Your network</h3>
-      <div className="grid2">
+      <div className="grid3">
         <label>
           Network (like 192.168.1.0/24)
           <input value={subnet?.cidr ?? ''} placeholder="192.168.1.0/24" onChange={(e) => setSubnet({ cidr: e.target.value.trim() })} data-testid="router-subnet" />
         </label>
         <label>
-          Addresses the router hands out (first – last)
-          <span className="inline">
-            <input value={subnet?.rangeStart ?? ''} placeholder="192.168.1.100" onChange={(e) => setSubnet({ rangeStart: e.target.value.trim() })} data-testid="router-range-start" aria-label="First address the router hands out" size={14} />
-            {' – '}
-            <input value={subnet?.rangeEnd ?? ''} placeholder="192.168.1.200" onChange={(e) => setSubnet({ rangeEnd: e.target.value.trim() })} data-testid="router-range-end" aria-label="Last address the router hands out" size={14} />
-          </span>
+          First address the router hands out
+          <input value={subnet?.rangeStart ?? ''} placeholder="192.168.1.100" onChange={(e) => setSubnet({ rangeStart: e.target.value.trim() })} data-testid="router-range-start" />
+        </label>
+        <label>
+          Last address the router hands out
+          <input value={subnet?.rangeEnd ?? ''} placeholder="192.168.1.200" onChange={(e) => setSubnet({ rangeEnd: e.target.value.trim() })} data-testid="router-range-end" />
         </label>
       </div>
       {msg ? (
