@@ -5,7 +5,6 @@ import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { buildTargets, effectiveEngine } from '../../store/build-slice';
 import { useApp } from '../../store/index';
-import { PathField } from '../../components/PathField';
 import { unverifiedArtifacts } from '../registry';
 
 const TARGETS: Array<[BuildTargetName, string]> = [
@@ -100,7 +99,10 @@ export function BuildStep() {
           </label>
         ) : null}
         {b.sourceKind !== 'release' ? (
-          <PathField label="Path" kind={b.sourceKind === 'dir' ? 'folder' : 'tarball'} value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(v) => setBuild({ sourcePath: v })} testId="build-source-path" />
+          <label className="wide">
+            Path
+            <input value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(e) => setBuild({ sourcePath: e.target.value })} data-testid="build-source-path" />
+          </label>
         ) : null}
       </div>
       <fieldset className="chap">
