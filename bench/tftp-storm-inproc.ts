@@ -75,6 +75,15 @@ function children(pid: number): number[] {
   }
 }
 
+/** Whether process `pid` has the native TFTP pump (tftp_pump.node) loaded. */
+function mapsPump(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('tftp_pump.node');
+  } catch {
+    return false;
+  }
+}
+
 /** Resident and proportional memory of a process and its children, bytes. */
 function memoryOf(pid: number): { rss: number; pss: number; procs: number } {
   if (!existsSync(`/proc/${pid}`)) return { rss: 0, pss: 0, procs: 0 };
@@ -136,7 +145,7 @@ async function lockstep(dir: string, runs: number, hosts: Record<Server, Host>) 
     rmSync(to);
     return ms;
   };
-  const r = { mib: 64, ours: [] as number[], hpa: [] as number[] };
+  const r = { mib: 64, ours: [] as number[], hpa: [] as number[], path: 'js' as 'native' | 'js' };
   const ours = await startServer('ours', hosts.ours, dir);
   const hpa = await startServer('hpa', hosts.hpa, dir);
   try {
@@ -149,6 +158,9 @@ async function lockstep(dir: string, runs: number, hosts: Record<Server, Host>) 
         r.ours.push(await fetch(IP.ours));
       }
     }
+    // Which path served: the native pump is mapped into the server once it is loaded (and
+    // then serves every octet transfer), else the JS loop did.
+    r.path = [ours.pid, ...children(ours.pid)].some((p) => mapsPump(p)) ? 'native' : 'js';
   } finally {
     await ours.stop();
     await hpa.stop();

@@ -25,12 +25,12 @@ const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
 
 /** Lockstep 64 MiB: ours beside tftpd-hpa, the median of per-run ratios. */
 export async function benchLockstep(lab: LabInfo): Promise<boolean> {
-  const o = (await inLab(lab, 'lockstep', Number(process.env.BENCH_LOCKSTEP_RUNS ?? 5))) as { mib: number; ours: number[]; hpa: number[] };
+  const o = (await inLab(lab, 'lockstep', Number(process.env.BENCH_LOCKSTEP_RUNS ?? 5))) as { mib: number; ours: number[]; hpa: number[]; path?: string };
   const ratios = o.ours.map((ms, i) => o.hpa[i]! / ms);
   const ratio = median(ratios);
   const line = (name: string, xs: number[]) => `  ${name}: median ${median(xs).toFixed(0)} ms, ${(o.mib / (median(xs) / 1000)).toFixed(1)} MiB/s  (runs: ${fmt(xs)})\n`;
   process.stdout.write(
-    `TFTP lockstep ${o.mib} MiB (blksize 1432, one ACK per block, as BIOS PXE ROMs fetch undionly.kpxe), curl as the client\n${line('bootchain serve', o.ours)}${line('tftpd-hpa', o.hpa)}` +
+    `TFTP lockstep ${o.mib} MiB (blksize 1432, one ACK per block, as BIOS PXE ROMs fetch undionly.kpxe), curl as the client\n  bootchain served by: ${o.path === 'native' ? 'the native pump (tftp_pump.node)' : 'the JS loop (native pump not loaded)'}\n${line('bootchain serve', o.ours)}${line('tftpd-hpa', o.hpa)}` +
       `  throughput ratio bootchain/tftpd-hpa: median of per-run ratios ${ratio.toFixed(2)}x  (runs: ${ratios.map((x) => x.toFixed(2)).join(', ')}; goal >= 1.0x)\n`,
   );
   return ratio >= 1.0;

@@ -17,6 +17,7 @@ import { realpathSync } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServeEvent } from '../../../shared/bootserver';
+import { loadPump, type NativePump } from './native';
 import { RefusalLog } from './refusal-log';
 
 const Op = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
@@ -65,6 +66,12 @@ export interface TftpServerOptions {
   idleMs?: number;
   maxTransferMs?: number;
   refusalLogMs?: number;
+  /**
+   * Octet transfers by the native pump (native/tftp_pump.c: the data loop on its own thread,
+   * a few syscalls per block) when it is built and loads; false: always the JS loop. Default true
+   * (BOOTCHAIN_TFTP_NATIVE=0 turns it off too).
+   */
+  native?: boolean;
   onEvent?: (e: ServeEvent) => void;
 }
 
@@ -256,11 +263,17 @@ export class TftpServer {
   private readonly perClient = new Map<string, number>();
   private readonly cache = fileCache;
   private readonly refusals: RefusalLog;
-  readonly stats = { requests: 0, served: 0, failed: 0, bytes: 0, refused: 0, malformed: 0 };
+  readonly stats = { requests: 0, served: 0, failed: 0, bytes: 0, refused: 0, malformed: 0, native: 0 };
+  /** The native pump for octet transfers, or why there is none (then every transfer runs in JS). */
+  readonly pump: NativePump | undefined;
+  readonly pumpReason: string | undefined;
 
   constructor(private readonly o: TftpServerOptions) {
     this.root = realpathSync(o.root);
     this.refusals = new RefusalLog({ kind: 'tftp', intervalMs: o.refusalLogMs ?? TFTP_LIMITS.refusalLogMs, emit: (e) => this.emit(e) });
+    const p = o.native === false ? { reason: 'turned off (native: false)' } : loadPump();
+    this.pump = p.pump;
+    this.pumpReason = p.reason;
   }
 
   /** Transfers running now (for tests and the live panel). */
@@ -330,13 +343,14 @@ export class TftpServer {
     // Full: say nothing, as dnsmasq does (it stops reading its socket); the client's next
     // RRQ comes in when a slot is free, where an error would end its boot.
     if (this.transfers.size >= (this.o.maxTransfers ?? TFTP_LIMITS.maxTransfers)) return refuse(undefined, 'server full (all transfers busy)');
-    const t = new Transfer(this.root, req, rinfo, this.o, this.cache, () => this.emit({ kind: 'tftp', client: key, file: req.file, status: 'started', bytes: 0, at: Date.now() }));
+    const t = new Transfer(this.root, req, rinfo, this.o, this.cache, req.mode === 'octet' ? this.pump : undefined, () => this.emit({ kind: 'tftp', client: key, file: req.file, status: 'started', bytes: 0, at: Date.now() }));
     this.transfers.set(key, t);
     this.perClient.set(rinfo.address, mine + 1);
     void t.run().then(
       (r) => {
         if (r.kind === 'refused') return refuse(r.code, r.reason);
         this.stats.served++;
+        if (t.native) this.stats.native++;
         this.stats.bytes += r.bytes;
         this.emit({ kind: 'tftp', client: key, file: req.file, status: 'done', bytes: r.bytes, at: Date.now() });
       },
@@ -364,6 +378,8 @@ type TransferEnd = { kind: 'done'; bytes: number } | { kind: 'refused'; code: nu
  */
 class Transfer {
   sent = 0;
+  /** Served by the native pump. */
+  native = false;
   private sock: dgram.Socket | undefined;
   private fh: FileHandle | undefined;
   private id = '';
@@ -389,6 +405,7 @@ class Transfer {
     private readonly peer: dgram.RemoteInfo,
     private readonly o: TftpServerOptions,
     private readonly cache: PacketCache,
+    private readonly pump: NativePump | undefined,
     private readonly onStarted: () => void,
   ) {
     this.timeoutMs = o.timeoutMs ?? TFTP_LIMITS.timeoutMs;
@@ -411,10 +428,11 @@ class Transfer {
       const st = await this.fh.stat();
       this.size = st.size;
       this.id = fileId(st);
+      const local = this.o.address && this.o.address !== '0.0.0.0' ? this.o.address : undefined;
+      if (this.pump && this.peer.family === 'IPv4') return { kind: 'done', bytes: await this.sendNative(this.pump, local) };
       const sock = dgram.createSocket('udp4');
       this.sock = sock;
       sock.on('error', () => undefined);
-      const local = this.o.address && this.o.address !== '0.0.0.0' ? this.o.address : undefined;
       const step = (f: (done: () => void) => void) =>
         new Promise<void>((res, rej) => {
           sock.once('error', rej);
@@ -434,6 +452,46 @@ class Transfer {
       this.sock?.close();
       await this.fh?.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * An octet transfer by the native pump: the same options, OACK, timeouts and deadlines as
+   * send(); the pump makes its own socket (bound to the server's address, connected to the
+   * client) and reads the file by its descriptor, which stays open until the pump has ended.
+   */
+  private sendNative(pump: NativePump, local: string | undefined): Promise<number> {
+    const { blksize, window, timeoutS, oack } = negotiate(this.req.options, this.req.mode, this.size, this.o);
+    if (timeoutS !== undefined) this.timeoutMs = timeoutS * 1000;
+    const options = Object.entries(oack);
+    return new Promise<number>((resolve, reject) => {
+      const h = pump.start(
+        {
+          ...(local ? { local } : {}),
+          peer: this.peer.address,
+          port: this.peer.port,
+          fd: this.fh!.fd,
+          size: this.size,
+          blksize,
+          window,
+          timeoutMs: this.timeoutMs,
+          retries: this.o.retries ?? TFTP_LIMITS.retries,
+          idleMs: this.o.idleMs ?? TFTP_LIMITS.idleMs,
+          maxMs: this.o.maxTransferMs ?? TFTP_LIMITS.maxTransferMs,
+          ...(options.length > 0 ? { oack: Buffer.from(`\0\x06${options.flatMap(([k, v]) => [k, v]).join('\0')}\0`, 'latin1') } : {}),
+        },
+        (done, error, bytes) => {
+          this.sent = bytes;
+          if (!done) return;
+          this.abortWith = undefined;
+          if (error !== null) reject(new Error(error));
+          else resolve(bytes);
+        },
+      );
+      this.native = true;
+      this.abortWith = (e) => h.abort(e.message);
+      this.onStarted();
+      if (this.aborted) h.abort(this.aborted);
+    });
   }
 
   /** The DATA packet of block `n` (1-based) when held now, else undefined (then `need(n)` gets it). */
