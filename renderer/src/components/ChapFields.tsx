@@ -1,6 +1,46 @@
+import { useState } from 'react';
 import type { ChapForm } from '../store/target-slice';
 
-/** CHAP user/secret fields with an optional mutual part; secrets are password inputs. */
+/** A secret's input: masked, with a Show/Hide toggle, and (given `check`) its verdict as you type. */
+export function SecretInput({
+  value,
+  onChange,
+  testId,
+  check,
+}: {
+  value: string;
+  onChange: (v: string) => void;
+  testId: string;
+  check?: ((v: string) => { level: 'error' | 'warn' | 'ok'; text: string }) | undefined;
+}) {
+  const [shown, setShown] = useState(false);
+  const verdict = check?.(value);
+  return (
+    <>
+      <span className="secret-input">
+        <input
+          type={shown ? 'text' : 'password'}
+          value={value}
+          autoComplete="off"
+          spellCheck={false}
+          onChange={(e) => onChange(e.target.value)}
+          data-testid={testId}
+          aria-invalid={verdict?.level === 'error' ? true : undefined}
+        />
+        <button type="button" className="small" onClick={() => setShown(!shown)} aria-pressed={shown} data-testid={`${testId}-show`}>
+          {shown ? 'Hide' : 'Show'}
+        </button>
+      </span>
+      {verdict ? (
+        <span className={`secret-check ${verdict.level}`} role={verdict.level === 'error' ? 'alert' : undefined} data-testid={`${testId}-check`} data-level={verdict.level}>
+          {verdict.text}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+/** CHAP user/secret fields with an optional mutual part; secrets are masked inputs with a Show toggle. */
 export function ChapFields({ value, onChange, testId, title }: { value: ChapForm; onChange: (p: Partial<ChapForm>) => void; testId: string; title: string }) {
   return (
     <fieldset className="chap" data-testid={testId}>
@@ -16,7 +56,7 @@ export function ChapFields({ value, onChange, testId, title }: { value: ChapForm
           </label>
           <label>
             CHAP secret
-            <input type="password" value={value.secret} autoComplete="off" onChange={(e) => onChange({ secret: e.target.value })} data-testid={`${testId}-secret`} />
+            <SecretInput value={value.secret} onChange={(v) => onChange({ secret: v })} testId={`${testId}-secret`} />
           </label>
           <label className="inline">
             <input type="checkbox" checked={value.mutual} onChange={(e) => onChange({ mutual: e.target.checked })} data-testid={`${testId}-mutual`} />
@@ -30,7 +70,7 @@ export function ChapFields({ value, onChange, testId, title }: { value: ChapForm
               </label>
               <label>
                 Target secret
-                <input type="password" value={value.mutualSecret} autoComplete="off" onChange={(e) => onChange({ mutualSecret: e.target.value })} data-testid={`${testId}-mutual-secret`} />
+                <SecretInput value={value.mutualSecret} onChange={(v) => onChange({ mutualSecret: v })} testId={`${testId}-mutual-secret`} />
               </label>
             </>
           ) : null}

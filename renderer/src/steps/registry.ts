@@ -1,5 +1,5 @@
 import type { AppState } from '../store/index';
-import { identityOutput } from '../store/identity-slice';
+import { identityBlockedWhy, identityOutput } from '../store/identity-slice';
 
 /** Every step and view of the wizard, in order. */
 export type StepId = 'start' | 'scan' | 'target' | 'identity' | 'router' | 'build' | 'upload' | 'verify' | 'done' | 'diagnostics';
@@ -53,6 +53,7 @@ export const STEPS: StepDef[] = [
     kind: 'wizard',
     summary: 'Workstations, MACs, initiator IQNs and the generated files',
     isComplete: (s) => identityOutput(s.identity).files !== undefined,
+    blockedWhy: (s) => identityBlockedWhy(s.identity),
   },
   {
     id: 'router',

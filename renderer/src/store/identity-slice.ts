@@ -1,12 +1,13 @@
 import type { StateCreator } from 'zustand';
 import { generateArtifacts, type Artifacts } from '../../../shared/gen/artifacts';
-import { checkChapSecret, generateChapSecret } from '../../../shared/model/chap';
+import { CHAP_MIN, checkChapSecret, generateChapSecret } from '../../../shared/model/chap';
 import { DEFAULT_IQN_TEMPLATE, generateIqn } from '../../../shared/model/iqn';
 import { parseMac } from '../../../shared/model/mac';
 import { describeFieldErrors, loadProject, PROJECT_VERSION, type FieldError, type ProjectInput } from '../../../shared/model/project';
 import { api } from '../api/client';
 import { chapKey, chapRefs } from '../../../shared/secrets';
 import type { AppState } from './index';
+import { diskFields, diskOptions, type ChapForm, type ChosenTarget } from './disks';
 
 type WorkstationDraft = NonNullable<ProjectInput['workstations']>[number];
 
@@ -34,11 +35,75 @@ export interface IdentitySlice {
   updateWorkstation(i: number, patch: Partial<WorkstationDraft>): void;
   removeWorkstation(i: number): void;
   setInitiatorIqn(i: number, v: string): void;
+  /** The workstation's disk, chosen from the discovered targets: its IQN, LUN and CHAP follow. */
+  pickDisk(i: number, target: string): void;
+  /** The NAS address from the chosen portal, when none is set yet. */
+  prefillNas(): void;
   enableChap(i: number, on: boolean, mutual?: boolean): void;
   setSecret(ref: string, value: string): void;
   newSecret(ref: string): void;
   selectFile(name: string): void;
   resetIdentity(): void;
+}
+
+/** How a CHAP secret fares as it is typed: refused (no file is made), a warning, or fine. */
+export function secretCheck(secret: string): { level: 'error' | 'warn' | 'ok'; text: string } {
+  if (secret === '') return { level: 'error', text: 'Enter a CHAP secret, or press New secret' };
+  // The scripts take 1 to 255 of iPXE's safe characters; padding checks the characters alone.
+  const accepted = checkChapSecret(secret.padEnd(CHAP_MIN, 'a'), { wide: false });
+  if (!accepted.ok) return { level: 'error', text: `Not usable: ${accepted.reason}` };
+  const every = checkChapSecret(secret);
+  if (!every.ok) return { level: 'warn', text: `Usable, but ${every.reason}` };
+  return { level: 'ok', text: `${secret.length} characters: every initiator accepts it` };
+}
+
+/** What a field of the project is, in words, for messages. */
+export function fieldWords(field: string, p: ProjectInput): string {
+  const top: Record<string, string> = {
+    'nas.address': 'the NAS address',
+    'iqn.domain': 'your domain',
+    'iqn.date': 'the month you owned the domain since',
+    'router.rootPath': 'DHCP option 17',
+    'boot.userClass': 'the user-class',
+    workstations: 'a workstation',
+    name: 'the project name',
+  };
+  if (top[field]) return top[field]!;
+  const m = /^workstations\[(\d+)\]\.(.+)$/.exec(field);
+  if (!m) return field.split('.').pop()!.replace(/([A-Z])/g, ' $1').toLowerCase();
+  const w = p.workstations?.[Number(m[1])];
+  const who = w?.name ? `${w.name}’s` : `workstation ${Number(m[1]) + 1}’s`;
+  const what: Record<string, string> = {
+    name: 'name',
+    mac: 'MAC address',
+    target: 'disk (target IQN)',
+    lun: 'LUN',
+    initiatorIqn: 'initiator IQN',
+    'chap.username': 'CHAP user',
+    'chap.secretRef': 'CHAP secret',
+    'chap.mutual.username': 'mutual CHAP user',
+    'chap.mutual.secretRef': 'mutual CHAP secret',
+    root: 'root= of the installed system',
+    uefiFilename: 'UEFI file',
+    initramfs: 'initramfs',
+  };
+  return `${who} ${what[m[2]!] ?? m[2]!}`;
+}
+
+/** Why Identity's Next is closed, in words: what is missing or wrong. */
+export function identityBlockedWhy(s: AppState['identity']): string | undefined {
+  const out = identityOutput(s);
+  if (out.files) return undefined;
+  const ws = s.project.workstations ?? [];
+  if (ws.length === 0) return 'Add a workstation: its MAC address and its disk.';
+  // A generated initiator IQN is wrong only because its name or MAC is: name those alone.
+  const own = (e: FieldError) => {
+    const m = /^workstations\[(\d+)\]\.initiatorIqn$/.exec(e.field);
+    return !m || s.iqnEdited[Number(m[1])] || !out.errors.some((x) => x !== e && x.field.startsWith(`workstations[${m[1]}].`));
+  };
+  const names = [...new Set(out.errors.filter(own).map((e) => fieldWords(e.field, s.project)))];
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ` and ${names.length - 3} more` : '');
+  return `Missing or wrong: ${shown}.`;
 }
 
 type IdentityOutput = { errors: FieldError[]; files?: Artifacts | undefined; warnings: string[] };
@@ -90,6 +155,18 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     const mac = parseMac(w.mac);
     const r = generateIqn({ domain: a.domain, date: a.date, hostname: w.name, mac: mac.ok ? mac.value : undefined }, a.template ?? DEFAULT_IQN_TEMPLATE);
     return r.ok ? r.value : '';
+  };
+  const updateWs = (i: number, p: Partial<WorkstationDraft>) => setProject({ ...get().identity.project, workstations: wss().map((w, j) => (j === i ? { ...w, ...p } : w)) });
+  /** The disk's CHAP (the target's, from the Target step) becomes the workstation's. */
+  const withDisk = (i: number, d: ChosenTarget) => {
+    const w = wss()[i];
+    const c: ChapForm | undefined = d.chap;
+    if (!w || !c?.enabled || !c.username.trim() || !c.secret) return;
+    const ref = `${w.name}.chap`;
+    const mref = `${w.name}.chap-mutual`;
+    const mutual = c.mutual && c.mutualSecret ? { username: c.mutualUsername.trim() || 'nas', secretRef: mref } : undefined;
+    patch({ secrets: { ...get().identity.secrets, [ref]: c.secret, ...(mutual ? { [mref]: c.mutualSecret } : {}) } });
+    updateWs(i, { chap: { username: c.username.trim(), secretRef: ref, ...(mutual ? { mutual } : {}) } });
   };
   const refreshIqns = () => {
     const edited = get().identity.iqnEdited;
@@ -147,13 +224,14 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
     },
     addWorkstation: () => {
       const chosen = get().target.chosen;
-      const n = wss().length + 1;
+      const names = new Set(wss().map((w) => w.name));
+      let n = wss().length + 1;
+      while (names.has(`ws${n}`)) n++;
       const w: WorkstationDraft = {
         name: `ws${n}`,
         mac: '',
         firmware: 'bios',
-        target: chosen?.target ?? '',
-        lun: chosen?.lun ?? 0,
+        ...(chosen ? diskFields(chosen) : { target: '', lun: 0 }),
         initiatorIqn: '',
         initramfs: 'genkernel',
       };
@@ -163,6 +241,20 @@ export const createIdentitySlice: StateCreator<AppState, [], [], IdentitySlice> 
         nas: { ...project.nas, address: project.nas.address || chosen?.portal.address || '' },
         workstations: [...wss(), w],
       });
+      if (chosen) withDisk(wss().length - 1, chosen);
+    },
+    pickDisk: (i, target) => {
+      const d = diskOptions(get()).find((x) => x.target === target);
+      if (!d) return;
+      updateWs(i, diskFields(d));
+      withDisk(i, d);
+      get().prefillNas();
+    },
+    prefillNas: () => {
+      const project = get().identity.project;
+      const chosen = get().target.chosen;
+      if (project.nas.address || !chosen) return;
+      setProject({ ...project, nas: { ...project.nas, address: chosen.portal.address } });
     },
     updateWorkstation: (i, p) => {
       setProject({ ...get().identity.project, workstations: wss().map((w, j) => (j === i ? { ...w, ...p } : w)) });

@@ -4,15 +4,9 @@ import { DISCOVERY_INITIATOR, type TargetProbe } from '../../../shared/iscsi';
 import type { AppState } from './index';
 import { idleJob, runJob, type JobSlot, type JobState } from './job';
 
-/** CHAP form state (secrets stay in memory only). */
-export interface ChapForm {
-  enabled: boolean;
-  username: string;
-  secret: string;
-  mutual: boolean;
-  mutualUsername: string;
-  mutualSecret: string;
-}
+import { chapOf, diskOptions, preferredPortal, type ChapForm, type ChosenTarget } from './disks';
+
+export { chapOf, diskOptions, preferredPortal, type ChapForm, type ChosenTarget, type DiskOption } from './disks';
 
 /**
  * Probe state of one target: from the discover job's probe of it, or (`jobId` set) from the
@@ -20,14 +14,6 @@ export interface ChapForm {
  */
 export type ProbeState = JobState<'probe'>;
 
-/** The choice the later steps build on. */
-export interface ChosenTarget {
-  target: string;
-  portal: { address: string; port: number };
-  lun: number;
-  sizeBytes?: number | undefined;
-  summary: string;
-}
 
 /** Target step: discovery on the chosen portals, a probe per target, the user's choice. */
 export interface TargetSlice {
@@ -35,6 +21,8 @@ export interface TargetSlice {
     initiatorName: string;
     discoveryChap: ChapForm;
     targetChap: ChapForm;
+    /** CHAP of one target (its own user and secret), over `targetChap` for that target. */
+    chaps: Record<string, ChapForm>;
     /** Discovery, then a probe of each target found (the job's items); `result` holds the targets once found. */
     discover: JobState<'discover'>;
     probes: Record<string, ProbeState>;
@@ -44,6 +32,8 @@ export interface TargetSlice {
   };
   setInitiatorName(v: string): void;
   setChap(which: 'discoveryChap' | 'targetChap', patch: Partial<ChapForm>): void;
+  /** Sets the CHAP of one target (used by its probes and carried into Identity with its disk). */
+  setTargetChapFor(target: string, patch: Partial<ChapForm>): void;
   discoverTargets(): Promise<void>;
   probe(target: string): Promise<void>;
   chooseTarget(target: string): void;
@@ -57,6 +47,7 @@ const initial = (): TargetSlice['target'] => ({
   initiatorName: DISCOVERY_INITIATOR,
   discoveryChap: emptyChap(),
   targetChap: emptyChap(),
+  chaps: {},
   discover: { ...idleJob },
   probes: {},
 });
@@ -85,13 +76,13 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
       .map((p) => ({ address: p.address, port: p.port }));
   const portalOf = (name: string) => {
     const t = get().target.discover.result?.targets.find((x) => x.name === name);
-    return t?.portals[0];
+    return t ? preferredPortal(get(), t.portals) : undefined;
   };
   const setChosen = (name: string) => {
-    const p = get().target.probes[name]?.result;
-    const lun = p?.luns.find((l) => l.lun === p.bootLun);
-    if (!p || !lun) return;
-    patch({ chosen: { target: name, portal: p.portal, lun: lun.lun, sizeBytes: lun.sizeBytes, summary: lun.layout?.summary ?? lun.deviceTypeName } });
+    const d = diskOptions(get()).find((x) => x.target === name);
+    if (!d) return;
+    const { label: _l, empty: _e, ...chosen } = d;
+    patch({ chosen });
     get().invalidateAfter('target');
   };
   /** Each target's probe as the discover job reports it; one the user probes again is theirs. */
@@ -132,6 +123,7 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
     target: initial(),
     setInitiatorName: (v) => patch({ initiatorName: v }),
     setChap: (which, p) => patch({ [which]: { ...get().target[which], ...p } } as Partial<TargetSlice['target']>),
+    setTargetChapFor: (name, p) => patch({ chaps: { ...get().target.chaps, [name]: { ...(get().target.chaps[name] ?? emptyChap()), ...p } } }),
     discoverTargets: async () => {
       const t = get().target;
       if (t.discover.status === 'running') return;
@@ -150,7 +142,7 @@ export const createTargetSlice: StateCreator<AppState, [], [], TargetSlice> = (s
       const t = get().target;
       const portal = portalOf(name);
       if (!portal) return;
-      const chap = chapInput(t.targetChap);
+      const chap = chapInput(chapOf(t, name));
       if (!chap.ok) return patchProbes({ [name]: { ...idleJob, status: 'failed', error: chap.error } });
       const dchap = chapInput(t.discoveryChap);
       const input = {

@@ -1,10 +1,26 @@
-import { useEffect } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { SecretsNotice } from '../../components/SecretsNotice';
+import { SecretInput } from '../../components/ChapFields';
 import { Changes } from './Changes';
-import { offerDownload } from '../../components/files';
+import { formatBytes, offerDownload } from '../../components/files';
 import { macHexhyp, parseMac } from '../../../../shared/model/mac';
 import { useApp } from '../../store/index';
-import { identityOutput } from '../../store/identity-slice';
+import { identityOutput, secretCheck } from '../../store/identity-slice';
+import { diskOptions } from '../../store/target-slice';
+
+/** A disclosure for expert fields: opens by itself when a field in it is wrong, and stays open. */
+function Advanced({ forced, summary, testId, children }: { forced: boolean; summary: string; testId: string; children: ReactNode }) {
+  const [open, setOpen] = useState(forced);
+  useEffect(() => {
+    if (forced) setOpen(true);
+  }, [forced]);
+  return (
+    <details className="advanced" data-testid={testId} open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>{summary}</summary>
+      {children}
+    </details>
+  );
+}
 
 /** Shows the error of one field, if any. */
 function FieldError({ errors, field }: { errors: Array<{ field: string; message: string }>; field: string }) {
@@ -28,6 +44,13 @@ export function IdentityStep() {
   const setSecret = useApp((s) => s.setSecret);
   const newSecret = useApp((s) => s.newSecret);
   const selectFile = useApp((s) => s.selectFile);
+  const pickDisk = useApp((s) => s.pickDisk);
+  const prefillNas = useApp((s) => s.prefillNas);
+  const scan = useApp((s) => s.scan);
+  const target = useApp((s) => s.target);
+  const disks = diskOptions({ scan, target });
+  // The NAS address comes from the portal chosen in Scan and Target (not the NAS's first address).
+  useEffect(() => prefillNas(), [prefillNas, target.chosen]);
   const listProjects = useApp((s) => s.listProjects);
   const saveProject = useApp((s) => s.saveProject);
   const openProject = useApp((s) => s.openProject);
@@ -111,12 +134,27 @@ export function IdentityStep() {
           <input value={p.iqn.date} onChange={(e) => setProjectField({ iqn: { ...p.iqn, date: e.target.value } })} data-testid="iqn-date" />
           <FieldError errors={out.errors} field="iqn.date" />
         </label>
-        <label>
-          DHCP option 17 for Bootchain's iPXE (empty: same TFTP server)
-          <input value={p.router.rootPath ?? ''} placeholder="(empty)" onChange={(e) => setProjectField({ router: { ...p.router, rootPath: e.target.value } })} data-testid="root-path" />
-          <FieldError errors={out.errors} field="router.rootPath" />
-        </label>
       </div>
+      <Advanced testId="advanced" summary="Advanced: DHCP option 17 and the user-class" forced={out.errors.some((e) => e.field === 'router.rootPath' || e.field.startsWith('boot.'))}>
+        <div className="grid2">
+          <label>
+            DHCP option 17 for Bootchain's iPXE (empty: same TFTP server)
+            <span className="muted small">Where Bootchain's iPXE fetches its scripts: empty means the TFTP server that served iPXE, or a URL such as http://192.168.1.20/boot.</span>
+            <input value={p.router.rootPath ?? ''} placeholder="(empty)" onChange={(e) => setProjectField({ router: { ...p.router, rootPath: e.target.value } })} data-testid="root-path" />
+            <FieldError errors={out.errors} field="router.rootPath" />
+          </label>
+          <label>
+            User-class of Bootchain's iPXE
+            <span className="muted small">The name our iPXE sends to DHCP so the router can tell it from the PC's own boot firmware (and not loop).</span>
+            <input
+              value={p.boot?.userClass ?? 'bootchain'}
+              onChange={(e) => setProjectField({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', ...p.boot, userClass: e.target.value } })}
+              data-testid="user-class"
+            />
+            <FieldError errors={out.errors} field="boot.userClass" />
+          </label>
+        </div>
+      </Advanced>
 
       <h3>Workstations</h3>
       {ws.map((w, i) => {
@@ -148,35 +186,66 @@ export function IdentityStep() {
                 </select>
               </label>
               <label className="wide">
-                Target IQN
-                <input value={w.target} onChange={(e) => updateWorkstation(i, { target: e.target.value })} data-testid="ws-target" />
+                Disk
+                {disks.length > 0 ? (
+                  <select value={disks.some((d) => d.target === w.target) ? w.target : ''} onChange={(e) => e.target.value && pickDisk(i, e.target.value)} data-testid="ws-disk">
+                    {disks.some((d) => d.target === w.target) ? null : <option value="">{w.target ? `${w.target} (typed under Advanced)` : 'Choose a disk…'}</option>}
+                    {disks.map((d) => (
+                      <option key={d.target} value={d.target}>
+                        {d.target.split(':').pop()} — {d.sizeBytes === undefined ? '' : `${formatBytes(d.sizeBytes)}, `}LUN {d.lun}, {d.summary}
+                        {d.chap ? ', CHAP' : ''}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  <span className="muted small" data-testid="ws-disk-none">
+                    {w.target ? `${w.target}, LUN ${w.lun}` : 'No discovered disk: discover the targets in the Target step, or type the target under Advanced.'}
+                  </span>
+                )}
                 <FieldError errors={out.errors} field={f('target')} />
               </label>
-              <label>
-                LUN with the disk
-                <input type="number" min={0} value={w.lun} onChange={(e) => updateWorkstation(i, { lun: Number(e.target.value) })} data-testid="ws-lun" />
-              </label>
-              <label className="wide">
-                Initiator IQN (generated; type to override, clear to regenerate)
-                <input value={w.initiatorIqn} onChange={(e) => setInitiatorIqn(i, e.target.value)} data-testid="ws-iqn" />
-                <FieldError errors={out.errors} field={f('initiatorIqn')} />
-              </label>
-              <label>
-                Initramfs
-                <select value={w.initramfs ?? 'genkernel'} onChange={(e) => updateWorkstation(i, { initramfs: e.target.value as 'genkernel' | 'dracut' | 'initramfs-tools' })} data-testid="ws-initramfs">
-                  <option value="genkernel">genkernel (Gentoo)</option>
-                  <option value="dracut">dracut (Fedora, Arch…)</option>
-                  <option value="initramfs-tools">initramfs-tools (Debian, Ubuntu)</option>
-                </select>
-                <FieldError errors={out.errors} field={f('root')} />
-              </label>
             </div>
-            {w.initramfs && w.initramfs !== 'genkernel' ? (
-              <label>
-                root= of the installed system
-                <input value={w.root ?? ''} placeholder="UUID=…" onChange={(e) => updateWorkstation(i, { root: e.target.value || undefined })} data-testid="ws-root" />
-              </label>
-            ) : null}
+            <Advanced
+              testId="ws-advanced"
+              summary="Advanced: target IQN, LUN, initiator IQN, initramfs"
+              forced={out.errors.some((e) => ['target', 'lun', 'root', ...(id.iqnEdited[i] ? ['initiatorIqn'] : [])].some((k) => e.field === f(k)))}
+            >
+              <div className="grid3">
+                <label className="wide">
+                  Target IQN
+                  <span className="muted small">The iSCSI name of the disk's target on the NAS (iqn.yyyy-mm.domain:name); choosing a disk above fills it.</span>
+                  <input value={w.target} onChange={(e) => updateWorkstation(i, { target: e.target.value })} data-testid="ws-target" />
+                </label>
+                <label>
+                  LUN with the disk
+                  <span className="muted small">The number of the disk inside the target: 1 on Linux tgt (0 is its controller), 0 on QNAP and istgt.</span>
+                  <input type="number" min={0} value={w.lun} onChange={(e) => updateWorkstation(i, { lun: Number(e.target.value) })} data-testid="ws-lun" />
+                  <FieldError errors={out.errors} field={f('lun')} />
+                </label>
+                <label className="wide">
+                  Initiator IQN (generated; type to override, clear to regenerate)
+                  <span className="muted small">The name this workstation logs in as; the NAS's access list allows it.</span>
+                  <input value={w.initiatorIqn} onChange={(e) => setInitiatorIqn(i, e.target.value)} data-testid="ws-iqn" />
+                  <FieldError errors={out.errors} field={f('initiatorIqn')} />
+                </label>
+                <label>
+                  Initramfs
+                  <span className="muted small">The tool that builds the installed OS's early boot image: it decides the kernel's iSCSI parameters.</span>
+                  <select value={w.initramfs ?? 'genkernel'} onChange={(e) => updateWorkstation(i, { initramfs: e.target.value as 'genkernel' | 'dracut' | 'initramfs-tools' })} data-testid="ws-initramfs">
+                    <option value="genkernel">genkernel (Gentoo)</option>
+                    <option value="dracut">dracut (Fedora, Arch…)</option>
+                    <option value="initramfs-tools">initramfs-tools (Debian, Ubuntu)</option>
+                  </select>
+                </label>
+                {w.initramfs && w.initramfs !== 'genkernel' ? (
+                  <label>
+                    root= of the installed system
+                    <input value={w.root ?? ''} placeholder="UUID=…" onChange={(e) => updateWorkstation(i, { root: e.target.value || undefined })} data-testid="ws-root" />
+                    <FieldError errors={out.errors} field={f('root')} />
+                  </label>
+                ) : null}
+              </div>
+            </Advanced>
             <label className="inline">
               <input type="checkbox" checked={!!w.chap} onChange={(e) => enableChap(i, e.target.checked)} data-testid="ws-chap" />
               CHAP
@@ -189,10 +258,22 @@ export function IdentityStep() {
                   <FieldError errors={out.errors} field={f('chap.username')} />
                 </label>
                 <label>
-                  CHAP secret (12-16 characters for every initiator)
-                  <input value={id.secrets[w.chap.secretRef] ?? ''} onChange={(e) => setSecret(w.chap!.secretRef, e.target.value)} data-testid="ws-chap-secret" />
+                  CHAP secret (1 to 255 letters, digits and . _ + = @ ^ ~ ! % * -; 12 to 16 suit every initiator)
+                  <SecretInput value={id.secrets[w.chap.secretRef] ?? ''} onChange={(v) => setSecret(w.chap!.secretRef, v)} testId="ws-chap-secret" check={secretCheck} />
                   <FieldError errors={out.errors} field={f('chap.secretRef')} />
                 </label>
+                {w.chap.mutual ? (
+                  <label>
+                    Mutual secret (the NAS proves itself with it)
+                    <SecretInput
+                      value={id.secrets[w.chap.mutual.secretRef] ?? ''}
+                      onChange={(v) => setSecret(w.chap!.mutual!.secretRef, v)}
+                      testId="ws-chap-mutual-secret"
+                      check={secretCheck}
+                    />
+                    <FieldError errors={out.errors} field={f('chap.mutual.secretRef')} />
+                  </label>
+                ) : null}
                 <div className="actions">
                   <button type="button" onClick={() => newSecret(w.chap!.secretRef)}>
                     New secret

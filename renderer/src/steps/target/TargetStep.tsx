@@ -3,7 +3,44 @@ import { ErrorBox } from '../../components/ErrorBox';
 import { formatBytes } from '../../components/files';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
-import type { ProbeState } from '../../store/target-slice';
+import { preferredPortal, type ProbeState, type TargetSlice } from '../../store/target-slice';
+import type { DiscoveredTarget } from '../../../../shared/iscsi';
+
+/** A target's disk as the probe judged it: boots (a disk LUN), none (no disk LUN), or not known yet. */
+const diskKind = (st: ProbeState | undefined): 'disk' | 'none' | 'unknown' =>
+  st?.status === 'succeeded' && st.result ? (st.result.bootLun !== undefined ? 'disk' : 'none') : 'unknown';
+
+/** Targets in the order to show them: disks that can boot (empty ones first), then the rest. */
+function ordered(targets: DiscoveredTarget[], probes: TargetSlice['target']['probes']): DiscoveredTarget[] {
+  const rank = (x: DiscoveredTarget) => {
+    const st = probes[x.name];
+    const k = diskKind(st);
+    if (k !== 'disk') return k === 'unknown' ? 2 : 3;
+    const r = st!.result!;
+    return r.luns.find((l) => l.lun === r.bootLun)?.layout?.verdict === 'empty' ? 0 : 1;
+  };
+  return targets.map((x, i) => ({ x, i, r: rank(x) })).sort((a, b) => a.r - b.r || a.i - b.i).map((e) => e.x);
+}
+
+/** One NAS: the targets that share a set of addresses (a NAS lists every address of its own). */
+interface NasGroup {
+  addresses: Array<{ address: string; port: number }>;
+  targets: DiscoveredTarget[];
+}
+function byNas(targets: DiscoveredTarget[], prefer: (ps: Array<{ address: string; port: number }>) => { address: string; port: number } | undefined): NasGroup[] {
+  const groups = new Map<string, NasGroup>();
+  for (const x of targets) {
+    const key = x.portals.map((p) => `${p.address}:${p.port}`).sort().join(' ');
+    const g = groups.get(key);
+    if (g) g.targets.push(x);
+    else {
+      const first = prefer(x.portals);
+      const rest = x.portals.filter((p) => p !== first);
+      groups.set(key, { addresses: first ? [first, ...rest] : rest, targets: [x] });
+    }
+  }
+  return [...groups.values()];
+}
 
 function ProbeCell({ state }: { state: ProbeState | undefined }) {
   if (!state || state.status === 'idle') return <span className="muted">waiting…</span>;
@@ -21,6 +58,48 @@ function ProbeCell({ state }: { state: ProbeState | undefined }) {
   );
 }
 
+/** One target: its name, its disk, and the action that fits (use it, or check it again with its own CHAP). */
+function TargetRow({ x }: { x: DiscoveredTarget }) {
+  const t = useApp((s) => s.target);
+  const probe = useApp((s) => s.probe);
+  const chooseTarget = useApp((s) => s.chooseTarget);
+  const setTargetChapFor = useApp((s) => s.setTargetChapFor);
+  const st = t.probes[x.name];
+  const chosen = t.chosen?.target === x.name;
+  const own = t.chaps[x.name];
+  // A target that refused the login (or has CHAP of its own) shows its own CHAP fields.
+  const showChap = own !== undefined || st?.error?.code === 'AUTH_FAILED';
+  return (
+    <>
+      <tr data-testid="target-row" data-target={x.name} data-status={st?.status ?? 'idle'} data-disk={diskKind(st)} className={chosen ? 'chosen' : undefined}>
+        <td className="mono">{x.name}</td>
+        <td>
+          <ProbeCell state={st} />
+          {showChap ? (
+            <ChapFields
+              title="This target needs CHAP (its own user and secret, set on the NAS for this target)"
+              value={own ?? { enabled: false, username: '', secret: '', mutual: false, mutualUsername: '', mutualSecret: '' }}
+              onChange={(p) => setTargetChapFor(x.name, p)}
+              testId="row-chap"
+            />
+          ) : null}
+        </td>
+        <td className="nowrap">
+          {st?.status === 'succeeded' && st.result?.bootLun !== undefined ? (
+            <button type="button" className={chosen ? 'primary' : undefined} onClick={() => chooseTarget(x.name)} data-testid="choose-target">
+              {chosen ? 'Chosen ✓' : 'Use this disk'}
+            </button>
+          ) : (
+            <button type="button" disabled={st?.status === 'running'} onClick={() => void probe(x.name)} data-testid="probe-target">
+              Check again
+            </button>
+          )}
+        </td>
+      </tr>
+    </>
+  );
+}
+
 /** Target step: discover targets on the chosen portals, see each one's disk, choose one. */
 export function TargetStep() {
   const t = useApp((s) => s.target);
@@ -28,12 +107,11 @@ export function TargetStep() {
   const setInitiatorName = useApp((s) => s.setInitiatorName);
   const setChap = useApp((s) => s.setChap);
   const discoverTargets = useApp((s) => s.discoverTargets);
-  const probe = useApp((s) => s.probe);
-  const chooseTarget = useApp((s) => s.chooseTarget);
   const confirmChoice = useApp((s) => s.confirmChoice);
   const portals = scan.selected.filter((k) => scan.portals[k]?.iscsi === true);
   const running = t.discover.status === 'running';
   const targets = t.discover.result?.targets ?? [];
+  const prefer = (ps: Array<{ address: string; port: number }>) => preferredPortal({ scan }, ps);
 
   return (
     <section className="step" data-testid="step-target">
@@ -55,8 +133,18 @@ export function TargetStep() {
           Log in as initiator (IQN)
           <input value={t.initiatorName} onChange={(e) => setInitiatorName(e.target.value)} data-testid="initiator-name" />
         </label>
-        <ChapFields title="Discovery needs CHAP" value={t.discoveryChap} onChange={(p) => setChap('discoveryChap', p)} testId="discovery-chap" />
-        <ChapFields title="Targets need CHAP" value={t.targetChap} onChange={(p) => setChap('targetChap', p)} testId="target-chap" />
+        <ChapFields
+          title="Discovery needs CHAP (the NAS asks for it before it lists its targets; a target's own CHAP is apart)"
+          value={t.discoveryChap}
+          onChange={(p) => setChap('discoveryChap', p)}
+          testId="discovery-chap"
+        />
+        <ChapFields
+          title="Every target needs the same CHAP (a target with CHAP of its own gets its fields in its row)"
+          value={t.targetChap}
+          onChange={(p) => setChap('targetChap', p)}
+          testId="target-chap"
+        />
         <div className="actions">
           <button type="submit" className="primary" disabled={running || portals.length === 0} data-testid="discover-start">
             {running ? (t.discover.result ? 'Checking the disks…' : 'Discovering…') : t.discover.result ? 'Discover again' : 'Discover targets'}
@@ -79,44 +167,50 @@ export function TargetStep() {
         </p>
       ) : null}
 
-      {targets.length > 0 ? (
-        <table className="portals targets" data-testid="targets">
-          <thead>
-            <tr>
-              <th>Target</th>
-              <th>Portals</th>
-              <th>Disk</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {targets.map((x) => {
-              const st = t.probes[x.name];
-              const chosen = t.chosen?.target === x.name;
-              return (
-                <tr key={x.name} data-testid="target-row" data-target={x.name} data-status={st?.status ?? 'idle'} className={chosen ? 'chosen' : undefined}>
-                  <td className="mono">{x.name}</td>
-                  <td className="small">{x.portals.map((p) => `${p.address}:${p.port}`).join(' ')}</td>
-                  <td>
-                    <ProbeCell state={st} />
-                  </td>
-                  <td className="nowrap">
-                    {st?.status === 'succeeded' && st.result?.bootLun !== undefined ? (
-                      <button type="button" className={chosen ? 'primary' : undefined} onClick={() => chooseTarget(x.name)} data-testid="choose-target">
-                        {chosen ? 'Chosen ✓' : 'Use this disk'}
-                      </button>
-                    ) : (
-                      <button type="button" disabled={st?.status === 'running'} onClick={() => void probe(x.name)} data-testid="probe-target">
-                        Check again
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      ) : null}
+      {byNas(targets, prefer).map((g) => {
+        const shown = ordered(g.targets, t.probes);
+        const disks = shown.filter((x) => diskKind(t.probes[x.name]) !== 'none');
+        const none = shown.filter((x) => diskKind(t.probes[x.name]) === 'none');
+        const [first, ...also] = g.addresses;
+        return (
+          <div className="nas-group" key={g.addresses.map((a) => `${a.address}:${a.port}`).join(' ')} data-testid="nas-group">
+            <h3 data-testid="nas-addresses">
+              NAS at {first ? `${first.address}:${first.port}` : '?'}
+              {also.length > 0 ? <span className="muted small"> (also {also.map((a) => `${a.address}:${a.port}`).join(', ')})</span> : null}
+            </h3>
+            {disks.length > 0 ? (
+              <table className="portals targets" data-testid="targets">
+                <thead>
+                  <tr>
+                    <th>Target</th>
+                    <th>Disk</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {disks.map((x) => (
+                    <TargetRow key={x.name} x={x} />
+                  ))}
+                </tbody>
+              </table>
+            ) : null}
+            {none.length > 0 ? (
+              <details className="no-disk" data-testid="no-disk">
+                <summary data-testid="no-disk-count">
+                  {none.length} {none.length === 1 ? 'target' : 'targets'} without a disk
+                </summary>
+                <table className="portals targets">
+                  <tbody>
+                    {none.map((x) => (
+                      <TargetRow key={x.name} x={x} />
+                    ))}
+                  </tbody>
+                </table>
+              </details>
+            ) : null}
+          </div>
+        );
+      })}
 
       {t.confirm ? (
         <div className="dialog" role="alertdialog" aria-modal="true" data-testid="confirm-dialog">
