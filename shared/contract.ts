@@ -9,6 +9,7 @@ import { VerifyInput } from './verify';
 import { PrivilegeGrantInput, PrivilegeStatusInput, type PrivilegeStatus } from './privileges';
 import { SecretsForgetInput, SecretsGetInput, SecretsSetInput, type SecretsStatus } from './secrets';
 import { VmBootInput } from './vm';
+import { DialogOpenInput, type DialogOpenResult } from './dialog';
 import { ServeStartInput } from './bootserver';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
 
@@ -53,6 +54,7 @@ export const contract = {
   'vm:boot': { input: VmBootInput, output: out<JobStarted>() },
   'serve:start': { input: ServeStartInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
+  'dialog:open': { input: DialogOpenInput, output: out<DialogOpenResult>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
 
 // Compile-time check that CHANNELS lists exactly the contract's keys.

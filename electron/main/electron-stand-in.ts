@@ -113,6 +113,8 @@ export const session = {
   },
 };
 
+/** The file pickers: a stand-in dialog that is always cancelled (dialog.test.ts tests the handler itself). */
+export const dialog = { showOpenDialog: async () => ({ canceled: true, filePaths: [] as string[] }) };
 export const shell = { openExternal: (u: string) => (rec.opened.push(u), Promise.resolve()) };
 
 export const safeStorage = { isEncryptionAvailable: () => false, encryptString: () => Buffer.alloc(0), decryptString: () => '', getSelectedStorageBackend: () => 'basic_text' };

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, safeStorage, session, shell, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, shell, type WebContents } from 'electron';
+import { openDialogWith } from './dialog';
 import { CHANNELS, JOB_EVENT_CHANNEL } from '../../shared/channels';
 import { appError } from '../../shared/errors';
 import { err } from '../../shared/result';
@@ -18,6 +19,8 @@ const handlers = createHandlers(runner, 'electron', {
   secretCipher: () => safeStorageCipher(safeStorage, process.platform),
   // The one-time grant helper ships in resources/privileges (packaged) or build/privileges.
   grantHelper: defaultGrantHelper(__dirname, app.isPackaged ? process.resourcesPath : undefined),
+  // The key and source folder pickers, on the app's window.
+  openDialog: openDialogWith(dialog, () => win, app.getPath('home')),
 });
 let win: BrowserWindow | undefined;
 

@@ -8,6 +8,7 @@ import { isIPv4, parseBlock } from '../ipv4';
 import { checkChapUser } from './chap';
 import { checkIqn, duplicateIqns, normaliseIqn } from './iqn';
 import { parseMac } from './mac';
+import { Remembered } from './remembered';
 
 /** The project format this Bootchain writes. */
 export const PROJECT_VERSION = 1;
@@ -135,6 +136,8 @@ export const Project = z
       .strict()
       .default({ biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain' }),
     workstations: z.array(Workstation).max(256).default([]),
+    /** The Upload and Build settings and the last results (no secret): remembered.ts. Optional, so older files load. */
+    remembered: Remembered.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -30,6 +30,7 @@ import { chapKey, chapRefs } from '../../../shared/secrets';
 import { checkChapSecret } from '../../../shared/model/chap';
 import { grantPrivilege, privilegeStatus } from '../privileges/privileges';
 import type { Project } from '../../../shared/model/project';
+import { NO_DIALOG, type DialogOpenResult } from '../../../shared/dialog';
 
 /** One handler per channel, receiving validated input. */
 export type Handlers = { [C in Channel]: (input: ParsedInputOf<C>, caller: Caller) => Promise<OutputOf<C>> };
@@ -70,6 +71,8 @@ export function createHandlers(
     privilegedExe?: string;
     /** The base image of the build container (the CLI's --base; else BOOTCHAIN_BUILD_BASE). */
     buildBase?: string;
+    /** The file pickers (Electron: dialog.showOpenDialog); without it, dialog:open says to type the path. */
+    openDialog?: (input: ParsedInputOf<'dialog:open'>) => Promise<DialogOpenResult>;
   } = {},
 ): Handlers {
   const ws = opts.workspace ?? new Workspace(opts.dataDir);
@@ -221,6 +224,8 @@ export function createHandlers(
     },
     // Only the caller that started a job may cancel it (it alone hears of it).
     'jobs:cancel': async (input, caller) => ({ cancelled: runner.cancel(input.jobId, caller.id) }),
+    // The file pickers: Electron's main process brings its dialog; elsewhere the user types the path.
+    'dialog:open': async (input) => (opts.openDialog ? opts.openDialog(input) : { unsupported: NO_DIALOG(transport === 'harness' ? 'the browser harness' : 'this front end') }),
   };
 }
 

@@ -11,6 +11,7 @@ import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice'
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 import { createRouterSlice, type RouterSlice } from './router-slice';
 import { invalidateOnChange } from './stale';
+import { rememberOnChange } from './remember';
 
 /** The one store, built from typed slices. */
 export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice;
@@ -31,5 +32,7 @@ export const useApp = create<AppState>()((...a) => ({
 
 // A change to what a later step was made from drops that step's result (for the app's lifetime).
 invalidateOnChange(useApp);
+// An opened project's remembered Upload/Build settings and results come back; a change to them is saved (remember.ts).
+rememberOnChange(useApp);
 // Job events reach the slices through the job bridge (job.ts): each slice names and follows its own jobs.
 

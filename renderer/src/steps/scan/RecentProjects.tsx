@@ -1,9 +1,12 @@
 import { useEffect } from 'react';
 import { useApp } from '../../store/index';
+import { resumeStep } from '../../store/remember';
 
 /**
  * The start screen's saved projects, newest first: "Reconfigure" opens one at the Identity step
- * (its NAS and disks are known, so Scan and Target are done), "Diagnose" at the Diagnostics view.
+ * (its NAS and disks are known, so Scan and Target are done) — or straight at Upload when its last
+ * build still matches, at Verify when its upload does too (remember.ts) —, "Diagnose" at the
+ * Diagnostics view.
  */
 export function RecentProjects() {
   const saved = useApp((s) => s.identity.saved);
@@ -17,7 +20,10 @@ export function RecentProjects() {
   const recent = [...saved].sort((a, b) => b.modified.localeCompare(a.modified)).slice(0, 8);
   const open = async (name: string, where: 'identity' | 'diagnostics') => {
     await openProject(name);
-    goTo(where);
+    const to = where === 'identity' ? resumeStep(useApp.getState()) : where;
+    goTo(to);
+    // goTo opens a step only when the ones before it are complete: else reconfiguring starts at Identity.
+    if (useApp.getState().wizard.current !== to) goTo(where);
   };
   return (
     <div className="recent" data-testid="recent-projects">

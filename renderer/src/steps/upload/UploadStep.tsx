@@ -5,6 +5,7 @@ import { formatBytes } from '../../components/files';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
+import { PathField } from '../../components/PathField';
 import { ServePanel } from './ServePanel';
 
 function PlanTable({ plan }: { plan: UploadPlan }) {
@@ -88,10 +89,7 @@ export function UploadStep() {
             </label>
             {s.auth === 'key' ? (
               <>
-                <label className="wide">
-                  Private key file
-                  <input value={s.keyPath} placeholder="/home/me/.ssh/id_ed25519" onChange={(e) => setServer({ keyPath: e.target.value })} data-testid="upload-key" />
-                </label>
+                <PathField label="Private key file" kind="key" value={s.keyPath} placeholder="/home/me/.ssh/id_ed25519" onChange={(v) => setServer({ keyPath: v })} testId="upload-key" />
                 <label>
                   Key passphrase (if any)
                   <input type="password" autoComplete="off" value={s.passphrase} onChange={(e) => setServer({ passphrase: e.target.value })} data-testid="upload-passphrase" />
