@@ -92,6 +92,23 @@ test.describe('Reconfigure a workstation', () => {
       await page.getByTestId('upload-rollback').click();
       await expect(page.getByTestId('upload-rolled-back')).toContainText(`restored ${perMac}`);
       expect(readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8')).toBe(before);
+
+      // The project remembered the Upload settings (the key path, never its passphrase) and the
+      // stock-binaries choice; the rolled-back upload is no longer "done".
+      const saved = path.join(process.env.BOOTCHAIN_DATA_DIR!, 'projects', 'reconf.json');
+      const remembered = () => JSON.parse(readFileSync(saved, 'utf8')).remembered;
+      await expect.poll(() => [remembered()?.upload?.keyPath, remembered()?.build?.noBuild, remembered()?.lastUpload]).toEqual([S.sftpOnly.key, true, undefined]);
+      expect(readFileSync(saved, 'utf8')).not.toContain(S.root.passphrase);
+      // Reopened in a new window: nothing to build, so Reconfigure goes straight to Upload, filled in.
+      await page.reload();
+      await page.locator('[data-testid="recent-project"][data-name="reconf"]').getByTestId('recent-reconfigure').click();
+      await expect(page.getByTestId('step-upload')).toBeVisible();
+      await expect(page.getByTestId('upload-key')).toHaveValue(S.sftpOnly.key);
+      await expect(page.getByTestId('upload-passphrase')).toHaveValue('');
+      // The harness has no file dialog: Choose… says to type the path.
+      await page.getByTestId('upload-key-choose').click();
+      await expect(page.getByTestId('upload-key-note')).toHaveText('Type the path: the browser harness has no file dialog.');
+      await page.screenshot({ path: `${SHOTS}/reconfigure-4-reopened.png`, fullPage: true });
     } finally {
       await router.stop();
     }
