@@ -33,6 +33,18 @@ test.describe('Target step against the lab tgtd', () => {
     await tp.setTargetChap(L.iscsi.chap.oneWay.username, L.iscsi.chap.oneWay.secret);
     await tp.row(T.chapOneWay).getByTestId('probe-target').click();
     await expect(tp.row(T.chapOneWay).getByTestId('probe-summary')).toContainText(`${L.iscsi.sizesMiB.chapOneWay} MiB`);
+    // A target with CHAP of its own (mutual here): its own fields in its row, apart from the rest.
+    const mutual = tp.row(T.chapMutual);
+    await mutual.getByTestId('row-chap-enabled').check();
+    await mutual.getByTestId('row-chap-user').fill(L.iscsi.chap.mutual.username);
+    await mutual.getByTestId('row-chap-secret').fill(L.iscsi.chap.mutual.secret);
+    await mutual.getByTestId('row-chap-mutual').check();
+    await mutual.getByTestId('row-chap-mutual-user').fill(L.iscsi.chap.mutual.targetUsername);
+    await mutual.getByTestId('row-chap-mutual-secret').fill(L.iscsi.chap.mutual.targetSecret);
+    await mutual.getByTestId('probe-target').click();
+    await expect(mutual.getByTestId('probe-summary')).toContainText(`${L.iscsi.sizesMiB.chapMutual} MiB`);
+    // The 44 targets without a disk are folded under their count.
+    await expect(page.getByTestId('no-disk-count')).toHaveText(`${T.bulk.length} targets without a disk`);
 
     // A disk with a partition table needs a confirmation; cancel keeps nothing chosen.
     await tp.row(T.mbr).getByTestId('choose-target').click();
@@ -48,5 +60,18 @@ test.describe('Target step against the lab tgtd', () => {
     await expect(page.getByTestId('chosen-target')).toContainText('LUN 1');
     await expect(page.getByTestId('next')).toBeEnabled();
     await page.screenshot({ path: `${SHOTS}/target-4-chosen.png`, fullPage: true });
+
+    // Identity: the chosen disk comes with its CHAP; the other disk brings its own (mutual) CHAP.
+    await page.getByTestId('next').click();
+    await expect(page.getByTestId('step-identity')).toBeVisible();
+    await page.getByTestId('add-workstation').click();
+    const ws = page.getByTestId('workstation').first();
+    await expect(ws.getByTestId('ws-disk')).toHaveValue(T.chapOneWay);
+    await expect(ws.getByTestId('ws-chap')).toBeChecked();
+    await expect(ws.getByTestId('ws-chap-user')).toHaveValue(L.iscsi.chap.oneWay.username);
+    await ws.getByTestId('ws-disk').selectOption(T.chapMutual);
+    await expect(ws.getByTestId('ws-chap-user')).toHaveValue(L.iscsi.chap.mutual.username);
+    await expect(ws.getByTestId('ws-chap-mutual-secret')).toHaveAttribute('type', 'password');
+    await expect(ws.getByTestId('ws-chap-secret-check')).toHaveAttribute('data-level', 'ok');
   });
 });
