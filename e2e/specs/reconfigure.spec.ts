@@ -54,7 +54,10 @@ test.describe('Reconfigure a workstation', () => {
       await page.locator('[data-testid="recent-project"][data-name="reconf"]').getByTestId('recent-reconfigure').click();
       await expect(page.getByTestId('step-identity')).toBeVisible();
       await expect(page.getByTestId('changes-none')).toBeVisible();
-      await page.getByTestId('workstation').first().getByTestId('ws-target').fill(L.iscsi.targets.boot);
+      // The typed target IQN lives under the workstation's Advanced disclosure.
+      const ws = page.getByTestId('workstation').first();
+      if ((await ws.getByTestId('ws-advanced').getAttribute('open')) === null) await ws.getByTestId('ws-advanced').locator('summary').click();
+      await ws.getByTestId('ws-target').fill(L.iscsi.targets.boot);
       const change = page.getByTestId('change').filter({ hasText: perMac });
       await expect(change.locator('.add').filter({ hasText: 'sanboot' })).toContainText(L.iscsi.targets.boot);
       await page.getByTestId('next').click();
@@ -86,6 +89,13 @@ test.describe('Reconfigure a workstation', () => {
       await page.getByTestId('node-target').click();
       await expect(page.getByTestId('link-summary')).toContainText(L.iscsi.targets.boot);
       await page.screenshot({ path: `${SHOTS}/reconfigure-2-verified.png`, fullPage: true });
+
+      // Green: Done says what was set up and what comes next.
+      await page.getByTestId('next').click();
+      await expect(page.getByTestId('step-done')).toBeVisible();
+      await expect(page.getByTestId('done-station')).toContainText(`pc (${mac}, BIOS) boots ${L.iscsi.targets.boot} LUN 1 — verified`);
+      await expect(page.getByTestId('done-next')).toContainText('Power on the PC');
+      await page.screenshot({ path: `${SHOTS}/reconfigure-3-done.png`, fullPage: true });
 
       // Roll back: the NAS serves the old script again, byte for byte.
       await page.getByTestId('nav-upload').click();

@@ -1,6 +1,6 @@
 import { act, cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sampleProject } from '../../../../shared/gen/fixtures';
+import { SAMPLE_SECRETS, sampleProject } from '../../../../shared/gen/fixtures';
 import { CHAIN_LINKS, type VerifyResult } from '../../../../shared/verify';
 import { inProcessApi } from '../../../test/in-process-api';
 import { setApi } from '../../api/client';
@@ -28,7 +28,7 @@ const green: VerifyResult = {
 describe('Done screen', () => {
   it('opens only after a green Verify, then says what was set up and what comes next', () => {
     setApi(inProcessApi());
-    act(() => useApp.setState((s) => ({ identity: { ...s.identity, project: sampleProject() }, verify: { ...s.verify, status: 'failed', result: { ...green, ok: false, firstBroken: 'dhcp' } } })));
+    act(() => useApp.setState((s) => ({ identity: { ...s.identity, project: sampleProject(), secrets: { ...SAMPLE_SECRETS } }, verify: { ...s.verify, status: 'failed', result: { ...green, ok: false, firstBroken: 'dhcp' } } })));
     expect(isReachable(useApp.getState(), 'done')).toBe(false);
     render(<DoneStep />);
     expect(screen.getByTestId('done-blocked')).toBeTruthy();
@@ -38,6 +38,13 @@ describe('Done screen', () => {
     expect(next).toMatch(/Power on the PC/);
     expect(next).toMatch(/Install .*coming/);
     expect(next).toMatch(/Watch a boot .*later/);
+    // The kernel parameters to give the installed system, with no CHAP secret in clear.
+    const kernel = screen.getAllByTestId('done-kernel').map((e) => e.textContent!);
+    expect(kernel).toHaveLength(2);
+    expect(kernel.join(' ')).toMatch(/ip=dhcp|iscsi|rd\.iscsi|root=/);
+    expect(kernel.join(' ')).toContain('netroot=iscsi:ws2-user:********:nas:********@');
+    for (const v of Object.values(SAMPLE_SECRETS)) expect(screen.getByTestId('step-done').textContent).not.toContain(v);
+    expect(screen.getByTestId('done-router').textContent).toMatch(/dnsmasq or Pi-hole, with the Bootchain snippet/);
     for (const id of ['done-save', 'done-export', 'done-report', 'done-add']) expect(screen.getByTestId(id)).toBeTruthy();
   });
 });

@@ -1,12 +1,30 @@
+import { useState } from 'react';
+import { ROUTER_LABELS, type RouterKind } from '../../../../shared/gen/router-snippet';
 import { reportMarkdown } from '../../../../shared/verify';
 import { offerDownload } from '../../components/files';
 import { useApp } from '../../store/index';
+import { identityOutput } from '../../store/identity-slice';
 
 /** Done screen (after a green Verify): what was set up, what to do next, export and save. */
 export function DoneStep() {
   const p = useApp((s) => s.identity.project);
   const r = useApp((s) => s.verify.result);
   const serving = useApp((s) => s.serve.running);
+  const proxy = useApp((s) => s.serve.running && s.serve.proxyDhcp);
+  const id = useApp((s) => s.identity);
+  const files = identityOutput(id).files ?? {};
+  /** The kernel parameters of a workstation, its CHAP secrets masked (the full line is kernel/NAME.txt in Identity's files). */
+  const kernel = (name: string): string | undefined => {
+    const text = files[`kernel/${name}.txt`];
+    if (!text) return undefined;
+    let line = text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .join(' ');
+    for (const v of Object.values(id.secrets)) if (v) line = line.split(v).join('********');
+    return line;
+  };
+  const [saved, setSaved] = useState(false);
   const saveProject = useApp((s) => s.saveProject);
   const msg = useApp((s) => s.identity.projectMessage);
   const goTo = useApp((s) => s.goTo);
@@ -26,7 +44,9 @@ export function DoneStep() {
         <li>
           NAS {p.nas.address}: boot files {serving ? 'served from this computer (keep Bootchain open while the PCs boot)' : `in ${p.nas.tftpRoot ?? '/srv/tftp'}`}
         </li>
-        <li>Router: {p.router.kind} snippet (or proxyDHCP from this computer)</li>
+        <li data-testid="done-router">
+          Router: {proxy ? 'left alone — this computer answers the boot requests (proxyDHCP); keep Bootchain open while the PCs boot' : `${ROUTER_LABELS[(p.router.kind ?? 'dnsmasq') as RouterKind]}, with the Bootchain snippet`}
+        </li>
         {ws.map((w) => (
           <li key={w.name} data-testid="done-station">
             {w.name} ({w.mac}, {w.firmware === 'uefi' ? 'UEFI' : 'BIOS'}) boots {w.target} LUN {w.lun}
@@ -39,12 +59,22 @@ export function DoneStep() {
         <li>Power on the PC and choose network boot (PXE) in its firmware if it does not boot from the network by itself.</li>
         <li>
           Install the operating system onto its iSCSI disk. An Install step that does this from here is coming in a later version; until then,
-          boot an installer and pick the iSCSI disk.
+          boot an installer and pick the iSCSI disk, and give the installed system these kernel parameters:
+          <ul>
+            {ws.map((w) =>
+              kernel(w.name) ? (
+                <li key={w.name}>
+                  {w.name}: <code data-testid="done-kernel">{kernel(w.name)}</code>
+                  {w.chap ? <span className="small muted"> (CHAP secret masked: the whole line is kernel/{w.name}.txt in Identity's files)</span> : null}
+                </li>
+              ) : null,
+            )}
+          </ul>
         </li>
         <li>Watch a boot from here — coming later too; for now Diagnostics checks a workstation's chain at any time.</li>
       </ol>
       <div className="actions">
-        <button type="button" className="primary" onClick={() => void saveProject()} data-testid="done-save">
+        <button type="button" className="primary" onClick={() => void saveProject().then(() => setSaved(true))} data-testid="done-save">
           Save the project
         </button>
         <button type="button" onClick={() => offerDownload(`${p.name}.bootchain.json`, 'application/json', `${JSON.stringify(p, null, 2)}\n`)} data-testid="done-export">
@@ -57,7 +87,7 @@ export function DoneStep() {
           Add another workstation
         </button>
       </div>
-      {msg ? (
+      {saved && msg ? (
         <p className={msg.ok ? 'muted small' : 'field-error'} data-testid="done-message">
           {msg.text}
         </p>
