@@ -97,6 +97,10 @@ describe('Router step', () => {
     expect(uefi.className).toContain('warn');
     expect(uefi.textContent).toMatch(/UEFI: ✗/);
     expect(screen.getByTestId('router-fix-uefi').textContent).toMatch(/Fix:.*snponly\.efi/);
+    // Another router chosen: the verdicts were of the old one, and go.
+    fireEvent.change(screen.getByTestId('router-kind'), { target: { value: 'isc' } });
+    expect(screen.queryByTestId('router-check-bios')).toBeNull();
+    expect(screen.queryByTestId('router-check-uefi')).toBeNull();
   });
 
   it('offers the alternative: leave the router alone and serve from this computer (proxyDHCP)', () => {

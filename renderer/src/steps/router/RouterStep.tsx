@@ -58,6 +58,7 @@ export function RouterStep() {
   const setProjectField = useApp((s) => s.setProjectField);
   const check = useApp((s) => s.startRouterCheck);
   const rc = useApp((s) => s.routerCheck);
+  const resetCheck = useApp((s) => s.resetRouterCheck);
   const p = id.project;
   const kind = (p.router.kind ?? 'dnsmasq') as RouterKind;
   const snippet = routerSnippetOf(p, kind);
@@ -79,7 +80,15 @@ export function RouterStep() {
       </p>
       <label>
         My router (its DHCP server)
-        <select value={kind} onChange={(e) => setProjectField({ router: { ...p.router, kind: e.target.value as RouterKind } })} data-testid="router-kind">
+        <select
+          value={kind}
+          onChange={(e) => {
+            // Another router: the last check was of the old one's answers.
+            resetCheck();
+            setProjectField({ router: { ...p.router, kind: e.target.value as RouterKind } });
+          }}
+          data-testid="router-kind"
+        >
           {ROUTER_KINDS.map((k) => (
             <option key={k} value={k}>
               {ROUTER_LABELS[k]}
