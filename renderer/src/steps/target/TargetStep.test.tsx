@@ -99,6 +99,20 @@ describe('Target step: disks first, the rest folded, one NAS shown once', () => 
     expect(screen.getByTestId('discovery-chap').textContent).toMatch(/Discovery needs CHAP.*before it lists its targets/);
   });
 
+  it('a portal refusing discovery says it is discovery CHAP it wants', () => {
+    useApp.setState((s) => ({
+      target: {
+        ...s.target,
+        discover: {
+          ...s.target.discover,
+          result: { ...s.target.discover.result!, failures: [{ portal: { address: '192.168.1.21', port: 3260 }, error: appError('AUTH_FAILED', 'Authentication failed for discovery on 192.168.1.21') }] },
+        },
+      },
+    }));
+    render(<TargetStep />);
+    expect(screen.getByTestId('discovery-chap-note').textContent).toContain('discovery CHAP before it lists its targets');
+  });
+
   it('the chosen disk is reached by the address chosen in Scan and carries its target’s CHAP', () => {
     useApp.getState().chooseTarget(T.chap);
     expect(useApp.getState().target.chosen).toMatchObject({ target: T.chap, portal: { address: '192.168.1.20', port: 3260 }, lun: 1, chap: { username: 'ws-chap' } });

@@ -159,6 +159,12 @@ export function TargetStep() {
             {f.portal.address}:{f.portal.port}
           </strong>
           <ErrorBox error={f.error} />
+          {f.error.code === 'AUTH_FAILED' ? (
+            <p className="small" data-testid="discovery-chap-note">
+              This portal wants <strong>discovery CHAP</strong> before it lists its targets: tick “Discovery needs CHAP” above and enter the discovery user and
+              secret set on the NAS (not a target’s own CHAP).
+            </p>
+          ) : null}
         </div>
       ))}
       {t.discover.result ? (
