@@ -35,6 +35,10 @@ export const RememberedBuild = z
     sourceKind: z.enum(['release', 'dir', 'tarball']),
     sourcePath: localPath,
     targets: z.array(z.enum(['bios', 'uefi', 'ipxe-efi'])).min(1).max(3),
+    /** The user ticked the targets (else the workstations' firmware picks them). */
+    targetsTouched: z.boolean().optional(),
+    /** The build container's base image ('' the default). */
+    base: z.string().regex(/^[A-Za-z0-9._/:@-]{0,255}$/, 'an image name like docker.io/library/debian:bookworm').optional(),
     serialConsole: z.boolean(),
     https: z.boolean(),
     noBuild: z.boolean(),

@@ -30,7 +30,8 @@ const blank = () => {
   s.resetBuildRun();
   s.resetUploadRun();
   s.setServer({ kind: 'ssh', host: '', port: '', user: '', root: '', auth: 'key', keyPath: '', passphrase: '', password: '', folder: '' });
-  s.setBuild({ engine: 'auto', sourceKind: 'release', sourcePath: '', noBuild: false });
+  s.setBuild({ engine: 'auto', sourceKind: 'release', sourcePath: '', base: '', noBuild: false });
+  useApp.setState((st) => ({ build: { ...st.build, targetsTouched: false } }));
   useApp.setState({ wizard: { current: 'scan' } });
 };
 afterEach(() => {
@@ -53,7 +54,7 @@ describe('remembered settings', () => {
     act(() => {
       const s = useApp.getState();
       s.setServer({ host: '10.77.0.20', port: '22', user: 'admin', root: '/srv/tftp', auth: 'key', keyPath: '/home/me/.ssh/id_ed25519', passphrase: PASSPHRASE, password: PASSWORD });
-      s.setBuild({ engine: 'local', sourceKind: 'dir', sourcePath: '/home/me/ipxe' });
+      s.setBuild({ engine: 'local', sourceKind: 'dir', sourcePath: '/home/me/ipxe', base: 'docker.io/library/debian:bookworm' });
     });
     // A build and an upload as their jobs end them.
     act(() =>
@@ -87,7 +88,7 @@ describe('remembered settings', () => {
     await reopen();
     let s = useApp.getState();
     expect(s.upload.server).toMatchObject({ host: '10.77.0.20', keyPath: '/home/me/.ssh/id_ed25519', passphrase: '', password: '' });
-    expect(s.build).toMatchObject({ engine: 'local', sourceKind: 'dir', sourcePath: '/home/me/ipxe', status: 'succeeded' });
+    expect(s.build).toMatchObject({ engine: 'local', sourceKind: 'dir', sourcePath: '/home/me/ipxe', base: 'docker.io/library/debian:bookworm', targetsTouched: false, status: 'succeeded' });
     expect(s.upload.status).toBe('succeeded');
     expect(s.wizard.current).toBe('verify');
 

@@ -14,6 +14,7 @@ import { api } from '../api/client';
 import type { StepId } from '../steps/registry';
 import { identityOutput } from './identity-slice';
 import type { AppState } from './index';
+import { buildTargets } from './build-slice';
 import { idleJob } from './job';
 
 /** When each result was made (a result's first sight, or the time remembered with it). */
@@ -29,7 +30,7 @@ export function buildInputs(s: AppState): string | undefined {
   const embed = identityOutput(s.identity).files?.['embed.ipxe'];
   if (embed === undefined) return undefined;
   const b = s.build;
-  return fingerprintOf(JSON.stringify([embed, b.engine, b.sourceKind, b.sourceKind === 'release' ? '' : b.sourcePath.trim(), [...b.targets].sort(), b.serialConsole, b.https]));
+  return fingerprintOf(JSON.stringify([embed, b.engine, b.base.trim(), b.sourceKind, b.sourceKind === 'release' ? '' : b.sourcePath.trim(), [...buildTargets(s)].sort(), b.serialConsole, b.https]));
 }
 
 /**
@@ -53,7 +54,7 @@ export function rememberedOf(s: AppState): Remembered {
   const out: Remembered = {
     // No password or passphrase: they live in the secrets store.
     upload: { kind: u.kind, host: u.host.trim(), port: u.port.trim(), user: u.user.trim(), root: u.root.trim(), auth: u.auth, keyPath: u.keyPath.trim(), folder: u.folder.trim() },
-    build: { engine: b.engine, sourceKind: b.sourceKind, sourcePath: b.sourcePath.trim(), targets: [...b.targets], serialConsole: b.serialConsole, https: b.https, noBuild: b.noBuild },
+    build: { engine: b.engine, sourceKind: b.sourceKind, sourcePath: b.sourcePath.trim(), targets: [...buildTargets(s)], targetsTouched: b.targetsTouched, base: b.base.trim(), serialConsole: b.serialConsole, https: b.https, noBuild: b.noBuild },
   };
   const bi = buildInputs(s);
   if (!b.noBuild && b.status === 'succeeded' && b.result && bi) {
@@ -99,7 +100,11 @@ export function restoreRemembered(store: StoreApi<AppState>, project: ProjectInp
   if (!r) return;
   const st = store.getState();
   if (r.upload) st.setServer({ ...r.upload, passphrase: '', password: '' });
-  if (r.build) st.setBuild({ ...r.build });
+  if (r.build) {
+    // Targets not ticked by the user follow the workstations' firmware again (buildTargets).
+    const { targetsTouched = true, base = '', ...rest } = r.build;
+    store.setState((s) => ({ build: { ...s.build, ...rest, base, targetsTouched } }));
+  }
   const lb: LastBuild | undefined = r.lastBuild;
   let built = store.getState().build.noBuild;
   if (lb && !built && buildInputs(store.getState()) === lb.inputs) {
