@@ -230,6 +230,9 @@ static void *run(void *arg) {
     SEND_WINDOW();
   }
 out:
+  /* The port is closed now, not when the JS handle is collected (the fd is not used again). */
+  close(p->sock);
+  p->sock = -1;
   post(p, 1, atomic_load(&p->sent), err[0] ? err : NULL);
   napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
   pump_unref(p);
@@ -421,6 +424,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, handle, "sent", fs));
   atomic_store(&p->refs, 2); /* the handle's and the thread's */
   CHECK(napi_wrap(env, handle, p, handle_finalize, NULL, NULL));
+  /* The socket's local port, for tests and logs. */
+  struct sockaddr_in bound;
+  socklen_t bl = sizeof bound;
+  napi_value lp;
+  if (getsockname(p->sock, (struct sockaddr *)&bound, &bl) == 0 && napi_create_uint32(env, ntohs(bound.sin_port), &lp) == napi_ok) napi_set_named_property(env, handle, "localPort", lp);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -434,11 +442,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "tftp_pump: cannot start a thread");
     return NULL;
   }
-  /* The socket's local port, for tests and logs. */
-  struct sockaddr_in bound;
-  socklen_t bl = sizeof bound;
-  napi_value lp;
-  if (getsockname(p->sock, (struct sockaddr *)&bound, &bl) == 0 && napi_create_uint32(env, ntohs(bound.sin_port), &lp) == napi_ok) napi_set_named_property(env, handle, "localPort", lp);
   return handle;
 }
 
