@@ -203,6 +203,12 @@ export function IdentityStep() {
                   </span>
                 )}
                 <FieldError errors={out.errors} field={f('target')} />
+                {w.target && ws.some((o, j) => j !== i && o.target === w.target && (o.lun ?? 0) === (w.lun ?? 0)) ? (
+                  <span className="field-warning small" data-testid="ws-disk-shared">
+                    {ws.filter((o, j) => j !== i && o.target === w.target && (o.lun ?? 0) === (w.lun ?? 0)).map((o) => o.name).join(', ')} boots this disk too: two PCs
+                    writing one disk corrupt it. Give each workstation its own.
+                  </span>
+                ) : null}
               </label>
             </div>
             <Advanced

@@ -145,6 +145,11 @@ describe('Identity step: prefilled, disks chosen, secrets masked and checked', (
     expect(useApp.getState().identity.secrets[w.chap!.secretRef] === CHAP_SECRET).toBe(true);
     // The IQN and LUN are expert fields: under Advanced, closed while they are right.
     expect((within(ws).getByTestId('ws-advanced') as HTMLDetailsElement).open).toBe(false);
+    // A second workstation on the same disk is told so.
+    fireEvent.click(screen.getByTestId('add-workstation'));
+    const second = screen.getAllByTestId('workstation')[1]!;
+    fireEvent.change(within(second).getByTestId('ws-disk'), { target: { value: T.chap } });
+    expect(within(second).getByTestId('ws-disk-shared').textContent).toContain('ws1 boots this disk too');
   });
 
   it('the CHAP secret is masked, shown on demand, and checked as it is typed against iPXE’s rule', () => {
