@@ -11,6 +11,7 @@ import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject } from '../../shared/model/project';
 import { CHAIN_LINKS } from '../../shared/verify';
 import { startChainLab } from '../lab/chain-lab';
+import { axeCounts } from '../support/axe';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('reconfigure.spec.ts');
@@ -96,6 +97,7 @@ test.describe('Reconfigure a workstation', () => {
       await expect(page.getByTestId('done-station')).toContainText(`pc (${mac}, BIOS) boots ${L.iscsi.targets.boot} LUN 1 — verified`);
       await expect(page.getByTestId('done-next')).toContainText('Power on the PC');
       await page.screenshot({ path: `${SHOTS}/reconfigure-3-done.png`, fullPage: true });
+      expect((await axeCounts(page, 'done')).worst).toEqual([]);
 
       // Roll back: the NAS serves the old script again, byte for byte.
       await page.getByTestId('nav-upload').click();

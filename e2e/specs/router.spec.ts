@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { applyDnsmasqSnippet } from '../lab/router-apply';
 import { reachIdentity } from '../pages/flow';
+import { axeCounts } from '../support/axe';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('router.spec.ts');
@@ -41,6 +42,7 @@ test.describe('Start screen and Router step', () => {
     await expect(page.getByTestId('router-fix-bios')).toContainText('Fix:');
     await page.getByTestId('router-check').scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/router-2-checked.png`, fullPage: true });
+    expect((await axeCounts(page, 'router, red check')).worst).toEqual([]);
 
     // The snippet as the step shows it, put where the step says (dnsmasq.d, checked, dnsmasq restarted): both firmwares green.
     const applied = await applyDnsmasqSnippet(L, (await page.getByTestId('router-text').textContent())!);
@@ -51,6 +53,7 @@ test.describe('Start screen and Router step', () => {
       await expect(page.getByTestId('router-check-uefi')).toHaveAttribute('data-status', 'pass', { timeout: 30_000 });
       await expect(page.getByTestId('router-check-uefi')).toContainText('snponly.efi');
       await page.screenshot({ path: `${SHOTS}/router-3-green.png`, fullPage: true });
+      expect((await axeCounts(page, 'router, green check')).worst).toEqual([]);
     } finally {
       await applied.restore();
     }
