@@ -175,6 +175,6 @@ describe('all artifacts', () => {
   });
   it('proxy-DHCP needs the subnet', () => {
     const p = project({ router: { kind: 'dnsmasq' } });
-    expect(() => dhcpConfig(p, 'dnsmasq-proxy')).toThrow(/router\.subnet/);
+    expect(() => dhcpConfig(p, 'dnsmasq-proxy')).toThrow(/needs your network \(like 192\.168\.1\.0\/24\): enter it in the Router step/);
   });
 });
