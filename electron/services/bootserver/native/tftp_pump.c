@@ -1,7 +1,7 @@
 /*
  * Bootchain's native TFTP data pump: the octet-mode data loop of one read transfer, run on its
  * own thread so that a lockstep transfer (one ACK per block, as BIOS PXE ROMs fetch) costs a few
- * syscalls per block (pread, send, poll, recv) and no trip through the JS event loop. JS
+ * syscalls per block (sendmsg, recv; one pread per 64 KiB) and no trip through the JS event loop. JS
  * (tftp-server.ts) keeps admission, option negotiation, netascii, limits and logging; it hands
  * over the open file's fd, the negotiated blksize/window, the OACK packet (if any) and the
  * timeouts, and gets progress (bytes acknowledged) and one final callback through a
@@ -28,11 +28,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define POLL_MS 100
 #define PROGRESS_MS 200
+/* The file is read this much at a time (one pread per 64 KiB, not one per block). */
+#define RB_BYTES 65536
 
 typedef struct {
   int sock;
@@ -41,7 +45,8 @@ typedef struct {
   uint32_t blksize, window, timeout_ms, retries, idle_ms, max_ms;
   uint8_t *oack;
   size_t oack_len;
-  uint8_t *pkt; /* one DATA packet: 4 + blksize */
+  uint8_t *rb; /* the file read ahead: RB_BYTES + blksize from rb_off */
+  int64_t rb_off, rb_len;
   atomic_int aborted;
   char abort_reason[256];
   pthread_mutex_t lock; /* guards abort_reason */
@@ -61,7 +66,7 @@ static void pump_unref(pump_t *p) {
     if (p->sock >= 0) close(p->sock);
     pthread_mutex_destroy(&p->lock);
     free(p->oack);
-    free(p->pkt);
+    free(p->rb);
     free(p);
   }
 }
@@ -101,19 +106,33 @@ static int send_blocks(pump_t *p, int64_t *cursor, int64_t last, char *err, size
     int64_t want = p->size - off;
     if (want > p->blksize) want = p->blksize;
     if (want < 0) want = 0;
-    p->pkt[0] = 0, p->pkt[1] = 3, p->pkt[2] = (n >> 8) & 0xff, p->pkt[3] = n & 0xff;
-    int64_t got = 0;
-    while (got < want) {
-      ssize_t r = pread(p->fd, p->pkt + 4 + got, want - got, off + got);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        snprintf(err, errlen, r == 0 ? "the file got shorter while being sent" : "cannot read the file: %s", strerror(errno));
+    uint8_t hdr[4] = {0, 3, (n >> 8) & 0xff, n & 0xff};
+    if (want > 0 && (off < p->rb_off || off + want > p->rb_off + p->rb_len)) {
+      /* Read ahead from this block: RB_BYTES + blksize, or to the end of the file. */
+      int64_t cap = RB_BYTES + p->blksize, got = 0;
+      if (cap > p->size - off) cap = p->size - off;
+      p->rb_off = off;
+      p->rb_len = 0;
+      while (got < cap) {
+        ssize_t r = pread(p->fd, p->rb + got, cap - got, off + got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+          snprintf(err, errlen, "cannot read the file: %s", strerror(errno));
+          return -1;
+        }
+        if (r == 0) break;
+        got += r;
+      }
+      p->rb_len = got;
+      if (got < want) {
+        snprintf(err, errlen, "the file got shorter while being sent");
         return -1;
       }
-      got += r;
     }
+    struct iovec iov[2] = {{.iov_base = hdr, .iov_len = 4}, {.iov_base = p->rb + (off - p->rb_off), .iov_len = (size_t)want}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = want > 0 ? 2 : 1};
     for (;;) {
-      ssize_t s = send(p->sock, p->pkt, 4 + want, 0);
+      ssize_t s = sendmsg(p->sock, &mh, 0);
       if (s >= 0) break;
       if (errno == EINTR) continue;
       if (errno == ECONNREFUSED) {
@@ -183,12 +202,13 @@ static void *run(void *arg) {
       SEND_WINDOW();
       continue;
     }
-    /* Lockstep: the next ACK is usually there at once; try it before sleeping in poll. */
-    ssize_t r = recv(p->sock, in, sizeof in, MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    /* Lockstep: one blocking recv per ACK (the socket's SO_RCVTIMEO is POLL_MS, so abort and
+     * the deadlines are looked at again within it); poll only for a wait shorter than that. */
+    ssize_t r;
+    if (wait >= POLL_MS) r = recv(p->sock, in, sizeof in, 0);
+    else {
       struct pollfd pf = {.fd = p->sock, .events = POLLIN};
-      int pr = poll(&pf, 1, wait < POLL_MS ? (int)wait : POLL_MS);
-      if (pr <= 0) continue;
+      if (poll(&pf, 1, (int)wait) <= 0) continue;
       r = recv(p->sock, in, sizeof in, MSG_DONTWAIT);
     }
     if (r < 0) {
@@ -376,8 +396,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   else if (inet_pton(AF_INET, peer, &pa.sin_addr) != 1) bad = "peer is not an IPv4 address";
   else if (local[0] && inet_pton(AF_INET, local, &la.sin_addr) != 1) bad = "local is not an IPv4 address";
   if (!bad) {
-    p->pkt = malloc(4 + p->blksize);
-    if (!p->pkt) bad = "out of memory";
+    p->rb = malloc(RB_BYTES + p->blksize);
+    if (!p->rb) bad = "out of memory";
   }
   bool isbuf = false;
   napi_value ov;
@@ -399,7 +419,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   char err[200];
   if (!bad) {
     p->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (p->sock < 0 || bind(p->sock, (struct sockaddr *)&la, sizeof la) || connect(p->sock, (struct sockaddr *)&pa, sizeof pa)) {
+    struct timeval tv = {.tv_sec = 0, .tv_usec = POLL_MS * 1000};
+    if (p->sock < 0 || setsockopt(p->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) || bind(p->sock, (struct sockaddr *)&la, sizeof la) || connect(p->sock, (struct sockaddr *)&pa, sizeof pa)) {
       snprintf(err, sizeof err, "socket: %s", strerror(errno));
       bad = err;
     }
