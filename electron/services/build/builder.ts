@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { estimateRemainingMs, formatDuration } from '../../../shared/build';
 import { appError, BootchainError, fail } from '../../../shared/errors';
@@ -137,6 +138,26 @@ function writeIfChanged(file: string, text: string): boolean {
   return true;
 }
 
+/**
+ * Creates the empty config/local/<name>.h of every config/<name>.h that has none, as iPXE's own
+ * rule does (Makefile.housekeeping: "$(CONFIG_LOCAL_HEADERS) : ; touch $@") — but before make
+ * starts. Made by make, each one appears in the middle of the dependency pass, newer than the
+ * dependency files already generated that name it, and after make restarts those are all
+ * generated again (measured on v2.0.0: 3,627 [DEPS] lines for 1,849 files, a third of a cold build).
+ */
+export function touchLocalHeaders(cache: string): void {
+  const config = path.join(cache, 'src', 'config');
+  if (!existsSync(config)) return;
+  for (const name of readdirSync(config)) {
+    if (!name.endsWith('.h')) continue;
+    const local = path.join(config, 'local', name);
+    if (!existsSync(local)) {
+      mkdirSync(path.dirname(local), { recursive: true });
+      writeFileSync(local, '');
+    }
+  }
+}
+
 /** What the build's progress counts against, known before make runs. */
 export interface BuildPlan {
   /** Objects make will compile ([BUILD] lines); undefined when only a relink is expected. */
@@ -185,7 +206,7 @@ const DEPS_WEIGHT = 0.35;
 
 /** The command that runs make: locally, or in the container with the cache mounted. */
 export function makeCommand(req: BuildRequest, cache: string, embedFile: string, name: string): { cmd: string; args: string[] } {
-  const jobs = String(req.jobs ?? 2);
+  const jobs = String(req.jobs ?? os.availableParallelism());
   if (req.engine === 'local') return { cmd: 'make', args: ['-C', path.join(cache, 'src'), '-j', jobs, ...req.targets, `EMBED=${embedFile}`] };
   return {
     cmd: req.engine,
@@ -222,6 +243,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
   const cache = prepareCache(req.sourceDir, req.cacheDir, (done, total) => rep.progress({ phase: 'prepare', done, total, message: 'copying the source into the build cache (once per source tree)' }));
   let configChanged = false;
   for (const [name, text] of Object.entries(localConfig(req.options))) configChanged = writeIfChanged(path.join(cache, 'src', 'config', 'local', name), text) || configChanged;
+  touchLocalHeaders(cache);
   const embedDir = path.join(req.cacheDir, 'embed');
   const embedFile = path.join(embedDir, `embed-${path.basename(cache)}.ipxe`);
   writeIfChanged(embedFile, req.embed);
