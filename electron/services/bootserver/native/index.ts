@@ -50,6 +50,7 @@ function candidates(): string[] {
   return [
     process.env.BOOTCHAIN_TFTP_NATIVE_PATH,
     path.join(here, 'build/tftp_pump.node'),
+    path.join(here, 'build/Release/tftp_pump.node'), // node-gyp's (binding.gyp), e.g. electron-builder's rebuild
     // From the bundle (out/main, out/main/chunks): the repository's copy.
     ...[1, 2, 3, 4].map((up) => path.resolve(here, ...Array<string>(up).fill('..'), rel)),
     res ? path.join(res, 'app.asar.unpacked', rel) : undefined,
