@@ -55,6 +55,8 @@ export const UploadStartInput = z
     verifyTftp: z.boolean().default(true),
     /** Sign off on this plan id (from a dry run): refused if the server changed since. */
     planId: z.string().max(128).optional(),
+    /** Send this computer's stock iPXE binaries (Debian's ipxe package) instead of a build's. */
+    stockBinaries: z.boolean().default(false),
   })
   .strict();
 export type UploadStartInput = z.input<typeof UploadStartInput>;

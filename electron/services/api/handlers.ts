@@ -133,7 +133,7 @@ export function createHandlers(
       const p = validProject(input.project);
       // Files are generated (and every value checked) before any job or connection exists.
       const chap = chapSecrets(p, input.secrets);
-      const { files, notes } = servedFiles(p, chap, ws.buildDir(p));
+      const { files, notes } = servedFiles(p, chap, ws.buildDir(p), input.stockBinaries ? {} : undefined);
       const tftpHost = input.verifyTftp ? p.nas.address : undefined;
       return startJob(
         'upload',

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,11 @@ import { loadProject, type Project } from '../../../shared/model/project';
 import { sha256 } from './hash';
 import { writeManifest } from './manifest';
 import { placeFiles, servedFiles } from './served';
+import { STOCK_IPXE } from '../../../shared/build';
+
+// Debian's ipxe package: real iPXE binaries built by Debian, not by Bootchain.
+const debianIpxe = existsSync(STOCK_IPXE.bios) && existsSync(STOCK_IPXE.uefi);
+if (!debianIpxe) process.stdout.write(`SKIP served.test.ts (stock binaries): Debian's ipxe package is not installed (${STOCK_IPXE.bios}); apt install ipxe\n`);
 
 const project = (): Project => {
   const p = loadProject(sampleProject());
@@ -34,5 +39,27 @@ describe('the served set', () => {
     expect(placeFiles(root, { 'a.ipxe': Buffer.from('a'), 'b.ipxe': Buffer.from('B') })).toEqual({ add: [], change: ['b.ipxe'], same: ['a.ipxe'] });
     expect(readdirSync(root).sort()).toEqual(['a.ipxe', 'b.ipxe']);
     expect(readFileSync(path.join(root, 'b.ipxe'), 'utf8')).toBe('B');
+  });
+
+  it.skipIf(!debianIpxe)("with stock iPXE chosen: Debian's binaries under the names DHCP hands out, for the stations' firmware", () => {
+    const p = project();
+    const firmwares = new Set(p.workstations.map((w) => w.firmware));
+    expect(firmwares).toEqual(new Set(['bios', 'uefi']));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-served-'));
+    const s = servedFiles(p, SAMPLE_SECRETS, dir, {});
+    expect(s.files[p.boot.biosFile]).toEqual(readFileSync(STOCK_IPXE.bios));
+    expect(s.files[p.boot.uefiFile]).toEqual(readFileSync(STOCK_IPXE.uefi));
+    expect(s.files['default.ipxe']).toBeDefined();
+    expect(s.notes).toEqual([]);
+    // BIOS stations only: no UEFI binary is sent.
+    const bios = { ...p, workstations: p.workstations.filter((w) => w.firmware === 'bios') };
+    expect(Object.keys(servedFiles(bios, SAMPLE_SECRETS, dir, {}).files)).not.toContain(p.boot.uefiFile);
+  });
+
+  it('with stock iPXE chosen but not installed: the scripts still, and a note that says how to get it', () => {
+    const s = servedFiles(project(), SAMPLE_SECRETS, undefined, { paths: { bios: '/nonexistent/undionly.kpxe', uefi: '/nonexistent/snponly.efi' } });
+    expect(Object.keys(s.files).sort()).toEqual(['52-54-00-12-34-56.ipxe', '52-54-00-ab-cd-ef.ipxe', 'autoexec.ipxe', 'default.ipxe']);
+    expect(s.notes).toHaveLength(2);
+    expect(s.notes[0]).toMatch(/not on this computer \(\/nonexistent\/undionly\.kpxe\): install Debian's or Ubuntu's ipxe package \(apt install ipxe\)/);
   });
 });

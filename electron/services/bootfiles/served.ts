@@ -11,6 +11,7 @@ import { fail } from '../../../shared/errors';
 import { generateArtifacts, type Secrets } from '../../../shared/gen/artifacts';
 import { describeFieldErrors, type Project } from '../../../shared/model/project';
 import { isServedScript } from '../../../shared/upload';
+import { STOCK_IPXE, targetsForFirmware } from '../../../shared/build';
 import { sha256 } from './hash';
 import { readManifest } from './manifest';
 
@@ -20,17 +21,45 @@ export interface ServedSet {
   notes: string[];
 }
 
+/** Where the stock binaries come from (Debian's and Ubuntu's `ipxe` package); tests point elsewhere. */
+export interface StockSource {
+  /** Path of each stock binary by build target (default: STOCK_IPXE). */
+  paths?: Partial<Record<keyof typeof STOCK_IPXE, string>>;
+}
+
+/**
+ * The stock iPXE binaries the project's workstations need, under the names the DHCP config hands
+ * out (boot.biosFile for BIOS stations, boot.uefiFile for UEFI ones), read from this computer.
+ * One that is not installed is a note saying how to get it, never an error.
+ */
+export function stockBinaries(p: Project, src: StockSource = {}): ServedSet {
+  const files: Record<string, Buffer> = {};
+  const notes: string[] = [];
+  for (const t of targetsForFirmware(p.workstations)) {
+    const from = src.paths?.[t] ?? STOCK_IPXE[t];
+    const name = t === 'bios' ? p.boot.biosFile : p.boot.uefiFile;
+    if (existsSync(from)) files[name] = readFileSync(from);
+    else notes.push(`Stock iPXE for ${t === 'bios' ? 'BIOS' : 'UEFI'} stations is not on this computer (${from}): install Debian's or Ubuntu's ipxe package (apt install ipxe), or put ${name} into the TFTP root yourself.`);
+  }
+  return { files, notes };
+}
+
 /**
  * The served set of a project: its served scripts, plus the binaries of the build in `buildDir`
- * (checked against its manifest) when there is one. A project that cannot be generated is
+ * (checked against its manifest) when there is one — or, when the user chose stock iPXE
+ * (`stock`), this computer's stock binaries instead. A project that cannot be generated is
  * refused with the field named.
  */
-export function servedFiles(p: Project, secrets: Secrets, buildDir?: string): ServedSet {
+export function servedFiles(p: Project, secrets: Secrets, buildDir?: string, stock?: StockSource): ServedSet {
   const g = generateArtifacts(p, secrets);
   if (!g.ok) fail('INVALID_INPUT', `The project cannot be generated: ${describeFieldErrors(g.errors)}`, { field: g.errors[0]?.field });
   const files: Record<string, Buffer> = {};
   for (const [name, text] of Object.entries(g.files)) if (isServedScript(name)) files[name] = Buffer.from(text);
   const notes: string[] = [];
+  if (stock) {
+    const st = stockBinaries(p, stock);
+    return { files: { ...files, ...st.files }, notes: st.notes };
+  }
   const m = readManifest(buildDir);
   if (m) {
     for (const a of m.artifacts) {

@@ -131,7 +131,7 @@ export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (s
     startUpload: async (dryRun) => {
       const u = get().upload;
       if (u.status === 'running') return;
-      const input = { project: get().identity.project, secrets: get().identity.secrets, target: uploadTarget(u.server), dryRun, ...(!dryRun && u.plan ? { planId: u.plan.planId } : {}) };
+      const input = { project: get().identity.project, secrets: get().identity.secrets, target: uploadTarget(u.server), dryRun, stockBinaries: get().build.noBuild, ...(!dryRun && u.plan ? { planId: u.plan.planId } : {}) };
       // A dry run keeps the last upload's result (and its rollback) in view; an upload drops both.
       await runJob('upload:start', input, job, { mode: dryRun ? 'plan' : 'upload', files: [], progress: { phase: 'starting' }, ...(dryRun ? { plan: undefined, result: u.result } : { rolledBack: undefined }) });
     },

@@ -125,6 +125,6 @@ describe('Build step: targets from the workstations, an automatic engine that ca
     expect(stock).toMatch(/apt install ipxe/);
     expect(stock).toMatch(/\/usr\/lib\/ipxe\/undionly\.kpxe → undionly\.kpxe/);
     expect(stock).toMatch(/\/usr\/lib\/ipxe\/snponly\.efi → snponly\.efi/);
-    expect(screen.getByTestId('build-stock-upload').textContent).toMatch(/generated scripts .*no iPXE binary/);
+    expect(screen.getByTestId('build-stock-upload').textContent).toMatch(/generated scripts .*and these stock binaries/);
   });
 });

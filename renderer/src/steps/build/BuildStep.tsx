@@ -5,6 +5,7 @@ import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { buildTargets, effectiveEngine } from '../../store/build-slice';
 import { useApp } from '../../store/index';
+import { PathField } from '../../components/PathField';
 import { unverifiedArtifacts } from '../registry';
 
 const TARGETS: Array<[BuildTargetName, string]> = [
@@ -99,10 +100,7 @@ export function BuildStep() {
           </label>
         ) : null}
         {b.sourceKind !== 'release' ? (
-          <label className="wide">
-            Path
-            <input value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(e) => setBuild({ sourcePath: e.target.value })} data-testid="build-source-path" />
-          </label>
+          <PathField label="Path" kind={b.sourceKind === 'dir' ? 'folder' : 'tarball'} value={b.sourcePath} placeholder="/home/me/ipxe" onChange={(v) => setBuild({ sourcePath: v })} testId="build-source-path" />
         ) : null}
       </div>
       <fieldset className="chap">
@@ -189,7 +187,7 @@ export function BuildStep() {
           <div data-testid="build-stock">
             <p>
               Stock iPXE is Debian's and Ubuntu's <span className="mono">ipxe</span> package (<span className="mono">apt install ipxe</span>), no script
-              inside. Put these in the TFTP root yourself:
+              inside. Upload sends these from this computer (where they are installed):
             </p>
             <ul>
               {targets.map((t) => (
@@ -199,8 +197,8 @@ export function BuildStep() {
               ))}
             </ul>
             <p data-testid="build-stock-upload">
-              Upload sends the generated scripts (default.ipxe and one per workstation)
-              {b.result ? `, and the binaries of the last build still in the build folder (${b.result.artifacts.map((a) => a.file).join(', ')})` : ', no iPXE binary'}.
+              Upload sends the generated scripts (default.ipxe and one per workstation) and these stock binaries under the names the DHCP config
+              hands out; one that is not installed here is named in Upload's log, with how to get it.
             </p>
           </div>
         ) : null}

@@ -39,6 +39,9 @@ export function UploadStep() {
   const cancelUpload = useApp((s) => s.cancelUpload);
   const rollbackUpload = useApp((s) => s.rollbackUpload);
   const s = u.server;
+  // An empty host field uses the project's NAS: say which one.
+  const nasAddress = useApp((st) => (st.identity.project as { nas?: { ssh?: { host?: string }; address?: string } }).nas);
+  const nasHost = nasAddress?.ssh?.host || nasAddress?.address || '';
   const running = u.status === 'running';
   const writes = u.plan ? u.plan.plan.add.length + u.plan.plan.change.length : 0;
   return (
@@ -65,7 +68,7 @@ export function UploadStep() {
           <>
             <label>
               Host
-              <input value={s.host} placeholder="the project's NAS" onChange={(e) => setServer({ host: e.target.value })} data-testid="upload-host" />
+              <input value={s.host} placeholder={nasHost ? `${nasHost} (the project's NAS)` : "the project's NAS"} onChange={(e) => setServer({ host: e.target.value })} data-testid="upload-host" />
             </label>
             <label>
               Port
