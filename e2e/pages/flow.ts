@@ -37,3 +37,14 @@ export async function reachBuild(page: Page, L: LabInfo): Promise<void> {
   await page.getByTestId('next').click();
   await expect(page.getByTestId('step-build')).toBeVisible();
 }
+
+/** Upload step: the lab NAS's sftp-only account (its /tftp is what the lab's TFTP serves), then Check. */
+export async function checkLabSftp(page: Page, L: LabInfo): Promise<void> {
+  const S = L.ssh;
+  await page.getByTestId('upload-host').fill(S.host);
+  await page.getByTestId('upload-user').fill(S.sftpOnly.user);
+  await page.getByTestId('upload-root').fill(S.sftpOnly.root);
+  await page.getByTestId('upload-key').fill(S.sftpOnly.key);
+  await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
+  await page.getByTestId('upload-check').click();
+}

@@ -2,6 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { reachBuild } from '../pages/flow';
 import { ScanPage } from '../pages/scan-page';
 import { axeCounts } from '../support/axe';
+import { tabTo } from '../support/keyboard';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('a11y.spec.ts');
@@ -13,14 +14,6 @@ async function noSeriousViolations(page: Page, step: string): Promise<void> {
   expect(c.worst, `axe found serious or critical violations on ${step}`).toEqual([]);
 }
 
-/** Presses Tab until the element with this test id has the focus (at most 60 presses). */
-async function tabTo(page: Page, testId: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((id) => document.activeElement?.getAttribute('data-testid') === id, testId)) return;
-  }
-  throw new Error(`Tab never reached ${testId}`);
-}
 
 test.describe('Accessibility', () => {
   test.skip(!lab, 'needs the lab: run npm test');

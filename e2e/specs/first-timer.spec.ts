@@ -3,8 +3,10 @@ import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { CHAIN_LINKS } from '../../shared/verify';
 import { applyDnsmasqSnippet } from '../lab/router-apply';
+import { checkLabSftp } from '../pages/flow';
 import { TargetPage } from '../pages/target-page';
 import { axeCounts } from '../support/axe';
+import { tabTo } from '../support/keyboard';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('first-timer.spec.ts');
@@ -20,14 +22,6 @@ async function checkStep(page: Page, step: string): Promise<void> {
   expect(c.worst, `axe: serious or critical violations on ${step}`).toEqual([]);
 }
 
-/** Presses Tab until the element with this test id (inside `within`, when given) has the focus. */
-async function tabTo(page: Page, testId: string): Promise<void> {
-  for (let i = 0; i < 80; i++) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((id) => document.activeElement?.getAttribute('data-testid') === id, testId)) return;
-  }
-  throw new Error(`Tab never reached ${testId}`);
-}
 
 // A first-time user, at a small laptop's window size, from the start screen to an all-green
 // Verify against the lab, with only what the screen shows: no IQN typed (the disk is chosen from
@@ -40,7 +34,6 @@ test.describe('First-timer', () => {
   test('start screen to a green Verify using only visible controls', async ({ page }) => {
     test.setTimeout(240_000);
     const L = lab!;
-    const S = L.ssh;
     rmSync(path.join(process.env.BOOTCHAIN_DATA_DIR!, 'known_hosts'), { force: true });
     rmSync(path.join(L.nas.tftpRoot, PER_MAC), { force: true });
     const bootFile = path.join(L.nas.tftpRoot, 'undionly.kpxe');
@@ -108,12 +101,7 @@ test.describe('First-timer', () => {
       await expect(page.getByTestId('step-upload')).toBeVisible();
       // An empty host is the project's NAS, and the field says which.
       await expect(page.getByTestId('upload-host')).toHaveAttribute('placeholder', `${L.nas.ips[0]} (the project's NAS)`);
-      await page.getByTestId('upload-host').fill(S.host);
-      await page.getByTestId('upload-user').fill(S.sftpOnly.user);
-      await page.getByTestId('upload-root').fill(S.sftpOnly.root);
-      await page.getByTestId('upload-key').fill(S.sftpOnly.key);
-      await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
-      await page.getByTestId('upload-check').click();
+      await checkLabSftp(page, L);
       await page.getByTestId('hostkey-trust').click();
       await expect(page.getByTestId('upload-plan')).toBeVisible();
       // Stock iPXE was chosen: Upload sends Debian's undionly.kpxe too, not only the scripts.

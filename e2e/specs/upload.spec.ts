@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { reachBuild } from '../pages/flow';
+import { checkLabSftp, reachBuild } from '../pages/flow';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('upload.spec.ts');
@@ -31,12 +31,7 @@ test.describe('Upload step', () => {
     await page.getByTestId('build-skip').check();
     await page.getByTestId('next').click();
     await expect(page.getByTestId('step-upload')).toBeVisible();
-    await page.getByTestId('upload-host').fill(S.host);
-    await page.getByTestId('upload-user').fill(S.sftpOnly.user);
-    await page.getByTestId('upload-root').fill(S.sftpOnly.root);
-    await page.getByTestId('upload-key').fill(S.sftpOnly.key);
-    await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
-    await page.getByTestId('upload-check').click();
+    await checkLabSftp(page, L);
 
     await expect(page.getByTestId('hostkey-prompt')).toBeVisible();
     await expect(page.getByTestId('hostkey-fingerprint')).toHaveText(fingerprintOf(S.hostKeyPub));
