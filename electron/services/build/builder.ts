@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { estimateRemainingMs, formatDuration } from '../../../shared/build';
@@ -143,9 +143,12 @@ function writeIfChanged(file: string, text: string): boolean {
  * rule does (Makefile.housekeeping: "$(CONFIG_LOCAL_HEADERS) : ; touch $@") — but before make
  * starts. Made by make, each one appears in the middle of the dependency pass, newer than the
  * dependency files already generated that name it, and after make restarts those are all
- * generated again (measured on v2.0.0: 3,627 [DEPS] lines for 1,849 files, a third of a cold build).
+ * generated again.
  */
-export function touchLocalHeaders(cache: string): void {
+/** Makefile.housekeeping: the headers touched when their list changes (config/named.h : $(CONFIG_LIST) ...). */
+const LIST_HEADERS = ['config/named.h', 'include/assert.h', 'include/ipxe/profile.h', 'include/compiler.h'];
+
+export function touchLocalHeaders(cache: string, targets: readonly string[] = []): void {
   const config = path.join(cache, 'src', 'config');
   if (!existsSync(config)) return;
   for (const name of readdirSync(config)) {
@@ -156,6 +159,33 @@ export function touchLocalHeaders(cache: string): void {
       writeFileSync(local, '');
     }
   }
+  // Four headers are remade (touched) whenever a $(BIN)/.<x>.list is newer, and make writes those
+  // lists when it first parses a BIN: on a cold tree they are touched mid-pass, and every
+  // dependency file (all include them) is generated twice. The lists as make writes them
+  // without CONFIG=, ASSERT=, PROFILE=, FNREC= (one empty line), then the headers after them.
+  const written: string[] = [];
+  for (const bin of new Set(targets.map((t) => t.split('/')[0]!))) {
+    for (const list of ['.config.list', '.assert.list', '.profile.list', '.fnrec.list']) {
+      const file = path.join(cache, 'src', bin, list);
+      if (existsSync(file)) continue;
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, '\n');
+      written.push(file);
+    }
+  }
+  if (written.length === 0) return;
+  // In the past, in make's order: the lists depend on the Makefiles and .echocheck (MAKEDEPS),
+  // the headers on the lists; whatever make generates from now on is newer than all of them.
+  const t = Date.now();
+  const at = (file: string, ago: number) => existsSync(file) && utimesSync(file, new Date(t - ago), new Date(t - ago));
+  const src = path.join(cache, 'src');
+  for (const f of [...readdirSync(src).filter((n) => n.startsWith('Makefile')), '.echocheck']) at(path.join(src, f), 3000);
+  for (const arch of existsSync(path.join(src, 'arch')) ? readdirSync(path.join(src, 'arch')) : []) {
+    const dir = path.join(src, 'arch', arch);
+    if (statSync(dir).isDirectory()) for (const f of readdirSync(dir).filter((n) => n.startsWith('Makefile'))) at(path.join(dir, f), 3000);
+  }
+  for (const f of written) at(f, 2000);
+  for (const h of LIST_HEADERS) at(path.join(src, h), 1000);
 }
 
 /** What the build's progress counts against, known before make runs. */
@@ -243,7 +273,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
   const cache = prepareCache(req.sourceDir, req.cacheDir, (done, total) => rep.progress({ phase: 'prepare', done, total, message: 'copying the source into the build cache (once per source tree)' }));
   let configChanged = false;
   for (const [name, text] of Object.entries(localConfig(req.options))) configChanged = writeIfChanged(path.join(cache, 'src', 'config', 'local', name), text) || configChanged;
-  touchLocalHeaders(cache);
+  touchLocalHeaders(cache, req.targets);
   const embedDir = path.join(req.cacheDir, 'embed');
   const embedFile = path.join(embedDir, `embed-${path.basename(cache)}.ipxe`);
   writeIfChanged(embedFile, req.embed);

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { standInTree } from '../../../e2e/support/standin';
 import { estimateRemainingMs, formatDuration } from '../../../shared/build';
 import { binArchPlatform, binSources, countBuildWork } from './count';
-import { buildIpxe, buildPlan, prepareCache } from './builder';
+import { buildIpxe, buildPlan, prepareCache, touchLocalHeaders } from './builder';
 
 /** A tree shaped like iPXE's Makefiles: SRCDIRS in src/Makefile and in an included arch Makefile. */
 function miniTree(): string {
@@ -70,6 +70,23 @@ describe('object count from the source tree, before any build', () => {
     const cache = prepareCache(tree, cacheDir);
     expect(buildPlan(cache, ['bin/undionly.kpxe'], false)).toEqual({});
     expect(buildPlan(cache, ['bin/undionly.kpxe'], true)).toEqual({ objects: 5, deps: 6 });
+  });
+});
+
+describe('one dependency pass on a cold tree', () => {
+  it("makes iPXE's config/local headers and .config.list before make, named.h after the list", () => {
+    const tree = miniTree();
+    mkdirSync(path.join(tree, 'src/config/local'), { recursive: true });
+    for (const h of ['general.h', 'console.h', 'named.h']) writeFileSync(path.join(tree, 'src/config', h), '/* */\n');
+    writeFileSync(path.join(tree, 'src/config/local/general.h'), '#define X\n');
+    touchLocalHeaders(tree, ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi']);
+    expect(readFileSync(path.join(tree, 'src/config/local/general.h'), 'utf8')).toBe('#define X\n');
+    expect(readFileSync(path.join(tree, 'src/config/local/console.h'), 'utf8')).toBe('');
+    for (const bin of ['bin', 'bin-x86_64-efi']) {
+      const list = path.join(tree, 'src', bin, '.config.list');
+      expect(readFileSync(list, 'utf8')).toBe('\n');
+      expect(statSync(path.join(tree, 'src/config/named.h')).mtimeMs).toBeGreaterThan(statSync(list).mtimeMs);
+    }
   });
 });
 
