@@ -71,6 +71,11 @@ export const VerifyInput = z
     dhcpWaitMs: z.number().int().min(200).max(10_000).default(DHCP_WAIT_MS),
     /** 'dhcp': only the router's DHCP answers, as the firmware and as iPXE ("Check my router"). */
     only: z.literal('dhcp').optional(),
+    /**
+     * The user chose stock iPXE (Build step): the boot file is judged as stock iPXE, never against
+     * an earlier build still in the project's build folder.
+     */
+    stockBinaries: z.boolean().default(false),
     /** The interface on the workstations' network: DISCOVERs go to its subnet's broadcast address. */
     interface: z.string().regex(/^[A-Za-z0-9._:@-]{1,15}$/, 'an interface name like eth0 or enp3s0').optional(),
   })

@@ -152,7 +152,8 @@ export function createHandlers(
       requireStation(p, input.station);
       // An interface this computer does not have is refused before any job exists.
       if (input.dhcp && input.interface) interfaceBroadcast(input.interface);
-      const buildDir = ws.buildDir(p);
+      // Stock iPXE chosen: an earlier build left in the build folder is not what the server should hold.
+      const buildDir = input.stockBinaries ? undefined : ws.buildDir(p);
       const secrets = chapSecrets(p, input.secrets);
       return startJob(
         'verify',

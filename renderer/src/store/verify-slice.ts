@@ -85,6 +85,7 @@ export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (s
         secrets: get().identity.secrets,
         station,
         dhcp: v.dhcp,
+        stockBinaries: get().build.noBuild,
         ...(v.interface ? { interface: v.interface } : {}),
         ...(v.kernelCmdline.trim() ? { kernelCmdline: v.kernelCmdline.trim() } : {}),
       };
