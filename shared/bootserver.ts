@@ -46,6 +46,8 @@ export const ServeStartInput = z
     tftpPort: z.number().int().min(1).max(65535).default(69),
     httpPort: z.number().int().min(0).max(65535).default(8080),
     proxyDhcp: z.boolean().default(false),
+    /** Serve this computer's stock iPXE binaries (Debian's ipxe package) instead of a build's. */
+    stockBinaries: z.boolean().default(false),
   })
   .strict();
 export type ServeStartInput = z.input<typeof ServeStartInput>;

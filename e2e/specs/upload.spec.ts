@@ -100,6 +100,9 @@ test.describe('Upload step', () => {
     expect(tftp).toContain('#!ipxe');
     const http = execFileSync('curl', ['-sf', `http://${L.desk.ip}:8080/52-54-00-12-34-56.ipxe`], { encoding: 'utf8' });
     expect(http).toContain('sanboot');
+    // Stock iPXE was chosen: the server serves Debian's undionly.kpxe (byte for byte), not only the scripts.
+    const kpxe = execFileSync('curl', ['-sf', '--tftp-blksize', '1432', `tftp://${L.desk.ip}/undionly.kpxe`]);
+    expect(kpxe.equals(readFileSync('/usr/lib/ipxe/undionly.kpxe'))).toBe(true);
     let refused = '';
     try {
       execFileSync('curl', ['-sf', '--path-as-is', `http://${L.desk.ip}:8080/../../etc/passwd`], { encoding: 'utf8' });
@@ -107,7 +110,7 @@ test.describe('Upload step', () => {
       refused = String((e as { status?: number }).status);
     }
     expect(refused).not.toBe('');
-    await expect(page.getByTestId('serve-files')).toHaveText('2');
+    await expect(page.getByTestId('serve-files')).toHaveText('3');
     await expect(page.getByTestId('serve-errors')).toHaveText('1');
     await expect(page.getByTestId('serve-events')).toContainText('/52-54-00-12-34-56.ipxe');
     await page.screenshot({ path: `${SHOTS}/upload-5-serving.png`, fullPage: true });

@@ -185,7 +185,7 @@ export function createHandlers(
       const buildDir = ws.buildDir(p);
       const root = ws.serveRoot(p);
       const secrets = chapSecrets(p, input.secrets);
-      return startJob('serve', (ctx) => serveJob({ project: p, secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp }, ctx), caller, Object.values(secrets));
+      return startJob('serve', (ctx) => serveJob({ project: p, secrets, buildDir, root, address: input.address, tftpPort: input.tftpPort, httpPort: input.httpPort, proxyDhcp: input.proxyDhcp, stockBinaries: input.stockBinaries }, ctx), caller, Object.values(secrets));
     },
     'secrets:status': async () => vault().status(),
     'secrets:get': async (input) => vault().get(input.keys),

@@ -16,11 +16,11 @@ import { BootServer } from './server';
 export const projectMacs = (p: Project): string[] => p.workstations.map((w) => parseMac(w.mac)).flatMap((m) => (m.ok ? [m.value] : []));
 
 export async function serveJob(
-  req: { project: Project; secrets: Secrets; buildDir?: string | undefined; root: string } & Pick<ServeOptions, 'address' | 'tftpPort' | 'httpPort' | 'proxyDhcp'>,
+  req: { project: Project; secrets: Secrets; buildDir?: string | undefined; root: string; stockBinaries?: boolean } & Pick<ServeOptions, 'address' | 'tftpPort' | 'httpPort' | 'proxyDhcp'>,
   ctx: Pick<JobContext<'serve'>, 'signal' | 'log' | 'item' | 'progress'>,
 ): Promise<ServeResult> {
   const t0 = Date.now();
-  const { files, notes } = servedFiles(req.project, req.secrets, req.buildDir);
+  const { files, notes } = servedFiles(req.project, req.secrets, req.buildDir, req.stockBinaries ? {} : undefined);
   for (const n of notes) ctx.log(n, 'warn');
   mkdirSync(req.root, { recursive: true });
   const placed = placeFiles(req.root, files);

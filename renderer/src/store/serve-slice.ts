@@ -62,6 +62,7 @@ export const createServeSlice: StateCreator<AppState, [], [], ServeSlice> = (set
         tftpPort: Number(s.tftpPort) || 69,
         httpPort: s.httpPort.trim() === '' ? 0 : Number(s.httpPort),
         proxyDhcp: s.proxyDhcp,
+        stockBinaries: get().build.noBuild,
       };
       await runJob('serve:start', input, job, { running: true, events: [], note: undefined, counts: { clients: 0, files: 0, bytes: 0, errors: 0 } });
     },
