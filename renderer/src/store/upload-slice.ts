@@ -62,15 +62,21 @@ export function uploadTarget(s: UploadServer): UploadTargetInput {
   return { kind: 'ssh', host: s.host.trim(), port: Number(s.port) || 22, user: s.user.trim(), root: s.root.trim(), auth };
 }
 
+/** The project's NAS settings that empty server fields take (the draft project may lack any of them). */
+const nasOf = (st: AppState) => (st.identity.project as { nas?: { address?: string; tftpRoot?: string; ssh?: { host?: string; port?: number; user?: string } } }).nas;
+
+/** The host an empty Host field stands for: the project's SSH host, else its NAS address. */
+export const projectUploadHost = (st: AppState): string => nasOf(st)?.ssh?.host || nasOf(st)?.address || '';
+
 export const createUploadSlice: StateCreator<AppState, [], [], UploadSlice> = (set, get) => {
   const patch = (p: Partial<UploadSlice['upload']>) => set((st) => ({ upload: { ...st.upload, ...p } }));
   const server = () => {
     // Empty fields take the project's NAS settings.
     const s = get().upload.server;
-    const nas = (get().identity.project as { nas?: { address?: string; tftpRoot?: string; ssh?: { host?: string; port?: number; user?: string } } }).nas;
+    const nas = nasOf(get());
     return {
       ...s,
-      host: s.host || nas?.ssh?.host || nas?.address || '',
+      host: s.host || projectUploadHost(get()),
       port: s.port || String(nas?.ssh?.port ?? 22),
       user: s.user || nas?.ssh?.user || '',
       root: s.root || nas?.tftpRoot || '/srv/tftp',

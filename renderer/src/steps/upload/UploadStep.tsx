@@ -5,6 +5,7 @@ import { formatBytes } from '../../components/files';
 import { LogBox } from '../../components/LogBox';
 import { ProgressBar } from '../../components/ProgressBar';
 import { useApp } from '../../store/index';
+import { projectUploadHost } from '../../store/upload-slice';
 import { PathField } from '../../components/PathField';
 import { ServePanel } from './ServePanel';
 
@@ -40,8 +41,7 @@ export function UploadStep() {
   const rollbackUpload = useApp((s) => s.rollbackUpload);
   const s = u.server;
   // An empty host field uses the project's NAS: say which one.
-  const nasAddress = useApp((st) => (st.identity.project as { nas?: { ssh?: { host?: string }; address?: string } }).nas);
-  const nasHost = nasAddress?.ssh?.host || nasAddress?.address || '';
+  const nasHost = useApp(projectUploadHost);
   const running = u.status === 'running';
   const writes = u.plan ? u.plan.plan.add.length + u.plan.plan.change.length : 0;
   return (
