@@ -79,6 +79,11 @@ function errorPacket(code: number, msg: string): Buffer {
   return Buffer.concat([Buffer.from([0, Op.ERROR, 0, code]), Buffer.from(`${msg}\0`, 'latin1')]);
 }
 
+/** An OACK packet (RFC 2347): the accepted options as name\0value\0 pairs. */
+function oackPacket(oack: Record<string, string>): Buffer {
+  return Buffer.from(`\0\x06${Object.entries(oack).flatMap(([k, v]) => [k, v]).join('\0')}\0`, 'latin1');
+}
+
 /** Parses a request: file name, mode, options (lower-case names); undefined when malformed. */
 export function parseRequest(msg: Buffer): { op: number; file: string; mode: string; options: Record<string, string> } | undefined {
   if (msg.length < 4 || msg.length > 1024) return undefined;
@@ -462,7 +467,6 @@ class Transfer {
   private sendNative(pump: NativePump, local: string | undefined): Promise<number> {
     const { blksize, window, timeoutS, oack } = negotiate(this.req.options, this.req.mode, this.size, this.o);
     if (timeoutS !== undefined) this.timeoutMs = timeoutS * 1000;
-    const options = Object.entries(oack);
     return new Promise<number>((resolve, reject) => {
       const h = pump.start(
         {
@@ -477,7 +481,7 @@ class Transfer {
           retries: this.o.retries ?? TFTP_LIMITS.retries,
           idleMs: this.o.idleMs ?? TFTP_LIMITS.idleMs,
           maxMs: this.o.maxTransferMs ?? TFTP_LIMITS.maxTransferMs,
-          ...(options.length > 0 ? { oack: Buffer.from(`\0\x06${options.flatMap(([k, v]) => [k, v]).join('\0')}\0`, 'latin1') } : {}),
+          ...(Object.keys(oack).length > 0 ? { oack: oackPacket(oack) } : {}),
         },
         (done, error, bytes) => {
           this.sent = bytes;
@@ -616,7 +620,7 @@ class Transfer {
       const pump = (): void => {
         if (finished || waiting) return;
         if (acked === -1) {
-          sock.send(Buffer.from(`\0\x06${Object.entries(oack).flatMap(([k, v]) => [k, v]).join('\0')}\0`, 'latin1'));
+          sock.send(oackPacket(oack));
           return arm();
         }
         const last = Math.min(acked + window, blocks);
