@@ -68,3 +68,21 @@ export function analyseLayout(lba0: Buffer, lba1: Buffer | undefined, entries: B
   if (allZero(lba0) && allZero(lba1)) return { scheme: 'none', bootSignature: false, bootable: false, partitions: [], verdict: 'empty', summary: 'empty disk (first sectors are zero)' };
   return { scheme: 'none', bootSignature: false, bootable: false, partitions: [], verdict: 'unknown-data', summary: 'data without a partition table or boot signature' };
 }
+
+/** Reads `count` blocks from `lba` of a disk. */
+export type ReadBlocks = (lba: number, count: number) => Promise<Buffer>;
+
+/** Reads LBA 0, LBA 1 and the GPT entry array (at most 128 KiB of it) and analyses them. */
+export async function readLayout(read: ReadBlocks, blocks: number, blockSize: number): Promise<DiskLayout> {
+  const head = await read(0, Math.min(2, blocks));
+  const lba0 = head.subarray(0, blockSize);
+  const lba1 = head.length >= 2 * blockSize ? head.subarray(blockSize, 2 * blockSize) : undefined;
+  let entries: Buffer | undefined;
+  if (lba1 && lba1.subarray(0, 8).toString('latin1') === 'EFI PART') {
+    const entryLba = Number(lba1.readBigUInt64LE(72));
+    const bytes = Math.min(lba1.readUInt32LE(80) * lba1.readUInt32LE(84), 128 * 1024);
+    const count = Math.max(1, Math.ceil(bytes / blockSize));
+    if (entryLba > 0 && entryLba + count <= blocks) entries = await read(entryLba, count);
+  }
+  return analyseLayout(lba0, lba1, entries, blockSize);
+}

@@ -2,7 +2,7 @@ import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { LunInfo, ProbeResult } from '../../../shared/iscsi';
 import { checkTargetName, discover } from './discovery';
 import { withDeadline } from './connection';
-import { analyseLayout } from './disk-layout';
+import { readLayout } from './disk-layout';
 import { decodeLun, encodeLun } from './pdu';
 import { IscsiSession, type ChapCredentials, type LoginOptions, type ScsiResult } from './session';
 import { SenseKey } from './status';
@@ -129,17 +129,7 @@ async function probeWithin(o: ProbeOptions): Promise<ProbeResult> {
         info.blockSize = cap.blockSize;
         info.blocks = cap.blocks;
         info.sizeBytes = cap.blocks * cap.blockSize;
-        const head = await read(s, lun, 0, Math.min(2, cap.blocks), cap.blockSize);
-        const lba0 = head.subarray(0, cap.blockSize);
-        const lba1 = head.length >= 2 * cap.blockSize ? head.subarray(cap.blockSize, 2 * cap.blockSize) : undefined;
-        let entries: Buffer | undefined;
-        if (lba1 && lba1.subarray(0, 8).toString('latin1') === 'EFI PART') {
-          const entryLba = Number(lba1.readBigUInt64LE(72));
-          const bytes = Math.min(lba1.readUInt32LE(80) * lba1.readUInt32LE(84), 128 * 1024);
-          const count = Math.max(1, Math.ceil(bytes / cap.blockSize));
-          if (entryLba > 0 && entryLba + count <= cap.blocks) entries = await read(s, lun, entryLba, count, cap.blockSize);
-        }
-        info.layout = analyseLayout(lba0, lba1, entries, cap.blockSize);
+        info.layout = await readLayout((lba, count) => read(s, lun, lba, count, cap.blockSize), cap.blocks, cap.blockSize);
       }
       luns.push(info);
     }
