@@ -132,6 +132,38 @@ export class IscsiConnection {
   }
 
   /**
+   * Sends the parts of one or more PDUs in one burst without copying them (the socket keeps
+   * references until written). False when the socket's buffer is full: wait for drained().
+   */
+  sendParts(parts: Buffer[]): boolean {
+    if (this.error) throw this.error;
+    this.sock.cork();
+    let ok = true;
+    for (const p of parts) ok = this.sock.write(p);
+    this.sock.uncork();
+    return ok && this.sock.writableLength < this.sock.writableHighWaterMark;
+  }
+
+  /** Resolves when the socket's send buffer has drained (or the connection failed). */
+  drained(): Promise<void> {
+    if (this.error || this.sock.writableLength < this.sock.writableHighWaterMark) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.sock.off('drain', done);
+        this.sock.off('close', done);
+        resolve();
+      };
+      this.sock.on('drain', done);
+      this.sock.on('close', done);
+    });
+  }
+
+  /** Bytes handed to the socket and not yet written to the kernel. */
+  get sendBuffered(): number {
+    return this.sock.writableLength;
+  }
+
+  /**
    * The next PDU, within `timeoutMs`; `what` names it in the timeout message. `deadline` (epoch
    * ms) is the end of the wait when it started earlier (a wait that PDUs of no interest — NOP-In
    * pings — must not extend).

@@ -366,3 +366,68 @@ export function decodeLun(b: Buffer): number {
   if (method === 1) return ((b[0]! & 0x3f) << 8) | b[1]!;
   return b[1]!;
 }
+
+/**
+ * The parts of a PDU on the wire without copying the data segment (the writer sends hundreds of
+ * MiB): the header with its lengths set (and header digest), the data, its padding and data digest
+ * (RFC 7143 §11.1, §13.1). Concatenated they equal encodePdu's result.
+ */
+export function encodePduParts(bhs: Buffer, data: Buffer, digests: Digests): Buffer[] {
+  if (bhs.length !== BHS_LENGTH) throw new RangeError('BHS is 48 bytes');
+  if (data.length > 0xffffff) throw new RangeError('data segment too large');
+  const head = Buffer.from(bhs);
+  head[4] = 0;
+  head.writeUIntBE(data.length, 5, 3);
+  const parts: Buffer[] = [digests.header ? Buffer.concat([head, digestBytes(head)]) : head];
+  if (data.length > 0) {
+    parts.push(data);
+    const pad = pad4(data.length) - data.length;
+    const padding = Buffer.alloc(pad);
+    if (pad > 0) parts.push(padding);
+    if (digests.data) {
+      // CRC32C runs over the data and its padding (RFC 7143 §13.1).
+      parts.push(pad > 0 ? digestBytes(Buffer.concat([data, padding])) : digestBytes(data));
+    }
+  }
+  return parts;
+}
+
+/** Fields of a SCSI Command PDU (RFC 7143 §11.3). */
+export interface ScsiCommandFields extends Seq {
+  lun: Buffer;
+  cdb: Buffer;
+  expectedLength: number;
+  read?: boolean;
+  write?: boolean;
+  /** F bit: no unsolicited Data-Out follows this PDU (§11.3.1). */
+  final: boolean;
+}
+
+/** The BHS of a SCSI Command: R/W bits, simple task attribute, the CDB (RFC 7143 §11.3). */
+export function scsiCommandBhs(f: ScsiCommandFields): Buffer {
+  if (f.cdb.length > 16) throw new RangeError('CDBs over 16 bytes need an AHS');
+  const bhs = Buffer.alloc(BHS_LENGTH);
+  bhs[0] = Opcode.ScsiCommand;
+  bhs[1] = (f.final ? 0x80 : 0) | (f.read ? 0x40 : 0) | (f.write ? 0x20 : 0) | 0x01;
+  f.lun.copy(bhs, 8, 0, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(f.expectedLength >>> 0, 20);
+  bhs.writeUInt32BE(f.cmdSN >>> 0, 24);
+  bhs.writeUInt32BE(f.expStatSN >>> 0, 28);
+  f.cdb.copy(bhs, 32);
+  return bhs;
+}
+
+/** The BHS of a SCSI Data-Out (RFC 7143 §11.7): TTT from the R2T (all ones when unsolicited). */
+export function dataOutBhs(f: { lun: Buffer; itt: number; ttt: number; expStatSN: number; dataSN: number; offset: number; final: boolean }): Buffer {
+  const bhs = Buffer.alloc(BHS_LENGTH);
+  bhs[0] = Opcode.DataOut;
+  bhs[1] = f.final ? 0x80 : 0;
+  f.lun.copy(bhs, 8, 0, 8);
+  bhs.writeUInt32BE(f.itt >>> 0, 16);
+  bhs.writeUInt32BE(f.ttt >>> 0, 20);
+  bhs.writeUInt32BE(f.expStatSN >>> 0, 28);
+  bhs.writeUInt32BE(f.dataSN >>> 0, 36);
+  bhs.writeUInt32BE(f.offset >>> 0, 40);
+  return bhs;
+}

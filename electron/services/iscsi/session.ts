@@ -55,6 +55,20 @@ export interface LoginOptions {
   log?: (line: string) => void;
   /** CHAP_A values to offer, preferred first (default 7 = SHA-256, then 5 = MD5). */
   chapAlgorithms?: number[];
+  /** Data-transfer keys we offer in a Normal session (RFC 7143 §13.10-13.14); see OperationalOffer. */
+  operational?: OperationalOffer | undefined;
+}
+
+/**
+ * What a Normal session offers for writes. The defaults (InitialR2T=Yes, ImmediateData=No,
+ * FirstBurst 64 KiB, MaxBurst 256 KiB) are what probe and discovery always sent; the target's
+ * answer is the result (OR for InitialR2T, AND for ImmediateData, min for the lengths).
+ */
+export interface OperationalOffer {
+  initialR2T?: boolean;
+  immediateData?: boolean;
+  firstBurstLength?: number;
+  maxBurstLength?: number;
 }
 
 /** Result of a SCSI command. */
@@ -83,11 +97,12 @@ function operationalKeys(o: LoginOptions, maxRecv: number): Array<[string, strin
     ['DefaultTime2Retain', '0'],
   ];
   if (o.sessionType === 'Normal') {
+    const op = o.operational ?? {};
     keys.push(
-      ['InitialR2T', 'Yes'],
-      ['ImmediateData', 'No'],
-      ['MaxBurstLength', '262144'],
-      ['FirstBurstLength', '65536'],
+      ['InitialR2T', op.initialR2T === false ? 'No' : 'Yes'],
+      ['ImmediateData', op.immediateData ? 'Yes' : 'No'],
+      ['MaxBurstLength', String(op.maxBurstLength ?? 262144)],
+      ['FirstBurstLength', String(op.firstBurstLength ?? 65536)],
       ['MaxOutstandingR2T', '1'],
       ['MaxConnections', '1'],
       ['DataPDUInOrder', 'Yes'],
@@ -121,6 +136,9 @@ export class IscsiSession {
   readonly negotiated = new Map<string, string>();
   /** The target's portal group tag, when it told it. */
   tpgt: number | undefined;
+  /** The command window the last login response opened (RFC 7143 §4.2.2.1). */
+  expCmdSN = 1;
+  maxCmdSN = 1;
 
   private constructor(
     readonly conn: IscsiConnection,
@@ -223,6 +241,8 @@ export class IscsiSession {
       if (h.versionActive !== 0) fail('PROTOCOL_ERROR', `${this.peer} chose iSCSI version ${h.versionActive}, which Bootchain does not speak`);
       if (h.itt !== itt) fail('PROTOCOL_ERROR', `${this.peer} answered a login we did not send (ITT ${h.itt})`);
       this.expStatSN = (h.statSN + 1) >>> 0;
+      this.expCmdSN = h.expCmdSN;
+      this.maxCmdSN = h.maxCmdSN;
       if (h.statusClass === 1) {
         const to = decodeTextKeys(pdu.data).find(([k]) => k === 'TargetAddress');
         const addr = to ? parseTargetAddress(to[1]) : undefined;
@@ -442,6 +462,25 @@ export class IscsiSession {
     } finally {
       this.conn.close();
     }
+  }
+
+  /**
+   * Sequence numbers for a caller that runs its own pipelined command loop on this session
+   * (lun-writer.ts): a fresh ITT, and the CmdSN/ExpStatSN it hands back before logout.
+   */
+  allocItt(): number {
+    return this.nextItt();
+  }
+
+  /** The next CmdSN and ExpStatSN this session would send. */
+  get sequence(): { cmdSN: number; expStatSN: number } {
+    return { cmdSN: this.cmdSN, expStatSN: this.expStatSN };
+  }
+
+  /** Takes back the sequence numbers a pipelined loop advanced (so logout carries them). */
+  setSequence(seq: { cmdSN: number; expStatSN: number }): void {
+    this.cmdSN = seq.cmdSN >>> 0;
+    this.expStatSN = seq.expStatSN >>> 0;
   }
 
   /** Closes without logout. */
