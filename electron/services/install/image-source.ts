@@ -116,8 +116,10 @@ interface Stored {
   storedSize?: number;
   /** All stored bytes from the start (a file is read again; a response yields the head it peeked, then the rest). */
   stream(): AsyncIterable<Buffer>;
-  /** A local file's path (footers and indexes are read from it). */
+  /** A local file's path (qemu-img and the zstd frame walk read it). */
   path?: string;
+  /** Reads stored bytes at a position (a file; a URL whose server takes Range requests): footers and indexes. */
+  readAt?: (pos: number, len: number) => Promise<Buffer>;
   destroy(): void;
 }
 
@@ -150,6 +152,17 @@ async function openFile(path: string): Promise<Stored> {
     head,
     storedSize: st.size,
     path,
+    async readAt(pos, len) {
+      const f = await open(path, 'r');
+      try {
+        const b = Buffer.alloc(len);
+        const { bytesRead } = await f.read(b, 0, len, pos);
+        if (bytesRead !== len) throw new Error(`short read at ${pos}`);
+        return b;
+      } finally {
+        await f.close();
+      }
+    },
     stream() {
       const s = createReadStream(path, { highWaterMark: READ_CHUNK });
       streams.push(s);
@@ -162,10 +175,11 @@ async function openFile(path: string): Promise<Stored> {
   };
 }
 
-function httpGet(url: URL, signal: AbortSignal, auth: string | undefined): Promise<http.IncomingMessage> {
+function httpGet(url: URL, signal: AbortSignal, auth: string | undefined, range?: string): Promise<http.IncomingMessage> {
   return new Promise((res, rej) => {
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.get(url, { signal, headers: { 'accept-encoding': 'identity', 'user-agent': 'Bootchain' }, ...(auth ? { auth } : {}) }, res);
+    const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'Bootchain', ...(range ? { range } : {}) };
+    const req = mod.get(url, { signal, headers, ...(auth ? { auth } : {}) }, res);
     req.on('error', rej);
   });
 }
@@ -209,6 +223,17 @@ async function openUrl(url: URL, signal: AbortSignal, log: (l: string) => void):
   }
   const cl = res.headers['content-length'];
   const storedSize = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined;
+  const ranges = res.headers['accept-ranges'] === 'bytes' && storedSize !== undefined;
+  const final = cur;
+  const finalAuth = cur.origin === origin ? auth : undefined;
+  let tail: { pos: number; data: Buffer } | undefined;
+  /** Range requests (RFC 9110 §14) for a compressed file's footer and index; the last 64 KiB are fetched once. */
+  const readAt = async (pos: number, len: number): Promise<Buffer> => {
+    const size = storedSize!;
+    if (!tail && pos >= size - HEAD_BYTES) tail = { pos: Math.max(0, size - HEAD_BYTES), data: await rangeGet(final, signal, finalAuth, Math.max(0, size - HEAD_BYTES), size) };
+    if (tail && pos >= tail.pos && pos + len <= tail.pos + tail.data.length) return tail.data.subarray(pos - tail.pos, pos - tail.pos + len);
+    return rangeGet(final, signal, finalAuth, pos, pos + len);
+  };
   const it = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let received = 0;
   const cut = (why: string): never =>
@@ -245,6 +270,7 @@ async function openUrl(url: URL, signal: AbortSignal, log: (l: string) => void):
   return {
     head: all.subarray(0, HEAD_BYTES),
     ...(storedSize !== undefined ? { storedSize } : {}),
+    ...(ranges ? { readAt } : {}),
     stream() {
       if (used) throw new Error('a download is streamed once');
       used = true;
@@ -257,6 +283,27 @@ async function openUrl(url: URL, signal: AbortSignal, log: (l: string) => void):
       res.destroy();
     },
   };
+}
+
+/** One Range GET of bytes [from, to) that must answer 206 with exactly those bytes. */
+async function rangeGet(url: URL, signal: AbortSignal, auth: string | undefined, from: number, to: number): Promise<Buffer> {
+  const res = await httpGet(url, signal, auth, `bytes=${from}-${to - 1}`);
+  if (res.statusCode !== 206) {
+    res.destroy();
+    throw new Error(`Range request answered ${res.statusCode}`);
+  }
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const b of res as AsyncIterable<Buffer>) {
+    n += b.length;
+    if (n > to - from) {
+      res.destroy();
+      throw new Error('Range request answered more than asked');
+    }
+    parts.push(b);
+  }
+  if (n !== to - from) throw new Error('Range request answered less than asked');
+  return Buffer.concat(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,13 +345,7 @@ async function detect(stored: Stored, name: string, log: (l: string) => void): P
     how = `${format} (by its magic bytes)`;
   } else if (byName === 'vpc' && stored.path && stored.storedSize !== undefined && stored.storedSize >= 512) {
     // A fixed VHD is raw data with a 512-byte footer at the end only: told by the footer's cookie.
-    const fh = await open(stored.path, 'r');
-    const foot = Buffer.alloc(8);
-    try {
-      await fh.read(foot, 0, 8, stored.storedSize - 512);
-    } finally {
-      await fh.close();
-    }
+    const foot = await stored.readAt!(stored.storedSize - 512, 8);
     format = foot.toString('latin1') === 'conectix' ? 'vpc' : 'raw';
     how = format === 'vpc' ? 'vpc (a fixed VHD: the footer at its end)' : 'raw (no known magic bytes)';
   } else {
@@ -339,14 +380,7 @@ function xzVarint(b: Buffer, off: number): [number, number] {
  * The decoded size of a local .xz file: every stream's footer and index, read from the end
  * (.xz file format §2.1.2.3 Backward Size, §4 Index; streams may be concatenated with padding).
  */
-async function xzFileSize(path: string, fileSize: number): Promise<number | undefined> {
-  const fh = await open(path, 'r');
-  const read = async (pos: number, len: number) => {
-    const b = Buffer.alloc(len);
-    const { bytesRead } = await fh.read(b, 0, len, pos);
-    if (bytesRead !== len) throw new Error('short read');
-    return b;
-  };
+async function xzFileSize(read: (pos: number, len: number) => Promise<Buffer>, fileSize: number): Promise<number | undefined> {
   try {
     let end = fileSize;
     let total = 0;
@@ -382,8 +416,6 @@ async function xzFileSize(path: string, fileSize: number): Promise<number | unde
     return total;
   } catch {
     return undefined;
-  } finally {
-    await fh.close();
   }
 }
 
@@ -551,8 +583,8 @@ async function probeStored(source: string, o: ImageOptions): Promise<{ info: Ima
     if (stored.storedSize !== undefined) info.storedSize = stored.storedSize;
     if (format === 'raw' || format === 'iso') {
       if (stored.storedSize !== undefined) info.size = stored.storedSize;
-    } else if (format === 'xz' && stored.path) {
-      const size = await xzFileSize(stored.path, stored.storedSize!);
+    } else if (format === 'xz' && stored.readAt) {
+      const size = await xzFileSize(stored.readAt, stored.storedSize!);
       if (size !== undefined) info.size = size;
     } else if (format === 'zstd') {
       const size = stored.path ? await zstdFileSize(stored.path, stored.storedSize!, o.signal) : undefined;
@@ -562,16 +594,13 @@ async function probeStored(source: string, o: ImageOptions): Promise<{ info: Ima
         const fcs = zstdFrameHeader(stored.head, 0)?.fcs;
         if (fcs !== undefined) info.sizeHint = fcs;
       }
-    } else if (format === 'gzip' && stored.path && stored.storedSize! >= 18) {
+    } else if (format === 'gzip' && stored.readAt && stored.storedSize! >= 18) {
       // ISIZE (RFC 1952 §2.3.1): the last member's length mod 2^32, a hint only.
-      const fh = await open(stored.path, 'r');
-      const b = Buffer.alloc(4);
       try {
-        await fh.read(b, 0, 4, stored.storedSize! - 4);
-      } finally {
-        await fh.close();
+        info.sizeHint = (await stored.readAt(stored.storedSize! - 4, 4)).readUInt32LE(0);
+      } catch {
+        /* a hint only */
       }
-      info.sizeHint = b.readUInt32LE(0);
     } else if (QEMU_FORMATS.has(format)) {
       if (!stored.path) {
         fail('INVALID_INPUT', `${info.source} is a ${format} image: it cannot be written straight from a URL`, {
@@ -722,6 +751,17 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
     }
   }
 
+  const compressed = info.format === 'gzip' || info.format === 'xz' || info.format === 'zstd';
+  /** A compressed qcow2 (.qcow2.xz …) cannot be written as it decodes: qemu-img needs the whole file. */
+  const refuseInner = (first: Buffer) => {
+    const inner = formatByMagic(first);
+    if (inner && QEMU_FORMATS.has(inner)) {
+      fail('INVALID_INPUT', `The ${info.format} image ${info.name} holds a ${inner} image, which qemu-img must read whole`, {
+        hint: `Decompress it first (${info.format === 'gzip' ? 'gunzip -k' : info.format === 'xz' ? 'xz -dk' : 'zstd -d'} ${info.name}), then choose the .${inner} file.`,
+        field: 'image',
+      });
+    }
+  };
   const where = (out: number) => `at stored byte ${storedRead}${info.format === 'raw' || info.format === 'iso' ? '' : ` (decoded byte ${out})`}`;
   async function* chunks(): AsyncGenerator<Buffer> {
     let out = 0;
@@ -730,6 +770,7 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
       try {
         for await (const b of src) {
           if (closed) break;
+          if (out === 0 && compressed) refuseInner(b);
           out += b.length;
           yield b;
         }
