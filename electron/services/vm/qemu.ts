@@ -39,22 +39,36 @@ export function findOvmf(): string | undefined {
   return OVMF.find((f) => existsSync(f));
 }
 
+/** The NIC QEMU gives a virtual workstation: e1000 for BIOS (its iPXE ROM is the common one), virtio-net for UEFI. */
+export function nicModel(firmware: 'bios' | 'uefi'): string {
+  return firmware === 'uefi' ? 'virtio-net-pci' : 'e1000';
+}
+
+/** The firmware arguments: OVMF as -bios for UEFI (TOOL_MISSING when it is not installed), none for BIOS (QEMU's SeaBIOS). */
+export function firmwareArgs(firmware: 'bios' | 'uefi'): string[] {
+  if (firmware !== 'uefi') return [];
+  const ovmf = findOvmf();
+  if (!ovmf) fail('TOOL_MISSING', 'UEFI test boots need OVMF, which is not installed', { hint: 'Install it: sudo apt-get install ovmf (Debian/Ubuntu), or boot the workstation as BIOS.' });
+  return ['-bios', ovmf];
+}
+
+/** The -netdev value for an existing tap device, its name checked (it goes into QEMU's option string). */
+export function tapNetdev(ifname: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) fail('INVALID_INPUT', `"${ifname}" is not a network interface name`);
+  return `tap,id=n0,ifname=${ifname},script=no,downscript=no`;
+}
+
 /** The QEMU argument list for a boot. */
 export function qemuArgs(o: VmBootOptions): string[] {
-  const nic = o.firmware === 'uefi' ? 'virtio-net-pci' : 'e1000';
+  const nic = nicModel(o.firmware);
   // -nographic: no VGA, the serial port on stdout, and QEMU tells SeaBIOS (etc/sercon-port) to
   // send its text — and iPXE's, which prints through it — to the serial port.
   const args = ['-machine', 'pc,accel=tcg', '-m', o.firmware === 'uefi' ? '512' : '256', '-nographic', '-no-reboot', '-boot', 'n'];
-  if (o.firmware === 'uefi') {
-    const ovmf = findOvmf();
-    if (!ovmf) fail('TOOL_MISSING', 'UEFI test boots need OVMF, which is not installed', { hint: 'Install it: sudo apt-get install ovmf (Debian/Ubuntu), or boot the workstation as BIOS.' });
-    args.push('-bios', ovmf);
-  }
+  args.push(...firmwareArgs(o.firmware));
   if (o.network.kind === 'user') {
     args.push('-netdev', `user,id=n0${o.network.restrict ? ',restrict=on' : ''},tftp=${o.network.tftpDir},bootfile=${o.network.bootfile}`);
   } else {
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(o.network.ifname)) fail('INVALID_INPUT', `"${o.network.ifname}" is not a network interface name`);
-    args.push('-netdev', `tap,id=n0,ifname=${o.network.ifname},script=no,downscript=no`);
+    args.push('-netdev', tapNetdev(o.network.ifname));
   }
   args.push('-device', `${nic},netdev=n0,mac=${o.mac}`);
   return args;

@@ -1,0 +1,214 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BootchainError } from '../../shared/errors';
+import { sampleProject } from '../../shared/gen/fixtures';
+import { generateChapSecret } from '../../shared/model/chap';
+import { loadProject } from '../../shared/model/project';
+import { vmInstall, type VmInstallEvent, type VmInstallOptions } from '../../electron/services/install/vm-install';
+import { vmBootJob } from '../../electron/services/vm/job';
+import { BOOT_MARKER } from '../lab/disk-images';
+import { buildInstallerIso, INSTALLER_DISK_BYTES, INSTALLER_MARKER, missingInstallerParts, type InstallerIso } from '../lab/installer-iso';
+import { labOrSkipReason } from '../support/lab-guard';
+import { haveQemu } from '../support/qemu';
+
+// Install in a VM, for real: the test's tiny installer ISO (Debian's kernel, busybox) boots in
+// QEMU from CD with a tgtd LUN as its disk through QEMU's own iSCSI driver, logged in with the
+// workstation's IQN and CHAP; it writes a BIOS marker disk onto the LUN and powers off. The LUN
+// is read back with qemu-img over iSCSI, then the VM test boot SAN-boots it to the marker.
+const pexec = promisify(execFile);
+const lab = labOrSkipReason('vm-install.int.test.ts');
+const ISCSI_DRIVER = '/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so';
+const missing = missingInstallerParts();
+const why = !lab ? 'no lab' : !haveQemu() ? 'qemu-system-x86 is not installed' : !existsSync(ISCSI_DRIVER) ? "QEMU's iSCSI driver is missing (Debian: qemu-block-extra)" : missing.length ? `the installer ISO needs ${missing.join(', ')}` : undefined;
+if (lab && why) process.stdout.write(`SKIP vm-install.int.test.ts: ${why}\n`);
+
+const MAC = '52:54:00:b0:18:01';
+const TID = 118;
+const INITIATOR = 'iqn.2026-11.test.bootchain:vminst';
+const USER = 'vminst-user';
+
+describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP)', () => {
+  const L = lab!;
+  const secret = generateChapSecret();
+  const target = `${L?.iscsi.targets.mbr.split(':')[0]}:vminst`;
+  const lunFile = path.join(L?.dir ?? '', 'vminst.img');
+  let iso: InstallerIso;
+  const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
+  const opts = (over: Partial<VmInstallOptions> = {}): VmInstallOptions => ({
+    firmware: 'bios',
+    mac: MAC,
+    iso: iso.iso,
+    disk: { host: L.nas.ips[0]!, port: 3260, target, lun: 1, initiator: INITIATOR, chap: { username: USER, secret } },
+    memoryMiB: 256,
+    cpus: 1,
+    network: { kind: 'user', restrict: true },
+    timeoutMs: 150_000,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    iso = buildInstallerIso(L.dir);
+    process.stdout.write(`installer ISO ${path.basename(iso.iso)}: ${readFileSync(iso.iso).length} bytes, ${Date.now() - t0} ms\n`);
+    // "Empty" as a fresh LUN may be: no boot signature, whatever bytes. Random bytes where the
+    // installer writes, so the read-back sees its zeros as well as its boot sector.
+    writeFileSync(lunFile, '');
+    truncateSync(lunFile, 16 << 20);
+    const fd = openSync(lunFile, 'r+');
+    const junk = randomBytes(INSTALLER_DISK_BYTES * 2);
+    junk[510] = 0;
+    junk[511] = 0;
+    writeSync(fd, junk, 0, junk.length, 0);
+    closeSync(fd);
+    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(TID), '-T', target]);
+    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '1', '-b', lunFile]);
+    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(TID), '-I', 'ALL']);
+    await tgtadm(['--op', 'new', '--mode', 'account', '--user', USER, '--password', secret]);
+    await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(TID), '--user', USER]);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!L) return;
+    await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => undefined);
+    await tgtadm(['--op', 'delete', '--mode', 'account', '--user', USER]).catch(() => undefined);
+  });
+
+  /** QEMU's argv as the kernel has it (what `ps` shows every user). */
+  const argvOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('the installer writes its disk onto the LUN and powers off; the LUN reads back as that disk and SAN-boots to its marker', { timeout: 300_000 }, async () => {
+    const events: VmInstallEvent[] = [];
+    let rfb = '';
+    let argv: string[] = [];
+    let secretFile: string | undefined;
+    let secretFileAfterStart: boolean | undefined;
+    const run = vmInstall(
+      opts({
+        onEvent: (e) => {
+          events.push(e);
+          if (e.kind !== 'started') return;
+          argv = argvOf(e.pid);
+          secretFile = argv.find((a) => a.startsWith('secret,id=chap,'))?.replace(/^secret,id=chap,file=/, '');
+          secretFileAfterStart = secretFile ? existsSync(secretFile) : undefined;
+          // The screen, as the VNC view reaches it: QEMU's WebSocket listener speaks RFB.
+          const ws = new WebSocket(e.vnc.url, ['binary']);
+          ws.binaryType = 'arraybuffer';
+          ws.onmessage = (m) => {
+            rfb = Buffer.from(m.data as ArrayBuffer).toString('latin1');
+            ws.close();
+          };
+          ws.onerror = () => ws.close();
+        },
+      }),
+    );
+    const r = await run.done;
+    const started = events.find((e) => e.kind === 'started');
+    const lines = events.filter((e) => e.kind === 'console').map((e) => e.line);
+    process.stdout.write(`install VM: ${r.ended} after ${r.durationMs} ms, ${lines.length} console lines; VNC ${started?.kind === 'started' ? `${started.vnc.url} (display ${started.vnc.display})` : 'never started'}; RFB greeting ${JSON.stringify(rfb.trim())}\n${lines.filter((l) => /bootchain|BOOTCHAIN|records/.test(l)).join('\n')}\n`);
+    expect(r.ended).toBe('poweroff');
+    expect(r.console).toContain(INSTALLER_MARKER);
+    expect(lines).toContain(INSTALLER_MARKER);
+    expect(events.at(-1)).toEqual({ kind: 'ended', ended: 'poweroff' });
+    expect(started?.kind === 'started' && started.vnc.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(rfb).toMatch(/^RFB 003\.00\d\n/);
+    // The CHAP secret reached QEMU only through the secret file, gone once QEMU had logged in.
+    expect(argv.join(' ')).not.toContain(secret);
+    expect(argv).toContain('-iscsi');
+    expect(argv.find((a) => a.startsWith('initiator-name='))).toBe(`initiator-name=${INITIATOR},user=${USER},password-secret=chap`);
+    expect(secretFile).toBeDefined();
+    expect(secretFileAfterStart).toBe(false);
+    expect(existsSync(path.dirname(secretFile!))).toBe(false);
+    expect(JSON.stringify(events)).not.toContain(secret);
+
+    // Read back over iSCSI by a real tool of the field, logged in the same way.
+    const sec = path.join(L.dir, 'vminst-secret');
+    writeFileSync(sec, secret, { mode: 0o600 });
+    const out = path.join(L.dir, 'vminst-readback.raw');
+    try {
+      await pexec('qemu-img', ['convert', '--object', `secret,id=s,file=${sec}`, '--image-opts', `driver=iscsi,transport=tcp,portal=${L.nas.ips[0]}:3260,target=${target},lun=1,user=${USER},password-secret=s,initiator-name=${INITIATOR}`, '-O', 'raw', out]);
+    } finally {
+      rmSync(sec, { force: true });
+    }
+    const back = readFileSync(out);
+    rmSync(out, { force: true });
+    expect(back.length).toBe(16 << 20);
+    expect(back.subarray(0, INSTALLER_DISK_BYTES).equals(iso.disk)).toBe(true);
+    expect(back.subarray(0, 512).toString('latin1')).toContain(BOOT_MARKER);
+    expect(readFileSync(lunFile).subarray(0, INSTALLER_DISK_BYTES).equals(iso.disk)).toBe(true);
+
+    // "Boot it in a VM": the VM test boot, iPXE SAN-booting the LUN with the workstation's CHAP.
+    const p = loadProject(
+      sampleProject({
+        name: 'vminst',
+        workstations: [{ name: 'vminst', mac: MAC, firmware: 'bios', target, lun: 1, initiatorIqn: INITIATOR, chap: { username: USER, secretRef: 'vminst.chap' }, initramfs: 'genkernel' }],
+      }),
+    );
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const boot = await vmBootJob(
+      { project: p.value, secrets: { 'vminst.chap': secret }, station: 'vminst', network: { kind: 'user' }, timeoutMs: 150_000, until: new RegExp(BOOT_MARKER) },
+      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: () => undefined },
+    );
+    process.stdout.write(`VM test boot of the installed LUN: ${boot.ended} after ${boot.durationMs} ms; stages ${boot.stages.map((s) => s.id).join(' ')}\n`);
+    expect(boot.ended).toBe('marker');
+    expect(boot.stages.map((s) => s.id)).toContain('sanboot');
+  });
+
+  it('a wrong CHAP secret: AUTH_FAILED in words, the secret nowhere', { timeout: 120_000 }, async () => {
+    const wrong = generateChapSecret();
+    const e = await vmInstall(opts({ disk: { ...opts().disk, chap: { username: USER, secret: wrong } } })).done.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(BootchainError);
+    const a = (e as BootchainError).appError;
+    process.stdout.write(`wrong CHAP: ${a.code}: ${a.message} (${a.hint})\n`);
+    expect(a.code).toBe('AUTH_FAILED');
+    expect(a.message).toContain(USER);
+    expect(a.message).toContain(target);
+    expect(a.detail).toMatch(/Authentication failure/);
+    expect(JSON.stringify(a)).not.toContain(wrong);
+    expect(JSON.stringify(a)).not.toContain(secret);
+  });
+
+  it('stop() ends the VM as stopped; cancel kills QEMU at once and leaves no secret file', { timeout: 120_000 }, async () => {
+    for (const how of ['stop', 'abort'] as const) {
+      const ac = new AbortController();
+      let pid = 0;
+      let dir = '';
+      const run = vmInstall(
+        opts({
+          signal: ac.signal,
+          onEvent: (e) => {
+            if (e.kind !== 'started') return;
+            pid = e.pid;
+            dir = path.dirname(argvOf(pid).find((a) => a.startsWith('secret,id=vncpw,'))!.replace(/^secret,id=vncpw,file=/, ''));
+            if (how === 'stop') run.stop();
+            else ac.abort();
+          },
+        }),
+      );
+      const outcome = await run.done.then(
+        (r) => r.ended,
+        (x: unknown) => (x instanceof BootchainError ? x.appError.code : String(x)),
+      );
+      process.stdout.write(`${how}: ${outcome}; QEMU ${pid} ${alive(pid) ? 'still running' : 'gone'}\n`);
+      expect(outcome).toBe(how === 'stop' ? 'stopped' : 'CANCELLED');
+      expect(pid).toBeGreaterThan(0);
+      expect(alive(pid)).toBe(false);
+      expect(dir).toMatch(/bootchain-install-/);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+});
