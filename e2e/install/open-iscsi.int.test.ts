@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { iscsiadmHelp } from '../../shared/gen/open-iscsi';
+import { Workstation } from '../../shared/model/project';
+import { SYSTEM_PATH, which } from '../../electron/services/privileges/privileges';
+import { labOrSkipReason } from '../support/lab-guard';
+
+// The Install step's Linux help for the recipe's own way, parsed by the real open-iscsi: the
+// script Bootchain writes is run, as the user would paste it, by iscsiadm against the lab's
+// tgtd (in a sandbox: iscsiadm-sandbox.sh), then iscsiadm's own records are read back. Logging
+// in needs the kernel's iscsi_tcp, which this machine does not have: that step is left out and
+// the test says so.
+const lab = labOrSkipReason('open-iscsi.int.test.ts');
+const iscsiadm = which('iscsiadm', SYSTEM_PATH);
+if (lab && !iscsiadm) process.stdout.write('SKIP open-iscsi.int.test.ts: iscsiadm missing (apt-get install open-iscsi)\n');
+const pexec = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-iscsiadm-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(!lab || !iscsiadm)('open-iscsi help, run by iscsiadm', () => {
+  if (!lab || !iscsiadm) return void it.skip('needs the lab and iscsiadm (see the SKIP line above)', () => undefined);
+  const L = lab;
+  const [address, port] = L.iscsi.portalsA[0]!.split(':');
+  const c = L.iscsi.chap.mutual;
+  const w = Workstation.parse({
+    name: 'ws-help',
+    mac: '52:54:00:12:34:99',
+    firmware: 'uefi',
+    target: L.iscsi.targets.chapMutual,
+    lun: 1,
+    initiatorIqn: 'iqn.2026-12.test.bootchain:ws-help',
+    chap: { username: c.username, secretRef: 'ws-help.chap', mutual: { username: c.targetUsername, secretRef: 'ws-help.mutual' } },
+  });
+  const nas = { address: address!, iscsiPort: Number(port), tftpRoot: '/srv/tftp' };
+
+  it('the pasted script (secrets typed at its prompts) leaves iscsiadm with the workstation\'s name, the target and both CHAP secrets', { timeout: 120000 }, async () => {
+    const help = iscsiadmHelp({ nas }, w);
+    expect(help.script).not.toContain(c.secret);
+    const login = help.steps.find((s) => s.argv.includes('--login'))!;
+    const session = help.steps.find((s) => s.argv.includes('session'))!;
+    const runnable = help.script
+      .split('\n')
+      .filter((l) => l !== login.command && l !== session.command)
+      .join('\n');
+    const show = `\niscsiadm -m iface -I bootchain -o show\niscsiadm -m node -T ${w.target} -p ${nas.address}:${nas.iscsiPort} -I bootchain -o show -S\n`;
+    const script = path.join(dir, 'help.sh');
+    writeFileSync(script, runnable + show);
+    // The two prompts read one line each from stdin, as a user types them.
+    const child = pexec('unshare', ['-m', 'sh', path.join(ROOT, 'e2e/lab/iscsiadm-sandbox.sh'), script], { maxBuffer: 1 << 20, timeout: 110000 });
+    child.child.stdin!.end(`${c.secret}\n${c.targetSecret}\n`);
+    const { stdout } = await child;
+    expect(stdout).toMatch(new RegExp(`^iface\\.initiatorname = ${w.initiatorIqn.replace(/\./g, '\\.')}$`, 'm'));
+    expect(stdout).toContain(`${nas.address}:${nas.iscsiPort},1 ${w.target}`);
+    expect(stdout).toMatch(/^node\.session\.auth\.authmethod = CHAP$/m);
+    expect(stdout).toMatch(new RegExp(`^node\\.session\\.auth\\.username = ${c.username}$`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^node\\.session\\.auth\\.password = ${c.secret}$`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^node\\.session\\.auth\\.username_in = ${c.targetUsername}$`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^node\\.session\\.auth\\.password_in = ${c.targetSecret}$`, 'm'));
+    process.stdout.write('open-iscsi.int.test.ts: the login step (iscsiadm --login) is not run: it needs the kernel\'s iscsi_tcp module, which this machine lacks\n');
+  });
+
+});
