@@ -26,7 +26,7 @@ import { basename, join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import zlib from 'node:zlib';
-import xzPkg from 'xz-decompress';
+import * as xzModule from 'xz-decompress';
 import { BootchainError, fail } from '../../../shared/errors';
 
 export type ImageFormat = 'raw' | 'iso' | 'gzip' | 'xz' | 'zstd' | 'qcow2' | 'vmdk' | 'vhdx' | 'vdi' | 'vpc';
@@ -75,6 +75,12 @@ const QEMU_FORMATS = new Set<ImageFormat>(['qcow2', 'vmdk', 'vhdx', 'vdi', 'vpc'
 const HEAD_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 const READ_CHUNK = 1024 * 1024;
+/**
+ * xz-decompress is webpack CommonJS marked __esModule: Node's ESM loader (vitest) gives it as the
+ * default export only, a CommonJS build (tsx, the bundled app) as named exports: take either.
+ */
+const XzReadableStream: typeof xzModule.XzReadableStream =
+  xzModule.XzReadableStream ?? (xzModule as unknown as { default: typeof xzModule }).default.XzReadableStream;
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
 // ---------------------------------------------------------------------------------------------
@@ -718,7 +724,7 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
         return dec as AsyncIterable<Buffer>;
       }
       case 'xz': {
-        const xz = new xzPkg.XzReadableStream(toWeb(counted(stored.stream())) as unknown as globalThis.ReadableStream<Uint8Array>);
+        const xz = new XzReadableStream(toWeb(counted(stored.stream())) as unknown as globalThis.ReadableStream<Uint8Array>);
         const reader = xz.getReader();
         // xz-decompress serialises its decoders behind one lock: a reader left open holds it for every later xz image.
         cleanups.push(() => reader.cancel().catch(() => undefined));
@@ -762,7 +768,8 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
       });
     }
   };
-  const where = (out: number) => `at stored byte ${storedRead}${info.format === 'raw' || info.format === 'iso' ? '' : ` (decoded byte ${out})`}`;
+  // The decoder fails at a decoded offset; of the stored input it has read this much (up to a chunk past the damage).
+  const where = (out: number) => (compressed ? `at decoded byte ${out} (${storedRead} stored bytes read)` : `at byte ${out}`);
   async function* chunks(): AsyncGenerator<Buffer> {
     let out = 0;
     try {
