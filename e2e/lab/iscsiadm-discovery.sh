@@ -9,16 +9,7 @@ set -eu
 portal=$1
 iqn=$2
 runs=${3:-1}
-mount --make-rprivate /
-mount -t tmpfs none /sys/class
-mkdir -p /sys/class/iscsi_transport/tcp
-echo 1 > /sys/class/iscsi_transport/tcp/handle
-echo 0x39 > /sys/class/iscsi_transport/tcp/caps
-conf=$(cat /etc/iscsi/iscsid.conf 2>/dev/null || true)
-for d in /etc/iscsi /var/lib/iscsi /run/lock/iscsi; do mkdir -p "$d" && mount -t tmpfs none "$d"; done
-# Never try to start iscsid (there is none here; discovery does not need it).
-printf '%s\n' "$conf" | grep -v '^iscsid.startup' > /etc/iscsi/iscsid.conf
-mkdir -p /etc/iscsi/ifaces /etc/iscsi/nodes /etc/iscsi/send_targets
+. "$(dirname "$0")/iscsiadm-setup.sh"
 printf 'InitiatorName=%s\n' "$iqn" > /etc/iscsi/initiatorname.iscsi
 cat > /etc/iscsi/ifaces/bootchain <<IFACE
 iface.iscsi_ifacename = bootchain
