@@ -28,7 +28,7 @@ let tgtHost: LabHost | undefined;
 let tgtd: HostTgtd | undefined;
 let istHost: LabHost | undefined;
 let ist: Istgt | undefined;
-const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish` };
+const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish`, unsolicited: `${IQN}:unsolicited` };
 const TGT_IP = '10.77.0.61';
 const IST_IP = '10.77.0.62';
 const IST_CHAP = { username: 'hw-ist-user', secret: 'hw-ist-secret-77' };
@@ -41,6 +41,7 @@ beforeAll(async () => {
   // The negotiation the issue lists: no immediate data, R2T for everything, small bursts and PDUs.
   await tgtd.addTarget(2, T.strict, path.join(dir, 'strict.img'), 16, { ImmediateData: 'No', InitialR2T: 'Yes', FirstBurstLength: 4096, MaxBurstLength: 8192, MaxRecvDataSegmentLength: 4096 });
   await tgtd.addTarget(3, T.image, path.join(dir, 'image.img'), 16);
+  await tgtd.addTarget(4, T.unsolicited, path.join(dir, 'unsolicited.img'), 16, { InitialR2T: 'No', FirstBurstLength: 65536, MaxRecvDataSegmentLength: 16384 });
   if (existsSync(ISTGT)) {
     istHost = await addLabHost(lab, 'hwist', [IST_IP]);
     ist = await startIstgt(istHost, { ip: IST_IP, dir: path.join(dir, 'istgt'), sizeMiB: 32, chap: IST_CHAP, digest: 'Required' });
@@ -80,6 +81,117 @@ describe.skipIf(!lab)('LunWriter against real targets', () => {
       await roundTrip(w, 8, 256 << 10);
     } finally {
       await w.close();
+    }
+  });
+
+  it('tgtd with ImmediateData=No, InitialR2T=Yes, FirstBurst 4 KiB, MaxBurst 8 KiB, MaxRecv 4 KiB: every byte through R2T', async () => {
+    const w = await open({ targetName: T.strict, negotiate: { queueDepth: 4 } });
+    try {
+      expect(w.negotiated).toMatchObject({ immediateData: false, initialR2T: true, firstBurstLength: 4096, maxBurstLength: 8192, targetMaxRecv: 4096, queueDepth: 4 });
+      await roundTrip(w, 2, 64 << 10);
+      // An odd-sized write (3 blocks) and a read that is not chunk-aligned.
+      const odd = randomBytes(3 * 512);
+      await w.write(1001, odd);
+      expect((await w.read(1001, 3)).equals(odd)).toBe(true);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('refuses tgt\'s controller on LUN 0 and a write that is not whole blocks or past the end', async () => {
+    const e = await failure(open({ targetName: T.plain, lun: 0 }));
+    expect(e).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/storage array controller, not a disk/) });
+    const w = await open({ targetName: T.plain });
+    try {
+      expect(await failure(w.write(0, Buffer.alloc(100)))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/not whole 512-byte blocks/) });
+      expect(await failure(w.write(w.geometry.blocks - 1, Buffer.alloc(1024)))).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/does not fit/) });
+    } finally {
+      await w.close();
+    }
+  });
+
+  it.skipIf(!existsSync(ISTGT))('istgt: LUN 0 is the disk, CRC32C digests, CHAP; random blocks read back equal', async () => {
+    const w = await LunWriter.open({ host: IST_IP, port: 3260, initiatorName: INI, targetName: ist!.iqn, lun: 0, chap: IST_CHAP, digests: 'require', timeoutMs: 5000 });
+    try {
+      expect(w.geometry).toMatchObject({ blocks: (32 << 20) / 512, blockSize: 512 });
+      expect(w.negotiated.digests).toEqual({ header: true, data: true });
+      await roundTrip(w, 4, 1 << 20);
+    } finally {
+      await w.close();
+    }
+    // The bytes are on istgt's disk file too (not only in what it reads back to us).
+    expect(readFileSync(ist!.image).subarray(0, 4 << 20).equals(Buffer.alloc(4 << 20))).toBe(false);
+  });
+
+  it.skipIf(!existsSync(ISTGT))('istgt: wrong CHAP secret is AUTH_FAILED without the secret in the error', async () => {
+    const wrong = 'hw-wrong-secret-99';
+    const e = await failure(LunWriter.open({ host: IST_IP, port: 3260, initiatorName: INI, targetName: ist!.iqn, lun: 0, chap: { username: IST_CHAP.username, secret: wrong }, timeoutMs: 5000 }));
+    expect(e?.code).toBe('AUTH_FAILED');
+    expect(JSON.stringify(e)).not.toContain(wrong);
+    expect(JSON.stringify(e)).not.toContain(IST_CHAP.secret);
+  });
+
+  it.skipIf(!qemuIscsi)('the LUN holds exactly the image disk-images.ts made, as QEMU\'s own iSCSI driver reads it (qemu-img compare)', async () => {
+    const img = path.join(dir, 'boot-sector.img');
+    writeBootSectorDisk(img, 8 << 20);
+    const data = readFileSync(img);
+    const w = await open({ targetName: T.image });
+    try {
+      for (let off = 0; off < data.length; off += 512 << 10) await w.write(off / 512, data.subarray(off, off + (512 << 10)));
+      await w.flush();
+      await w.synchronizeCache();
+    } finally {
+      await w.close();
+    }
+    // qemu-img compare: identical content, the LUN's extra 8 MiB must read as zeros (non-strict mode).
+    const r = await pexec(QEMU_IMG, ['compare', '-f', 'raw', '-F', 'raw', img, `iscsi://${TGT_IP}/${T.image}/1`]);
+    expect(r.stdout).toMatch(/Images are identical/);
+  });
+
+  it('tgtd with InitialR2T=No: immediate data, then unsolicited Data-Out up to FirstBurstLength, then R2T', async () => {
+    const w = await open({ targetName: T.unsolicited });
+    try {
+      expect(w.negotiated).toMatchObject({ immediateData: true, initialR2T: false, firstBurstLength: 65536, targetMaxRecv: 16384 });
+      await roundTrip(w, 4, 1 << 20);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('the target vanishing mid-write: UNREACHABLE saying how far it got, and that far is on the disk', async () => {
+    const host = await addLabHost(lab!, 'hwvan', ['10.77.0.63']);
+    const t = await startHostTgtd(host, '10.77.0.63');
+    const file = path.join(dir, 'vanish.img');
+    try {
+      await t.addTarget(1, T.vanish, file, 32);
+      const w = await LunWriter.open({ host: '10.77.0.63', port: 3260, initiatorName: INI, targetName: T.vanish, lun: 1, timeoutMs: 3000 });
+      const data = randomBytes(32 << 20);
+      let killed = false;
+      const e = await failure(
+        (async () => {
+          for (let off = 0; off < data.length; off += 256 << 10) {
+            if (!killed && w.acknowledgedBytes >= 4 << 20) {
+              killed = true;
+              await host.remove(); // SIGKILL tgtd, then delete the namespace and its veth
+            }
+            await w.write(off / 512, data.subarray(off, off + (256 << 10)));
+          }
+          await w.flush();
+        })(),
+      );
+      await w.close();
+      expect(killed).toBe(true);
+      expect(e).toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/Lost the connection to 10\.77\.0\.63:3260/) });
+      expect(e?.hint).toMatch(/MiB\) from the start of the disk were written and acknowledged/);
+      const acked = w.acknowledgedBytes;
+      expect(acked).toBeGreaterThanOrEqual(4 << 20);
+      expect(acked).toBeLessThan(data.length);
+      expect(e?.hint).toContain(`${acked} bytes`);
+      // What was acknowledged is on tgtd's backing file.
+      expect(readFileSync(file).subarray(0, acked).equals(data.subarray(0, acked))).toBe(true);
+    } finally {
+      await t.stop();
+      await host.remove();
     }
   });
 });

@@ -570,17 +570,7 @@ export class LunWriter {
     } catch (e) {
       const err = asError(e);
       if (err.appError.code === 'CANCELLED' && !this.closed) this.breakWith(new BootchainError(appError('CANCELLED', `Cancelled. ${this.howFar()}`)));
-      else if (err.appError.code === 'UNREACHABLE' || err.appError.code === 'TIMEOUT') {
-        this.breakWith(
-          new BootchainError(
-            appError('UNREACHABLE', `Lost the connection to ${this.s.peer} (${this.o.targetName}, LUN ${this.o.lun}): ${err.appError.message}`, {
-              hint: `Check that the NAS is on and reachable. ${this.howFar()}`,
-              retryable: true,
-              detail: `acknowledged bytes: ${this.ackedPrefix}`,
-            }),
-          ),
-        );
-      } else this.breakWith(err);
+      else this.breakWith(err);
     }
   }
 
@@ -686,9 +676,23 @@ export class LunWriter {
     t.done(r);
   }
 
+  /** A connection lost or silent (sending or receiving) as the error a writer reports: how far it got. */
+  private lost(err: BootchainError): BootchainError {
+    const c = err.appError.code;
+    if (c !== 'UNREACHABLE' && c !== 'TIMEOUT') return err;
+    return new BootchainError(
+      appError('UNREACHABLE', `Lost the connection to ${this.s.peer} (${this.o.targetName}, LUN ${this.o.lun}): ${err.appError.message}`, {
+        hint: `Check that the NAS is on and reachable. ${this.howFar()}`,
+        retryable: true,
+        detail: `acknowledged bytes: ${this.ackedPrefix}`,
+      }),
+    );
+  }
+
   /** The first failure: every queued and in-flight command fails with it, the connection closes. */
-  private breakWith(e: BootchainError): void {
+  private breakWith(cause: BootchainError): void {
     if (this.broken) return;
+    const e = this.lost(cause);
     this.broken = e;
     const all = [...this.queue, ...this.active.values()];
     this.queue.length = 0;
