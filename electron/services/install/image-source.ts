@@ -515,7 +515,7 @@ function runQemuImg(qemuImg: string, args: string[], signal: AbortSignal, onChil
         new BootchainError({
           code: 'COMMAND_FAILED',
           message: `qemu-img ${args[0]} failed (${sig ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`,
-          hint: 'The image may be damaged or of another format: check it with qemu-img check.',
+          hint: /No space left/i.test(err) ? 'The raw copy does not fit: free space in the temporary folder or choose another one.' : 'The image may be damaged or of another format: check it with qemu-img check.',
           detail: err.trim(),
           retryable: false,
         }),
@@ -696,6 +696,10 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
   const onAbort = () => void close();
   o.signal.addEventListener('abort', onAbort, { once: true });
   cleanups.push(() => o.signal.removeEventListener('abort', onAbort));
+  if (o.signal.aborted) {
+    await close();
+    fail('CANCELLED', `Cancelled before ${info.name} was read`);
+  }
 
   /** The stored bytes, counted. */
   async function* counted(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -770,6 +774,7 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
   };
   // The decoder fails at a decoded offset; of the stored input it has read this much (up to a chunk past the damage).
   const where = (out: number) => (compressed ? `at decoded byte ${out} (${storedRead} stored bytes read)` : `at byte ${out}`);
+  /** Single use; ends by closing the image (the raw copy is deleted however the reading ends). */
   async function* chunks(): AsyncGenerator<Buffer> {
     let out = 0;
     try {
@@ -782,8 +787,7 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
           yield b;
         }
       } catch (e) {
-        if (closed || o.signal.aborted) throw e;
-        if (e instanceof BootchainError) throw e;
+        if (closed || o.signal.aborted || e instanceof BootchainError) throw e;
         const msg = (e as Error).message ?? String(e);
         const xzCode = /error code (\d+)/.exec(msg)?.[1];
         const why = info.format === 'xz' && xzCode ? (XZ_RET[xzCode] ?? msg) : msg;
@@ -795,23 +799,22 @@ export async function openImage(source: string, o: ImageOptions): Promise<Opened
       }
       if (o.signal.aborted || closed) fail('CANCELLED', `Cancelled after ${out} bytes of ${info.name}`);
       if (info.size !== undefined && out !== info.size) {
+        // Also a raw file that changed while it was read.
         fail('INVALID_INPUT', `The ${info.format} image ${info.name} decoded to ${out} bytes, not the ${info.size} it declares`, {
-          hint: 'The image is incomplete or damaged: download or copy it again.',
+          hint: 'The image is incomplete or damaged (or changed while it was read): download or copy it again.',
           field: 'image',
         });
       }
-      if (info.format === 'raw' || info.format === 'iso') {
-        if (info.storedSize !== undefined && out !== info.storedSize) fail('INVALID_INPUT', `${info.name} changed while it was read (${out} of ${info.storedSize} bytes)`);
-      }
     } catch (e) {
-      if (o.signal.aborted && !(e instanceof BootchainError && e.appError.code === 'CANCELLED')) {
-        await close();
-        fail('CANCELLED', `Cancelled after ${out} bytes of ${info.name}`);
-      }
-      await close();
+      // Closed or cancelled under the reader: whatever the stream threw then, it is a cancel.
+      const own = e instanceof BootchainError && e.appError.code !== 'CANCELLED';
+      if ((o.signal.aborted || closed) && !own) fail('CANCELLED', `Cancelled after ${out} bytes of ${info.name}`);
       throw e;
+    } finally {
+      await close();
     }
   }
+
 
   return {
     info,
