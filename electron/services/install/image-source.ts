@@ -39,7 +39,13 @@ export interface ImageInfo {
   format: ImageFormat;
   /** Bytes of the file/download as stored (file size, Content-Length), when known. */
   storedSize?: number;
-  /** Bytes of the decoded disk image, when knowable before reading (see the module comment of each format in probe). */
+  /**
+   * Bytes of the decoded disk image, when knowable before reading: raw/ISO the file size or
+   * Content-Length; xz from every stream's index (a file, or a URL whose server takes Range
+   * requests); zstd (a file) the sum of every frame's Frame_Content_Size, found by walking the
+   * block headers; qemu formats qemu-img info's virtual-size. The decoded length is checked
+   * against it at the end.
+   */
   size?: number;
   /** A likely decoded size that may be wrong (gzip's ISIZE is mod 2^32; a zstd URL's first frame). */
   sizeHint?: number;
@@ -74,6 +80,7 @@ const QEMU_FORMATS = new Set<ImageFormat>(['qcow2', 'vmdk', 'vhdx', 'vdi', 'vpc'
 /** Enough of the head for every magic (ISO's CD001 at 0x8001) and a zstd frame header. */
 const HEAD_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
+const HTTP_IDLE_MS = 60_000;
 const READ_CHUNK = 1024 * 1024;
 /**
  * xz-decompress is webpack CommonJS marked __esModule: Node's ESM loader (vitest) gives it as the
@@ -186,6 +193,8 @@ function httpGet(url: URL, signal: AbortSignal, auth: string | undefined, range?
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'Bootchain', ...(range ? { range } : {}) };
     const req = mod.get(url, { signal, headers, ...(auth ? { auth } : {}) }, res);
+    // A server that stops sending without closing would otherwise hold the write forever.
+    req.setTimeout(HTTP_IDLE_MS, () => req.destroy(new Error(`no data for ${HTTP_IDLE_MS / 1000} s`)));
     req.on('error', rej);
   });
 }
@@ -253,7 +262,8 @@ async function openUrl(url: URL, signal: AbortSignal, log: (l: string) => void):
       r = await it.next();
     } catch (e) {
       if (signal.aborted) throw e;
-      return cut((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+      const code = (e as NodeJS.ErrnoException).code;
+      return cut(code === 'ECONNRESET' ? 'the connection was closed' : (e as Error).message);
     }
     if (r.done) {
       if (storedSize !== undefined && received < storedSize) cut('the server closed the connection early');
