@@ -2,11 +2,12 @@
  * `npm run bench`: builds the lab, runs every benchmark inside it, prints each figure beside a
  * reference tool's figure from the same run and their ratio, and tears the lab down.
  * `npm run bench -- NAME...` (or BENCH_ONLY=NAME,NAME) runs only the named benchmarks:
- * scan, iscsi, upload, verify, tftp, lockstep, storm, build.
+ * scan, iscsi, iscsi-write, upload, verify, tftp, lockstep, storm, build.
  */
 import { labDown, labUp, type LabInfo } from '../e2e/lab/lab';
 import { benchBuild } from './build';
 import { benchIscsi } from './iscsi';
+import { benchIscsiWrite } from './iscsi-write';
 import { benchScan } from './scan';
 import { benchLockstep, benchStorm } from './tftp-storm';
 import { benchUpload } from './upload';
@@ -17,6 +18,7 @@ import { benchTftp } from './tftp';
 const BENCHES: Array<{ name: string; title: string; run: (lab: LabInfo) => Promise<boolean | undefined> }> = [
   { name: 'scan', title: 'scan', run: benchScan },
   { name: 'iscsi', title: 'iscsi discovery', run: benchIscsi },
+  { name: 'iscsi-write', title: 'iscsi write (256 MiB image)', run: benchIscsiWrite },
   { name: 'upload', title: 'upload', run: benchUpload },
   { name: 'verify', title: 'verify', run: benchVerify },
   { name: 'tftp', title: 'boot server (TFTP)', run: benchTftp },
