@@ -10,8 +10,9 @@ import { generateChapSecret } from '../../shared/model/chap';
 import { loadProject } from '../../shared/model/project';
 import { vmInstall, type VmInstallEvent, type VmInstallOptions } from '../../electron/services/install/vm-install';
 import { vmBootJob } from '../../electron/services/vm/job';
-import { BOOT_MARKER } from '../lab/disk-images';
-import { buildInstallerIso, INSTALLER_DISK_BYTES, INSTALLER_MARKER, missingInstallerParts, type InstallerIso } from '../lab/installer-iso';
+import { findOvmf } from '../../electron/services/vm/qemu';
+import { BOOT_MARKER, UEFI_BOOT_MARKER } from '../lab/disk-images';
+import { buildInstallerIso, INSTALLER_DISK_BYTES, INSTALLER_MARKER, INSTALLER_UEFI_DISK_BYTES, missingInstallerParts, type InstallerIso } from '../lab/installer-iso';
 import { labOrSkipReason } from '../support/lab-guard';
 import { haveQemu } from '../support/qemu';
 
@@ -27,7 +28,9 @@ const why = !lab ? 'no lab' : !haveQemu() ? 'qemu-system-x86 is not installed' :
 if (lab && why) process.stdout.write(`SKIP vm-install.int.test.ts: ${why}\n`);
 
 const MAC = '52:54:00:b0:18:01';
+const UEFI_MAC = '52:54:00:b0:18:02';
 const TID = 118;
+const UEFI_TID = 119;
 const INITIATOR = 'iqn.2026-11.test.bootchain:vminst';
 const USER = 'vminst-user';
 
@@ -35,7 +38,9 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
   const L = lab!;
   const secret = generateChapSecret();
   const target = `${L?.iscsi.targets.mbr.split(':')[0]}:vminst`;
+  const uefiTarget = `${target}-uefi`;
   const lunFile = path.join(L?.dir ?? '', 'vminst.img');
+  const uefiLunFile = path.join(L?.dir ?? '', 'vminst-uefi.img');
   let iso: InstallerIso;
   const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
   const opts = (over: Partial<VmInstallOptions> = {}): VmInstallOptions => ({
@@ -50,30 +55,33 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     ...over,
   });
 
-  beforeAll(async () => {
-    const t0 = Date.now();
-    iso = buildInstallerIso(L.dir);
-    process.stdout.write(`installer ISO ${path.basename(iso.iso)}: ${readFileSync(iso.iso).length} bytes, ${Date.now() - t0} ms\n`);
-    // "Empty" as a fresh LUN may be: no boot signature, whatever bytes. Random bytes where the
-    // installer writes, so the read-back sees its zeros as well as its boot sector.
-    writeFileSync(lunFile, '');
-    truncateSync(lunFile, 16 << 20);
-    const fd = openSync(lunFile, 'r+');
+  /** A LUN "empty" as a fresh one may be: no boot signature, random bytes where the installer writes (so the read-back sees its zeros as well as its boot code). */
+  const addTarget = async (tid: number, name: string, file: string, bytes: number) => {
+    writeFileSync(file, '');
+    truncateSync(file, bytes);
+    const fd = openSync(file, 'r+');
     const junk = randomBytes(INSTALLER_DISK_BYTES * 2);
     junk[510] = 0;
     junk[511] = 0;
     writeSync(fd, junk, 0, junk.length, 0);
     closeSync(fd);
-    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(TID), '-T', target]);
-    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '1', '-b', lunFile]);
-    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(TID), '-I', 'ALL']);
+    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
+    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
+    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
+    await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', USER]);
+  };
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    iso = buildInstallerIso(L.dir);
+    process.stdout.write(`installer ISO ${path.basename(iso.iso)}: ${readFileSync(iso.iso).length} bytes, ${Date.now() - t0} ms\n`);
     await tgtadm(['--op', 'new', '--mode', 'account', '--user', USER, '--password', secret]);
-    await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(TID), '--user', USER]);
+    await addTarget(TID, target, lunFile, 16 << 20);
   }, 120_000);
 
   afterAll(async () => {
     if (!L) return;
-    await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => undefined);
+    for (const tid of [TID, UEFI_TID]) await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']).catch(() => undefined);
     await tgtadm(['--op', 'delete', '--mode', 'account', '--user', USER]).catch(() => undefined);
   });
 
@@ -180,6 +188,18 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     expect(a.detail).toMatch(/Authentication failure/);
     expect(JSON.stringify(a)).not.toContain(wrong);
     expect(JSON.stringify(a)).not.toContain(secret);
+    // A target the NAS does not have, and a LUN its target does not have: named, not "QEMU failed".
+    for (const [disk, code, words] of [
+      [{ ...opts().disk, target: `${target}-gone` }, 'TARGET_NOT_FOUND', /has no target .*vminst-gone/],
+      [{ ...opts().disk, lun: 5 }, 'NOT_FOUND', /vminst has no LUN 5/],
+    ] as const) {
+      const x = await vmInstall(opts({ disk })).done.then(
+        () => undefined,
+        (y: unknown) => (y instanceof BootchainError ? y.appError : y),
+      );
+      process.stdout.write(`${code}: ${(x as { message?: string }).message}\n`);
+      expect(x).toMatchObject({ code, message: expect.stringMatching(words) });
+    }
   });
 
   it('stop() ends the VM as stopped; cancel kills QEMU at once and leaves no secret file', { timeout: 120_000 }, async () => {
@@ -210,5 +230,33 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
       expect(dir).toMatch(/bootchain-install-/);
       expect(existsSync(dir)).toBe(false);
     }
+  });
+
+  it('UEFI (OVMF): the installer ISO boots from CD by EFI, writes a GPT disk with an ESP, and the LUN SAN-boots \\EFI\\BOOT\\BOOTX64.EFI', { timeout: 400_000 }, async (ctx) => {
+    const skip = !findOvmf() ? 'OVMF is not installed (Debian: ovmf)' : missingInstallerParts('uefi').join(', ') || undefined;
+    if (skip) {
+      process.stdout.write(`SKIP vm-install.int.test.ts UEFI: ${skip}\n`);
+      return ctx.skip();
+    }
+    const uefiIso = buildInstallerIso(L.dir, 'uefi');
+    await addTarget(UEFI_TID, uefiTarget, uefiLunFile, INSTALLER_UEFI_DISK_BYTES);
+    const r = await vmInstall(opts({ firmware: 'uefi', mac: UEFI_MAC, iso: uefiIso.iso, memoryMiB: 512, disk: { ...opts().disk, target: uefiTarget }, timeoutMs: 240_000 })).done;
+    process.stdout.write(`UEFI install VM: ${r.ended} after ${r.durationMs} ms\n`);
+    expect(r.ended).toBe('poweroff');
+    expect(r.console).toContain(INSTALLER_MARKER);
+    expect(readFileSync(uefiLunFile).equals(uefiIso.disk)).toBe(true);
+    const p = loadProject(
+      sampleProject({
+        name: 'vminstu',
+        workstations: [{ name: 'vminstu', mac: UEFI_MAC, firmware: 'uefi', target: uefiTarget, lun: 1, initiatorIqn: INITIATOR, chap: { username: USER, secretRef: 'vminst.chap' }, initramfs: 'genkernel' }],
+      }),
+    );
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const boot = await vmBootJob(
+      { project: p.value, secrets: { 'vminst.chap': secret }, station: 'vminstu', network: { kind: 'user' }, timeoutMs: 150_000, until: new RegExp(UEFI_BOOT_MARKER) },
+      { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: () => undefined },
+    );
+    process.stdout.write(`VM test boot of the UEFI-installed LUN: ${boot.ended} after ${boot.durationMs} ms; stages ${boot.stages.map((s) => s.id).join(' ')}\n`);
+    expect(boot.ended).toBe('marker');
   });
 });

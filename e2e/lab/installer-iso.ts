@@ -1,8 +1,11 @@
 /**
  * A tiny "installer" ISO for the installer-VM test: Debian's kernel and a busybox initramfs whose
- * /init waits for the disk QEMU shows (virtio-blk: /dev/vda), writes a BIOS marker disk onto it
- * (writeBootSectorDisk's boot sector), syncs, prints INSTALLER_MARKER on ttyS0 and powers off.
- * Bootable from CD through ISOLINUX (El Torito no-emulation, isohybrid MBR), built by xorriso.
+ * /init waits for the disk QEMU shows (virtio-blk: /dev/vda), writes a marker disk onto it, syncs,
+ * prints INSTALLER_MARKER on ttyS0 and powers off. For BIOS stations the disk is
+ * writeBootSectorDisk's boot sector and the ISO boots through ISOLINUX (El Torito no-emulation,
+ * isohybrid MBR, built by xorriso); for UEFI ones the disk is writeUefiBootDisk's GPT disk (an
+ * ESP with \EFI\BOOT\BOOTX64.EFI) and the ISO is GRUB's (grub-mkrescue: an El Torito EFI image
+ * beside the BIOS one).
  *
  * Debian builds virtio_blk and the virtio PCI transport as modules, so the initramfs carries them
  * and /init loads them in dependency order (modinfo's `depends`): a virtio disk is what QEMU's
@@ -14,14 +17,16 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { writeBootSectorDisk } from './disk-images';
+import { missingUefiTools, writeBootSectorDisk, writeUefiBootDisk } from './disk-images';
 
 /** What the installer prints on the serial console once the marker disk is written and synced. */
 export const INSTALLER_MARKER = 'BOOTCHAIN-INSTALLER-DONE';
 /** What it prints when no disk showed up (so a failed run says why). */
 export const INSTALLER_NO_DISK = 'BOOTCHAIN-INSTALLER-NO-DISK';
-/** Bytes of the marker disk written onto the LUN (its first sector boots; the rest is zeros). */
+/** Bytes of the BIOS marker disk written onto the LUN (its first sector boots; the rest is zeros). */
 export const INSTALLER_DISK_BYTES = 64 * 1024;
+/** Bytes of the UEFI marker disk: the whole LUN it is written to (GPT keeps its backup header in the last sector). */
+export const INSTALLER_UEFI_DISK_BYTES = 24 << 20;
 
 const ISOLINUX = '/usr/lib/ISOLINUX/isolinux.bin';
 const ISOHYBRID_MBR = '/usr/lib/ISOLINUX/isohdpfx.bin';
@@ -31,8 +36,15 @@ const BUSYBOX = '/bin/busybox';
 const DISK_MODULES = ['virtio_pci', 'virtio_blk'];
 
 /** The tools and files the ISO needs that this machine lacks, with the Debian package of each. */
-export function missingInstallerParts(): string[] {
+export function missingInstallerParts(firmware: 'bios' | 'uefi' = 'bios'): string[] {
+  const uefi: Array<[string, string]> = [
+    ['/usr/bin/grub-mkrescue', 'grub-common'],
+    ['/usr/lib/grub/x86_64-efi', 'grub-efi-amd64-bin'],
+    ['/usr/lib/grub/i386-pc', 'grub-pc-bin'],
+    ['/usr/bin/mformat', 'mtools'],
+  ];
   const need: Array<[string, string]> = [
+    ...(firmware === 'uefi' ? uefi : []),
     ['/usr/bin/xorriso', 'xorriso'],
     [ISOLINUX, 'isolinux'],
     [LDLINUX, 'syslinux-common'],
@@ -41,6 +53,7 @@ export function missingInstallerParts(): string[] {
   ];
   const missing = need.filter(([f]) => !existsSync(f)).map(([f, pkg]) => `${f} (${pkg})`);
   if (!newestKernel()) missing.push('/boot/vmlinuz-* (linux-image-amd64)');
+  if (firmware === 'uefi') missing.push(...missingUefiTools());
   return missing;
 }
 
@@ -127,12 +140,23 @@ if [ ! -b /dev/vda ]; then
   poweroff -f
 fi
 echo "bootchain installer: writing the marker disk onto /dev/vda ($(cat /sys/block/vda/size) sectors)"
-dd if=/marker.img of=/dev/vda bs=4096 conv=fsync 2>&1
+dd if=/marker.img of=/dev/vda bs=65536 conv=fsync 2>&1
 sync
 echo "${INSTALLER_MARKER}"
 poweroff -f
 `;
 }
+
+/** GRUB's menu on the UEFI ISO: straight to the kernel, GRUB's own text on the serial port too. */
+const GRUB_CFG = `serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=0
+menuentry "Bootchain test installer" {
+  linux /boot/vmlinuz console=ttyS0,115200 loglevel=4
+  initrd /boot/initrd.gz
+}
+`;
 
 const ISOLINUX_CFG = `SERIAL 0 115200
 DEFAULT install
@@ -155,14 +179,15 @@ export interface InstallerIso {
  * Builds the installer ISO into `cacheDir` (the lab folder), or returns the one built before
  * from the same inputs. Throws with the missing packages when a part is not installed.
  */
-export function buildInstallerIso(cacheDir: string): InstallerIso {
-  const missing = missingInstallerParts();
+export function buildInstallerIso(cacheDir: string, firmware: 'bios' | 'uefi' = 'bios'): InstallerIso {
+  const missing = missingInstallerParts(firmware);
   if (missing.length) throw new Error(`the installer ISO needs ${missing.join(', ')}`);
   const kernel = newestKernel()!;
   const work = mkdtempSync(path.join(cacheDir, 'installer-iso-'));
   try {
     const markerFile = path.join(work, 'marker.img');
-    writeBootSectorDisk(markerFile, INSTALLER_DISK_BYTES);
+    if (firmware === 'uefi') writeUefiBootDisk(markerFile, INSTALLER_UEFI_DISK_BYTES);
+    else writeBootSectorDisk(markerFile, INSTALLER_DISK_BYTES);
     const disk = readFileSync(markerFile);
     const modules = moduleOrder(kernel.version, DISK_MODULES);
     const init = initScript(modules.map((m) => m.name));
@@ -171,9 +196,11 @@ export function buildInstallerIso(cacheDir: string): InstallerIso {
       const s = statSync(f);
       key.update(`${f}\0${s.size}\0${s.mtimeMs}\0`);
     }
-    key.update(init).update(ISOLINUX_CFG).update(disk);
-    const iso = path.join(cacheDir, `installer-${key.digest('hex').slice(0, 16)}.iso`);
-    if (existsSync(iso)) return { iso, disk };
+    // The UEFI disk holds random GUIDs: its key is what made it, not its bytes.
+    key.update(firmware).update(init).update(ISOLINUX_CFG).update(GRUB_CFG).update(firmware === 'uefi' ? '' : disk);
+    const iso = path.join(cacheDir, `installer-${firmware}-${key.digest('hex').slice(0, 16)}.iso`);
+    const diskFile = `${iso}.disk`;
+    if (existsSync(iso) && existsSync(diskFile)) return { iso, disk: readFileSync(diskFile) };
 
     const initrd = cpioNewc([
       ...['bin', 'dev', 'proc', 'sys', 'modules'].map((name) => ({ name, mode: DIR })),
@@ -185,21 +212,29 @@ export function buildInstallerIso(cacheDir: string): InstallerIso {
       ...modules.map((m) => ({ name: `modules/${m.name}.ko`, mode: FILE, data: moduleBytes(m.file) })),
     ]);
     const tree = path.join(work, 'tree');
-    mkdirSync(path.join(tree, 'isolinux'), { recursive: true });
-    mkdirSync(path.join(tree, 'boot'));
-    copyFileSync(ISOLINUX, path.join(tree, 'isolinux', 'isolinux.bin'));
-    copyFileSync(LDLINUX, path.join(tree, 'isolinux', 'ldlinux.c32'));
-    writeFileSync(path.join(tree, 'isolinux', 'isolinux.cfg'), ISOLINUX_CFG);
+    mkdirSync(path.join(tree, 'boot'), { recursive: true });
     copyFileSync(kernel.image, path.join(tree, 'boot', 'vmlinuz'));
     writeFileSync(path.join(tree, 'boot', 'initrd.gz'), gzipSync(initrd));
     const tmp = path.join(work, 'out.iso');
-    // El Torito no-emulation boot of ISOLINUX (-boot-info-table: isolinux.bin needs its own LBA
-    // patched in), and an isohybrid MBR so the same file also boots as a USB stick.
-    execFileSync(
-      '/usr/bin/xorriso',
-      ['-as', 'mkisofs', '-quiet', '-o', tmp, '-V', 'BOOTCHAIN_INSTALLER', '-isohybrid-mbr', ISOHYBRID_MBR, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    if (firmware === 'uefi') {
+      mkdirSync(path.join(tree, 'boot', 'grub'));
+      writeFileSync(path.join(tree, 'boot', 'grub', 'grub.cfg'), GRUB_CFG);
+      // grub-mkrescue: GRUB for i386-pc and x86_64-efi, the EFI one in a FAT El Torito image (mtools).
+      execFileSync('/usr/bin/grub-mkrescue', ['-o', tmp, tree, '--', '-volid', 'BOOTCHAIN_INSTALLER'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } else {
+      mkdirSync(path.join(tree, 'isolinux'));
+      copyFileSync(ISOLINUX, path.join(tree, 'isolinux', 'isolinux.bin'));
+      copyFileSync(LDLINUX, path.join(tree, 'isolinux', 'ldlinux.c32'));
+      writeFileSync(path.join(tree, 'isolinux', 'isolinux.cfg'), ISOLINUX_CFG);
+      // El Torito no-emulation boot of ISOLINUX (-boot-info-table: isolinux.bin needs its own LBA
+      // patched in), and an isohybrid MBR so the same file also boots as a USB stick.
+      execFileSync(
+        '/usr/bin/xorriso',
+        ['-as', 'mkisofs', '-quiet', '-o', tmp, '-V', 'BOOTCHAIN_INSTALLER', '-isohybrid-mbr', ISOHYBRID_MBR, '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+    }
+    writeFileSync(diskFile, disk);
     renameSync(tmp, iso);
     return { iso, disk };
   } finally {
