@@ -16,8 +16,11 @@ export interface HostTgtd {
   ctl: number;
   portal: { host: string; port: number };
   tgtadm(args: string[]): Promise<string>;
-  /** A target `iqn` with a sparse `sizeMiB` file on LUN 1, open to all, with tgtadm target params. */
-  addTarget(tid: number, iqn: string, file: string, sizeMiB: number, params?: Record<string, string | number>): Promise<void>;
+  /**
+   * A target `iqn` with a sparse `sizeMiB` file on LUN 1, open to all, with tgtadm target params
+   * (iSCSI keys) and logical unit params (e.g. thin_provisioning=1).
+   */
+  addTarget(tid: number, iqn: string, file: string, sizeMiB: number, params?: Record<string, string | number>, lunParams?: string): Promise<void>;
   /** Stops tgtd (its own command: it ignores SIGTERM while targets exist) and removes its socket. */
   stop(): Promise<void>;
 }
@@ -39,11 +42,12 @@ export async function startHostTgtd(host: LabHost, ip: string): Promise<HostTgtd
     ctl,
     portal: { host: ip, port: 3260 },
     tgtadm,
-    async addTarget(tid, iqn, file, sizeMiB, params = {}) {
+    async addTarget(tid, iqn, file, sizeMiB, params = {}, lunParams) {
       closeSync(openSync(file, 'w'));
       truncateSync(file, sizeMiB << 20);
       await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', iqn]);
       await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
+      if (lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', lunParams]);
       await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
       for (const [k, v] of Object.entries(params)) await tgtadm(['--op', 'update', '--mode', 'target', '--tid', String(tid), '--name', k, '--value', String(v)]);
     },

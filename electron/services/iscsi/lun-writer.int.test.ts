@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -28,7 +28,7 @@ let tgtHost: LabHost | undefined;
 let tgtd: HostTgtd | undefined;
 let istHost: LabHost | undefined;
 let ist: Istgt | undefined;
-const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish`, unsolicited: `${IQN}:unsolicited` };
+const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish`, unsolicited: `${IQN}:unsolicited`, thin: `${IQN}:thin` };
 const TGT_IP = '10.77.0.61';
 const IST_IP = '10.77.0.62';
 const IST_CHAP = { username: 'hw-ist-user', secret: 'hw-ist-secret-77' };
@@ -41,6 +41,7 @@ beforeAll(async () => {
   // The negotiation the issue lists: no immediate data, R2T for everything, small bursts and PDUs.
   await tgtd.addTarget(2, T.strict, path.join(dir, 'strict.img'), 16, { ImmediateData: 'No', InitialR2T: 'Yes', FirstBurstLength: 4096, MaxBurstLength: 8192, MaxRecvDataSegmentLength: 4096 });
   await tgtd.addTarget(3, T.image, path.join(dir, 'image.img'), 16);
+  await tgtd.addTarget(5, T.thin, path.join(dir, 'thin.img'), 16, {}, 'thin_provisioning=1');
   await tgtd.addTarget(4, T.unsolicited, path.join(dir, 'unsolicited.img'), 16, { InitialR2T: 'No', FirstBurstLength: 65536, MaxRecvDataSegmentLength: 16384 });
   if (existsSync(ISTGT)) {
     istHost = await addLabHost(lab, 'hwist', [IST_IP]);
@@ -78,6 +79,8 @@ describe.skipIf(!lab)('LunWriter against real targets', () => {
       expect(w.geometry).toMatchObject({ blocks: (32 << 20) / 512, blockSize: 512 });
       // tgt insists on InitialR2T=Yes (OR) and accepts immediate data (AND).
       expect(w.negotiated).toMatchObject({ immediateData: true, initialR2T: true, digests: { header: false, data: false } });
+      expect(w.geometry).toMatchObject({ thin: false, unmap: false });
+      expect(await w.unmap(0, 8)).toBe(false);
       await roundTrip(w, 8, 256 << 10);
     } finally {
       await w.close();
@@ -192,6 +195,41 @@ describe.skipIf(!lab)('LunWriter against real targets', () => {
     } finally {
       await t.stop();
       await host.remove();
+    }
+  });
+
+  it('tgtd thin-provisioned LUN: LBPME and the provisioning page, UNMAP deallocates (the backing file shrinks) and reads zeros', async () => {
+    const w = await open({ targetName: T.thin });
+    const file = path.join(dir, 'thin.img');
+    try {
+      // tgt with thin_provisioning=1: LBPME and LBPRZ in READ CAPACITY(16), LBPU and LBPWS in VPD 0xB2.
+      expect(w.geometry).toMatchObject({ thin: true, unmap: true, writeSameUnmap: true, zeroesAfterUnmap: true });
+      const data = randomBytes(4 << 20);
+      const blocks = data.length / 512;
+      for (const how of ['UNMAP', 'WRITE SAME(16) with UNMAP'] as const) {
+        await w.write(0, data);
+        await w.flush();
+        await w.synchronizeCache();
+        const before = statSync(file).blocks;
+        // The second round takes the WRITE SAME path, as on a LUN that has no UNMAP.
+        (w.geometry as { unmap: boolean }).unmap = how === 'UNMAP';
+        expect(await w.unmap(0, blocks), how).toBe(true);
+        expect(statSync(file).blocks, how).toBeLessThan(before);
+        expect((await w.read(0, blocks)).equals(Buffer.alloc(data.length)), how).toBe(true);
+      }
+    } finally {
+      await w.close();
+    }
+  });
+
+  it.skipIf(!existsSync(ISTGT))('istgt: unmap() says whether the LUN can deallocate', async () => {
+    const w = await LunWriter.open({ host: IST_IP, port: 3260, initiatorName: INI, targetName: ist!.iqn, lun: 0, chap: IST_CHAP, digests: 'require', timeoutMs: 5000 });
+    try {
+      // istgt reports no logical block provisioning: fully provisioned, nothing to deallocate.
+      expect(w.geometry).toMatchObject({ thin: false, unmap: false, writeSameUnmap: false, zeroesAfterUnmap: false });
+      expect(await w.unmap(0, 8)).toBe(false);
+    } finally {
+      await w.close();
     }
   });
 });

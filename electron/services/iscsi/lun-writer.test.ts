@@ -45,7 +45,7 @@ function bhsWith(op: number, flags: number, itt: number, seq: Seq): Buffer {
   return b;
 }
 /** SCSI Response (RFC 7143 §11.4) with a status and optional fixed-format sense. */
-function scsiResponse(itt: number, seq: Seq, status = 0, senseKey?: number): Buffer {
+function scsiResponse(itt: number, seq: Seq, status = 0, senseKey?: number, asc = 0): Buffer {
   const b = bhsWith(0x21, 0x80, itt, seq);
   b[3] = status;
   let data = Buffer.alloc(0);
@@ -54,6 +54,7 @@ function scsiResponse(itt: number, seq: Seq, status = 0, senseKey?: number): Buf
     sense[0] = 0x70;
     sense[2] = senseKey;
     sense[7] = 10;
+    sense[12] = asc;
     data = Buffer.concat([Buffer.from([0, 18]), sense]);
   }
   return encodePdu(b, data);
@@ -73,9 +74,17 @@ function r2t(itt: number, seq: Seq, r2tsn: number, offset: number, length: numbe
 }
 
 /** The stand-in: a disk for open(), `onWrite` for the first WRITE(16). Records Data-Out and NOP-Out PDUs. */
-async function hostile(onWrite: OnWrite, keys: Array<[string, string]> = []): Promise<{ port: number; dataOuts: Cmd[]; nopOuts: Cmd[] }> {
+async function hostile(
+  onWrite: OnWrite,
+  keys: Array<[string, string]> = [],
+  /** Commands the target takes beyond the last one it answered (MaxCmdSN = answered + window). */
+  window = 32,
+): Promise<{ port: number; dataOuts: Cmd[]; nopOuts: Cmd[]; commands: Array<Cmd & { maxCmdSN: number }>; answered(cmdSN: number): void }> {
   const dataOuts: Cmd[] = [];
   const nopOuts: Cmd[] = [];
+  const commands: Array<Cmd & { maxCmdSN: number }> = [];
+  let doneCmdSN = 0;
+  let advertised = window;
   const server = net.createServer((sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
@@ -83,7 +92,10 @@ async function hostile(onWrite: OnWrite, keys: Array<[string, string]> = []): Pr
     let buf = Buffer.alloc(0);
     let statSN = 1;
     let lastCmdSN = 1;
-    const sn = (): Seq => ({ statSN: statSN++, expCmdSN: lastCmdSN + 1, maxCmdSN: lastCmdSN + 32 });
+    const sn = (): Seq => {
+      advertised = Math.max(advertised, doneCmdSN + window);
+      return { statSN: statSN++, expCmdSN: lastCmdSN + 1, maxCmdSN: advertised };
+    };
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= BHS_LENGTH) {
@@ -97,13 +109,18 @@ async function hostile(onWrite: OnWrite, keys: Array<[string, string]> = []): Pr
         if (cmd.opcode === 0x03) {
           const req: Request = { opcode: 3, flags: bhs[1]!, itt: cmd.itt, ttt: 0, keys: decodeTextKeys(data), bhs };
           const op = ((bhs[1]! >> 2) & 3) === 1;
-          sock.write(loginResponse(req, op ? [['InitialR2T', 'Yes'], ['ImmediateData', 'No'], ['FirstBurstLength', '65536'], ['MaxBurstLength', '262144'], ['MaxRecvDataSegmentLength', '8192'], ...keys] : [['AuthMethod', 'None']]));
+          const resp = loginResponse(req, op ? [['InitialR2T', 'Yes'], ['ImmediateData', 'No'], ['FirstBurstLength', '65536'], ['MaxBurstLength', '262144'], ['MaxRecvDataSegmentLength', '8192'], ...keys] : [['AuthMethod', 'None']]);
+          resp.writeUInt32BE(advertised, 32); // MaxCmdSN: the first `window` commands (CmdSN 1 up)
+          sock.write(resp);
         } else if (cmd.opcode === 0x05) dataOuts.push(cmd);
         else if (cmd.opcode === 0x00) nopOuts.push(cmd);
         else if (cmd.opcode === 0x06) sock.write(logoutResponse({ opcode: 6, flags: 0x80, itt: cmd.itt, ttt: 0, keys: [], bhs }));
         else if (cmd.opcode === 0x01) {
           lastCmdSN = cmd.cmdSN;
+          commands.push({ ...cmd, maxCmdSN: advertised });
           const c = cmd.cdb;
+          // Everything but writes is answered at once; onWrite answers through answered().
+          if (c[0] !== 0x8a) doneCmdSN = Math.max(doneCmdSN, cmd.cmdSN);
           if (c[0] === 0x00) sock.write(scsiResponse(cmd.itt, sn()));
           else if (c[0] === 0x12 && (c[1]! & 1) === 0) {
             const inq = Buffer.alloc(36);
@@ -123,10 +140,16 @@ async function hostile(onWrite: OnWrite, keys: Array<[string, string]> = []): Pr
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { port: (server.address() as net.AddressInfo).port, dataOuts, nopOuts };
+  return { port: (server.address() as net.AddressInfo).port, dataOuts, nopOuts, commands, answered: (c) => void (doneCmdSN = Math.max(doneCmdSN, c)) };
 }
 
-const openOn = (port: number, signal?: AbortSignal) => LunWriter.open({ host: '127.0.0.1', port, initiatorName: INI, targetName: TARGET, lun: 0, timeoutMs: 1000, signal });
+const openOn = (port: number, signal?: AbortSignal, queueDepth?: number) =>
+  LunWriter.open({ host: '127.0.0.1', port, initiatorName: INI, targetName: TARGET, lun: 0, timeoutMs: 1000, signal, ...(queueDepth ? { negotiate: { queueDepth } } : {}) });
+/** Keys under which a 64 KiB write goes entirely as immediate + unsolicited data (no R2T). */
+const UNSOLICITED: Array<[string, string]> = [
+  ['ImmediateData', 'Yes'],
+  ['InitialR2T', 'No'],
+];
 type Coded = { appError?: { code: string; message: string } };
 
 /** Writes 256 KiB at LBA 0 and flushes; returns the error the writer ends with. */
@@ -226,5 +249,81 @@ describe('LunWriter against a hostile target (stand-in): clean PROTOCOL_ERRORs, 
     } finally {
       await w.close();
     }
+  });
+
+  for (const [window, depth, most] of [
+    [4, 8, 4],
+    [32, 2, 2],
+  ] as const) {
+    it(`several writes in flight: CmdSN within the target's window (${window}) and our queue depth (${depth})`, async () => {
+      let held: Array<{ cmd: Cmd; sock: net.Socket; sn: () => Seq }> = [];
+      let maxOutstanding = 0;
+      const release = () => {
+        const now = held;
+        held = [];
+        for (const h of now) {
+          t.answered(h.cmd.cmdSN);
+          h.sock.write(scsiResponse(h.cmd.itt, h.sn()));
+        }
+      };
+      // Holds write statuses until `most` are outstanding (or 20 ms pass), then answers them all.
+      const t = await hostile(
+        (cmd, sock, sn) => {
+          held.push({ cmd, sock, sn });
+          maxOutstanding = Math.max(maxOutstanding, held.length);
+          if (held.length >= most) release();
+          else setTimeout(release, 20);
+        },
+        UNSOLICITED,
+        window,
+      );
+      const w = await openOn(t.port, undefined, depth);
+      try {
+        for (let i = 0; i < 16; i++) await w.write(i * 128, Buffer.alloc(64 << 10, i));
+        await w.flush();
+        expect(w.acknowledgedBytes).toBe(16 << 16);
+      } finally {
+        await w.close();
+      }
+      expect(maxOutstanding).toBe(most);
+      for (const c of t.commands) expect(c.cmdSN).toBeLessThanOrEqual(c.maxCmdSN);
+      // Each 64 KiB went as immediate data (8 KiB, the target's MaxRecv) plus unsolicited Data-Out.
+      expect(t.dataOuts).toHaveLength(16 * 7);
+      expect(t.dataOuts.every((d) => d.bhs.readUInt32BE(20) === 0xffffffff)).toBe(true);
+    });
+  }
+
+  it('WRITE(10) where the target refuses WRITE(16) (ILLEGAL REQUEST, invalid operation code)', async () => {
+    const t = await hostile((cmd, sock, sn) => {
+      t.answered(cmd.cmdSN);
+      sock.write(scsiResponse(cmd.itt, sn(), 2, 5, 0x20));
+    }, UNSOLICITED);
+    const w = await openOn(t.port);
+    try {
+      await w.write(2048, Buffer.alloc(64 << 10, 1));
+      await w.write(4096, Buffer.alloc(64 << 10, 2));
+      await w.flush();
+    } finally {
+      await w.close();
+    }
+    const writes = t.commands.filter((c) => c.cdb[0] === 0x8a || c.cdb[0] === 0x2a);
+    // The second write may already be in flight as WRITE(16) when the refusal comes: it is sent
+    // again as WRITE(10); after the first WRITE(10), no WRITE(16) goes out.
+    const first10 = writes.findIndex((c) => c.cdb[0] === 0x2a);
+    expect(writes.slice(first10).every((c) => c.cdb[0] === 0x2a)).toBe(true);
+    expect(writes.filter((c) => c.cdb[0] === 0x2a).map((c) => [c.cdb.readUInt32BE(2), c.cdb.readUInt16BE(7)])).toEqual([
+      [2048, 128],
+      [4096, 128],
+    ]);
+  });
+
+  it('a command window that never opens ends in a clear error, not a hang', async () => {
+    const t = await hostile(() => undefined, [], 0); // MaxCmdSN stays below our first CmdSN
+    const e = await openOn(t.port).then(
+      () => undefined,
+      (x: Coded) => x.appError,
+    );
+    expect(e).toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/did not send the PDU opening its command window \(MaxCmdSN 0, our next CmdSN 1\)/) });
+    expect(t.commands).toHaveLength(0);
   });
 });

@@ -492,6 +492,7 @@ export class LunWriter {
     if (this.broken) return t.failed(this.broken);
     this.queue.push(t);
     this.trySend();
+    this.wakePump?.();
   }
 
   private requeue(t: Task, front: boolean): void {
@@ -554,16 +555,18 @@ export class LunWriter {
     try {
       for (;;) {
         if (this.pumpStop.signal.aborted) throw new BootchainError(appError('CANCELLED', 'Cancelled'));
-        if (this.active.size === 0) {
+        // Idle: nothing in flight and nothing waiting. Commands queued behind a closed CmdSN
+        // window keep us receiving: the target must open it (NOP-In or a response) in time.
+        if (this.active.size === 0 && this.queue.length === 0) {
           await new Promise<void>((r) => {
             this.wakePump = r;
-            if (this.active.size > 0 || this.pumpStop.signal.aborted) r();
+            if (this.active.size > 0 || this.queue.length > 0 || this.pumpStop.signal.aborted) r();
           });
           this.wakePump = undefined;
           continue;
         }
-        const what = this.active.values().next().value!.what;
-        const pdu = await this.s.conn.receive(timeout, `answer to ${what}`, this.pumpStop.signal);
+        const what = this.active.size > 0 ? `answer to ${this.active.values().next().value!.what}` : `PDU opening its command window (MaxCmdSN ${this.maxCmdSN}, our next CmdSN ${this.cmdSN})`;
+        const pdu = await this.s.conn.receive(timeout, what, this.pumpStop.signal);
         this.handle(pdu);
         this.trySend();
       }
