@@ -173,7 +173,7 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     expect(boot.stages.map((s) => s.id)).toContain('sanboot');
   });
 
-  it('a wrong CHAP secret: AUTH_FAILED in words, the secret nowhere', { timeout: 120_000 }, async () => {
+  it('a wrong CHAP secret: AUTH_FAILED in words, the secret nowhere; a missing target or LUN, a closed, absent or silent portal named likewise', { timeout: 120_000 }, async () => {
     const wrong = generateChapSecret();
     const e = await vmInstall(opts({ disk: { ...opts().disk, chap: { username: USER, secret: wrong } } })).done.then(
       () => undefined,
@@ -192,8 +192,13 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     for (const [disk, code, words] of [
       [{ ...opts().disk, target: `${target}-gone` }, 'TARGET_NOT_FOUND', /has no target .*vminst-gone/],
       [{ ...opts().disk, lun: 5 }, 'NOT_FOUND', /vminst has no LUN 5/],
+      // The lab's closed host, an address nobody has, and its silent listener (which takes the
+      // connection and never answers: QEMU's driver alone would wait minutes on it).
+      [{ ...opts().disk, host: '10.77.0.30' }, 'UNREACHABLE', /Nothing listens for iSCSI at 10\.77\.0\.30:3260/],
+      [{ ...opts().disk, host: '10.77.0.39' }, 'UNREACHABLE', /10\.77\.0\.39:3260 (cannot be reached|did not answer)/],
+      [{ ...opts().disk, host: '10.77.0.32' }, 'TIMEOUT', /10\.77\.0\.32:3260 took the connection but did not log the workstation in/],
     ] as const) {
-      const x = await vmInstall(opts({ disk })).done.then(
+      const x = await vmInstall(opts({ disk, loginTimeoutMs: 5000 })).done.then(
         () => undefined,
         (y: unknown) => (y instanceof BootchainError ? y.appError : y),
       );

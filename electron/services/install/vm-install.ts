@@ -54,6 +54,8 @@ export interface VmInstallOptions {
   /** Let the guest reboot into the installed disk (the run then ends at power-off only); default: the first reboot ends it. */
   allowReboot?: boolean | undefined;
   timeoutMs: number;
+  /** How long QEMU may take to log in to the LUN and show its screen (default 60 s): a portal that accepts TCP but never answers the login holds QEMU's driver for minutes. */
+  loginTimeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
   onEvent?: ((e: VmInstallEvent) => void) | undefined;
   qemu?: string | undefined;
@@ -131,6 +133,7 @@ function validate(o: VmInstallOptions): string {
   const cpus = o.cpus ?? 2;
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) invalid('cpus', `${cpus} CPUs is not 1 to 64`);
   if (!(o.timeoutMs > 0)) invalid('timeoutMs', 'The timeout must be positive');
+  if (o.loginTimeoutMs !== undefined && !(o.loginTimeoutMs > 0)) invalid('loginTimeoutMs', 'The login timeout must be positive');
   return mac.value;
 }
 
@@ -192,6 +195,30 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Whether the portal accepts a TCP connection: QEMU's iSCSI driver waits on a silent portal
+ * for minutes before it says anything, so an unreachable NAS is told at once instead.
+ */
+function portalCheck(d: IscsiDisk, signal: AbortSignal | undefined, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(d.port, d.host);
+    const done = (e?: BootchainError) => {
+      s.destroy();
+      signal?.removeEventListener('abort', onAbort);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onAbort = () => done(new BootchainError(appError('CANCELLED', 'Install VM cancelled')));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const where = `${d.host}:${d.port}`;
+    s.once('connect', () => done());
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      done(new BootchainError(appError('UNREACHABLE', e.code === 'ECONNREFUSED' ? `Nothing listens for iSCSI at ${where}` : `The NAS at ${where} cannot be reached (${e.code ?? e.message})`, { hint: "Check the NAS's address and that its iSCSI service runs.", field: 'host' }))),
+    );
+    s.setTimeout(timeoutMs, () => done(new BootchainError(appError('UNREACHABLE', `The NAS at ${where} did not answer within ${timeoutMs / 1000} s`, { hint: `Check that the NAS is on and on this network, and that no firewall drops port ${d.port}.`, field: 'host' }))));
+  });
+}
+
 /** QEMU's words when it could not open the LUN or the ISO, in ours (libiscsi's status names, RFC 7143 §11.13.5). */
 export function qemuStartError(stderr: string, o: Pick<VmInstallOptions, 'disk' | 'iso'>): { code: ErrorCode; message: string; hint: string } {
   const d = o.disk;
@@ -221,6 +248,8 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
   const mac = validate(o);
   if (o.firmware === 'uefi') firmwareArgs('uefi'); // TOOL_MISSING now, not inside the promise
   const secrets = o.disk.chap ? [o.disk.chap.secret] : [];
+  const d = o.disk;
+  const loginMs = o.loginTimeoutMs ?? 60_000;
   let stopRequested = false;
   let stopNow: (() => void) | undefined;
   const t0 = Date.now();
@@ -255,7 +284,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
         let partial = '';
         let err = '';
         let started = false;
-        let why: 'stopped' | 'timeout' | 'cancelled' | undefined;
+        let why: 'stopped' | 'timeout' | 'login' | 'cancelled' | undefined;
         let settled = false;
         const timers: NodeJS.Timeout[] = [];
         const finish = (f: () => void) => {
@@ -267,7 +296,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
           dropSecrets();
           f();
         };
-        const kill = (w: 'stopped' | 'timeout' | 'cancelled') => {
+        const kill = (w: NonNullable<typeof why>) => {
           if (why || settled) return;
           why = w;
           child.kill('SIGKILL');
@@ -288,6 +317,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
             return finish(() => resolve({ ended: 'stopped', console: tail(), durationMs: Date.now() - t0 }));
           }
           if (why === 'cancelled') return failWith('CANCELLED', 'Install VM cancelled', 'Start it again when you are ready; the disk holds whatever the installer wrote so far.');
+          if (why === 'login') return failWith('TIMEOUT', `${d.host}:${d.port} took the connection but did not log the workstation in to ${d.target} within ${Math.round(loginMs / 1000)} s`, 'Check that this address is the NAS\'s iSCSI portal (not another service on port 3260) and that the NAS is not overloaded.', `${err.trim()}`);
           if (why === 'timeout') return failWith('TIMEOUT', `The installer VM was still running after ${Math.round(o.timeoutMs / 1000)} s and was stopped`, 'Give it more time, or watch its screen for a question it is waiting on.', tail());
           if (code === 0) {
             emit({ kind: 'ended', ended: 'poweroff' });
@@ -320,6 +350,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
         if (stopRequested) kill('stopped');
         if (o.signal?.aborted) kill('cancelled');
         timers.push(setTimeout(() => kill('timeout'), o.timeoutMs));
+        timers.push(setTimeout(() => !started && kill('login'), loginMs));
         // Started once VNC listens: QEMU has read its secrets and logged in to the LUN by then.
         const poll = async () => {
           while (!settled && !why) {
@@ -342,6 +373,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
 
   const done = (async () => {
     if (o.signal?.aborted) fail('CANCELLED', 'Install VM cancelled');
+    await portalCheck(o.disk, o.signal);
     for (let i = 0; ; i++) {
       const r = await attempt();
       if (r !== 'port-taken') return r;
