@@ -4,7 +4,7 @@
  * local toolchain or in the bundled container (build/ipxe/Containerfile); outputs are staged
  * and moved into the output folder only on success, with a manifest and the read-back check.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,8 +14,10 @@ import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/jobs';
 import { sha256 } from '../bootfiles/hash';
 import { MANIFEST_FILE, writeManifest, type BuildManifest, type ManifestArtifact } from '../bootfiles/manifest';
+import { ensureBuildContainer, execArgs, killInContainer, touchActive, type ContainerSpec } from './container';
 import { countBuildWork } from './count';
 import { carriesScript } from './readback';
+import { loadRecording, makeRecording, patchArchiveMember, PATCH_MARK, RECORD_VARS, RECORDING_FILE, replayDecision, replayScript, saveRecording, SYMBOLS_MARK, treeFingerprint, type ReplayState } from './replay';
 
 /** Targets Bootchain builds (iPXE make goals). */
 export const BUILD_TARGETS = ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin-x86_64-efi/ipxe.efi'] as const;
@@ -63,6 +65,8 @@ export interface BuildResult {
   /** full: objects were compiled; relink: only the script changed. */
   kind: 'full' | 'relink';
   compiled: number;
+  /** The recorded link steps were replayed (no make): only the script had changed. */
+  replayed: boolean;
   durationMs: number;
   manifest: string;
 }
@@ -234,34 +238,94 @@ export function buildPlan(cache: string, targets: readonly string[], configChang
  */
 const DEPS_WEIGHT = 0.35;
 
-/** The command that runs make: locally, or in the container with the cache mounted. */
-export function makeCommand(req: BuildRequest, cache: string, embedFile: string, name: string): { cmd: string; args: string[] } {
+/** Where a build's commands run: this computer, or the long-lived build container. */
+interface Place {
+  /** src/ of the cache and the script file as the commands see them. */
+  src: string;
+  embed: string;
+  container?: { spec: ContainerSpec; name: string } | undefined;
+}
+
+/** SOURCE_DATE_EPOCH, when set, fixes iPXE's build timestamp (Makefile.housekeeping); the container gets it too. */
+function dateEnv(): Record<string, string> {
+  const v = process.env.SOURCE_DATE_EPOCH;
+  return v && /^\d+$/.test(v) ? { SOURCE_DATE_EPOCH: v } : {};
+}
+
+/** The command that runs make (extra: more arguments, e.g. the dry run's): locally, or by exec in the container. */
+export function makeCommand(req: BuildRequest, place: Place, extra: string[] = []): { cmd: string; args: string[] } {
   const jobs = String(req.jobs ?? os.availableParallelism());
-  if (req.engine === 'local') return { cmd: 'make', args: ['-C', path.join(cache, 'src'), '-j', jobs, ...req.targets, `EMBED=${embedFile}`] };
-  return {
-    cmd: req.engine,
-    args: [
-      ...(req.engineArgs ?? []),
-      'run',
-      '--rm',
-      '--name',
-      name,
-      '--network=none',
-      '--pull=never',
-      '-v',
-      `${cache}:/ipxe:rw`,
-      '-v',
-      `${path.dirname(embedFile)}:/embed:ro`,
-      req.image ?? 'localhost/bootchain-ipxe-build',
-      'make',
-      '-C',
-      '/ipxe/src',
-      '-j',
-      jobs,
-      ...req.targets,
-      `EMBED=/embed/${path.basename(embedFile)}`,
-    ],
-  };
+  const argv = ['make', ...(place.container ? [] : ['-C', place.src]), ...(extra.includes('-n') ? [] : ['-j', jobs]), ...extra, ...req.targets, `EMBED=${place.embed}`];
+  if (!place.container) return { cmd: 'make', args: argv.slice(1) };
+  return { cmd: req.engine, args: execArgs(place.container.spec, place.container.name, argv, { env: dateEnv() }) };
+}
+
+interface RunOptions {
+  /** Whole lines of the child's stdout and stderr. */
+  onLine: (line: string) => void;
+  /** Writes to the child's stdin (the replay's halfway answer); stdin stays closed without it. */
+  stdin?: boolean;
+  what: string;
+}
+
+/**
+ * Runs one child (make, its dry run, the replay script) in its own process group; cancel sends
+ * TERM to the group and, in the container, to what the exec left running there, and the
+ * promise settles only after both. Resolves with the exit code and the last lines.
+ */
+function runChild(req: BuildRequest, rep: BuildReporter, place: Place, cmd: string, args: string[], opts: RunOptions): { child: ChildProcess; done: Promise<{ code: number | null; tail: string[] }> } {
+  const child = spawn(cmd, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, ...(place.container ? {} : { cwd: place.src }) });
+  const tail: string[] = [];
+  const done = new Promise<{ code: number | null; tail: string[] }>((resolve, reject) => {
+    let buf = '';
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      opts.onLine(line);
+    };
+    const feed = (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      lines.forEach(onLine);
+    };
+    child.stdout!.on('data', feed);
+    child.stderr!.on('data', feed);
+    let stopping: Promise<void> | undefined;
+    // The container's idle check: touched while a command runs there.
+    const keepAlive = place.container ? setInterval(() => touchActive(place.container!.spec), 60000) : undefined;
+    if (place.container) touchActive(place.container.spec);
+    const onAbort = () => {
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      if (place.container) stopping = killInContainer(place.container.spec, place.container.name);
+    };
+    rep.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      rep.signal.removeEventListener('abort', onAbort);
+      if (keepAlive) clearInterval(keepAlive);
+      reject(
+        e.code === 'ENOENT'
+          ? new BootchainError(appError('TOOL_MISSING', `${cmd} is not installed`, { hint: req.engine === 'local' ? 'Install gcc make binutils perl liblzma-dev, or build in the container (podman).' : `Install ${cmd}, or use the local toolchain.` }))
+          : e,
+      );
+    });
+    child.on('close', (code) => {
+      rep.signal.removeEventListener('abort', onAbort);
+      if (keepAlive) clearInterval(keepAlive);
+      if (buf) onLine(buf);
+      if (place.container) touchActive(place.container.spec);
+      const settle = () => (rep.signal.aborted ? reject(new BootchainError(appError('CANCELLED', `Build cancelled (${opts.what}); the output folder was not touched`))) : resolve({ code, tail }));
+      if (stopping) void stopping.then(settle);
+      else settle();
+    });
+  });
+  return { child, done };
 }
 
 /** Runs the build; on success moves the artifacts into outDir and writes manifest.json. */
@@ -277,6 +341,102 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
   const embedDir = path.join(req.cacheDir, 'embed');
   const embedFile = path.join(embedDir, `embed-${path.basename(cache)}.ipxe`);
   writeIfChanged(embedFile, req.embed);
+  let place: Place = { src: path.join(cache, 'src'), embed: embedFile };
+  if (req.engine !== 'local') {
+    const spec: ContainerSpec = { engine: req.engine, engineArgs: req.engineArgs ?? [], image: req.image ?? 'localhost/bootchain-ipxe-build', cache, embedDir };
+    place = { src: '/ipxe/src', embed: `/embed/${path.basename(embedFile)}`, container: { spec, name: await ensureBuildContainer(spec, rep) } };
+    if (rep.signal.aborted) throw new BootchainError(appError('CANCELLED', 'Build cancelled; the output folder was not touched'));
+  }
+
+  const state = (): ReplayState => ({ engine: req.engine, image: place.container?.spec.image ?? '', targets: req.targets, embed: place.embed, fingerprint: treeFingerprint(cache, req.targets) });
+  const recorded = loadRecording(cache);
+  const decision = recorded && configChanged ? { replay: false as const, reason: 'the build options changed' } : replayDecision(recorded, state());
+  if (decision.replay) {
+    rep.log('only the embedded script changed: replaying the recorded link steps instead of running make');
+    const r = await replay(req, rep, place, cache);
+    if (r === true) return finish(req, rep, cache, { kind: 'relink', compiled: 0, replayed: true, t0 });
+    rep.log(`the replay failed (${r}): running make instead`, 'warn');
+    rmSync(path.join(cache, RECORDING_FILE), { force: true });
+  } else rep.log(`running make: ${decision.reason}`);
+  const made = await runMake(req, rep, place, cache, configChanged);
+  await record(req, rep, place, cache, state);
+  return finish(req, rep, cache, { kind: made.compiled > 2 ? 'full' : 'relink', compiled: made.compiled, replayed: false, t0 });
+}
+
+/**
+ * Replays the recording (replay.ts): one shell script, halfway the archive members replaced by
+ * the host. True when it succeeded; else why not (the caller runs make).
+ */
+async function replay(req: BuildRequest, rep: BuildReporter, place: Place, cache: string): Promise<true | string> {
+  const rec = loadRecording(cache)!;
+  const now = process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH) ? Number(process.env.SOURCE_DATE_EPOCH) : Math.floor(Date.now() / 1000);
+  const { script, archives } = replayScript(rec, now);
+  const file = path.join(cache, '.bootchain-replay.sh');
+  writeFileSync(file, script);
+  const inPlace = place.container ? '/ipxe/.bootchain-replay.sh' : file;
+  const cmd = place.container ? req.engine : 'sh';
+  const args = place.container ? execArgs(place.container.spec, place.container.name, ['sh', inPlace], { stdin: true }) : [inPlace];
+  rep.log(`$ ${cmd} ${args.join(' ')}`);
+  const symbols = new Map<string, string[]>();
+  let patchError: string | undefined;
+  const run = runChild(req, rep, place, cmd, args, {
+    stdin: true,
+    what: 'replaying the link steps',
+    onLine: (line) => {
+      if (line.startsWith(`${SYMBOLS_MARK} `)) {
+        const [, archive, , , name] = line.split(' ');
+        if (archive && name) symbols.set(archive, [...(symbols.get(archive) ?? []), name]);
+        return;
+      }
+      if (line === PATCH_MARK) {
+        // The processed members are there: put each into its archive, or let the script rebuild it.
+        const full: string[] = [];
+        for (const a of archives) {
+          try {
+            patchArchiveMember(path.join(cache, 'src', a.archive), path.posix.basename(a.object), readFileSync(path.join(cache, 'src', a.processed)), symbols.get(a.archive) ?? []);
+          } catch (e) {
+            patchError = (e as Error).message;
+            rep.log(`${a.archive}: rebuilt with ar (${patchError})`, 'warn');
+            full.push(a.archive);
+          }
+        }
+        run.child.stdin!.end(`${full.join(' ')}\n`);
+        return;
+      }
+      if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
+      if (line.trim()) rep.log(line, /(^|\s)error:|\*\*\*/i.test(line) ? 'error' : 'info');
+    },
+  });
+  run.child.stdin!.on('error', () => undefined);
+  if (archives.length === 0) run.child.stdin!.end();
+  const { code, tail } = await run.done;
+  if (code === 0) return true;
+  return `exit ${code}: ${tail.slice(-3).join(' / ')}`;
+}
+
+/**
+ * Records what make would run for a newer script (make -n -W, one sub-make after another) with
+ * the state of the cache; a build that cannot be recorded is said in the log, and the next
+ * script-only change runs make again.
+ */
+async function record(req: BuildRequest, rep: BuildReporter, place: Place, cache: string, state: () => ReplayState): Promise<void> {
+  // -W is not passed down to sub-makes (GNU make leaves it out of MAKEFLAGS): iPXE's per-BIN
+  // sub-makes get it through $(MAKE).
+  const { cmd, args } = makeCommand(req, place, ['-n', '-W', place.embed, `MAKE=make -W ${place.embed}`, ...RECORD_VARS]);
+  const lines: string[] = [];
+  const { code, tail } = await runChild(req, rep, place, cmd, args, { what: 'recording the link steps', onLine: (l) => lines.push(l) }).done;
+  const rec = code === 0 ? makeRecording(lines.join('\n'), state()) : `make -n exited ${code}: ${tail.slice(-2).join(' / ')}`;
+  if (typeof rec === 'string') {
+    rmSync(path.join(cache, RECORDING_FILE), { force: true });
+    rep.log(`script-only rebuilds will run make: the link steps could not be recorded (${rec})`, 'warn');
+    return;
+  }
+  saveRecording(cache, rec);
+  rep.log(`recorded ${rec.blocks.reduce((n, b) => n + b.commands.length, 0)} link steps for script-only rebuilds`);
+}
+
+/** make itself, its lines counted into progress against the plan. */
+async function runMake(req: BuildRequest, rep: BuildReporter, place: Place, cache: string, configChanged: boolean): Promise<{ compiled: number }> {
   const statsFile = path.join(cache, '.bootchain-stats.json');
   const stats = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { compiled?: number; depsWeight?: number }) : {};
   const plan = buildPlan(cache, req.targets, configChanged);
@@ -284,8 +444,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
   const totalUnits = (plan.objects ?? 0) + (plan.deps ?? 0) * depsWeight;
   if (plan.objects) rep.log(`${plan.objects} objects to compile and ${plan.deps} dependency files to generate (counted from iPXE's Makefiles for ${req.targets.join(', ')})`);
 
-  const name = `bootchain-build-${randomBytes(4).toString('hex')}`;
-  const { cmd, args } = makeCommand(req, cache, embedFile, name);
+  const { cmd, args } = makeCommand(req, place);
   rep.log(`$ ${cmd} ${args.join(' ')}`);
   let compiled = 0;
   let depsSeen = 0;
@@ -296,77 +455,35 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     const ms = estimateRemainingMs(compiled + Math.min(depsSeen, plan.deps ?? 0) * depsWeight, totalUnits, Date.now() - makeStart);
     return ms === undefined ? '' : ` — about ${formatDuration(ms)} left`;
   };
-  const tail: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let buf = '';
-    const onLine = (line: string) => {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      const isError = /(^|\s)error:|\*\*\*/i.test(line);
-      if (line.includes('[DEPS]')) {
-        depsSeen++;
-        const total = plan.deps && plan.deps >= depsSeen ? plan.deps : undefined;
-        rep.progress({ phase: 'dependencies', done: depsSeen, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
-        // One line in 100: the count moves in the progress bar, the log stays readable.
-        if (depsSeen % 100 === 0) rep.log(`${line.trim()} (${depsSeen}${total ? `/${total}` : ''} dependency files)`);
-        return;
-      }
-      if (line.includes('[BUILD]')) {
-        compiled++;
-        firstBuildAt ??= Date.now();
-        const total = plan.objects && plan.objects >= compiled ? plan.objects : undefined;
-        rep.progress({ phase: 'compile', done: compiled, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
-      } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
-      if (line.trim()) rep.log(line, isError ? 'error' : 'info');
-    };
-    const feed = (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      lines.forEach(onLine);
-    };
-    child.stdout.on('data', feed);
-    child.stderr.on('data', feed);
-    let killer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      // Stop the whole build: make and its compilers, or the container (the engine client
-      // forwards the signal; `kill` by name catches a container that was still starting).
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
-      if (req.engine !== 'local') {
-        const kill = () => spawn(req.engine, [...(req.engineArgs ?? []), 'kill', name], { stdio: 'ignore' }).on('error', () => undefined);
-        kill();
-        killer = setInterval(kill, 1000);
-      }
-    };
-    rep.signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      rep.signal.removeEventListener('abort', onAbort);
-      reject(
-        e.code === 'ENOENT'
-          ? new BootchainError(appError('TOOL_MISSING', `${cmd} is not installed`, { hint: req.engine === 'local' ? 'Install gcc make binutils perl liblzma-dev, or build in the container (podman).' : `Install ${cmd}, or use the local toolchain.` }))
-          : e,
-      );
-    });
-    child.on('close', (code) => {
-      if (killer) clearInterval(killer);
-      rep.signal.removeEventListener('abort', onAbort);
-      if (buf) onLine(buf);
-      if (rep.signal.aborted) return reject(new BootchainError(appError('CANCELLED', 'Build cancelled; the output folder was not touched')));
-      if (code === 0) return resolve();
-      reject(new BootchainError(appError('COMMAND_FAILED', `The iPXE build failed (make exited ${code})`, { detail: tail.slice(-20).join('\n'), hint: 'Read the failing lines below; a changed source tree or missing build dependency is the usual cause.' })));
-    });
-  });
+  const onLine = (line: string) => {
+    const isError = /(^|\s)error:|\*\*\*/i.test(line);
+    if (line.includes('[DEPS]')) {
+      depsSeen++;
+      const total = plan.deps && plan.deps >= depsSeen ? plan.deps : undefined;
+      rep.progress({ phase: 'dependencies', done: depsSeen, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
+      // One line in 100: the count moves in the progress bar, the log stays readable.
+      if (depsSeen % 100 === 0) rep.log(`${line.trim()} (${depsSeen}${total ? `/${total}` : ''} dependency files)`);
+      return;
+    }
+    if (line.includes('[BUILD]')) {
+      compiled++;
+      firstBuildAt ??= Date.now();
+      const total = plan.objects && plan.objects >= compiled ? plan.objects : undefined;
+      rep.progress({ phase: 'compile', done: compiled, ...(total ? { total } : {}), message: `${line.trim()}${eta()}` });
+    } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
+    if (line.trim()) rep.log(line, isError ? 'error' : 'info');
+  };
+  const { code, tail } = await runChild(req, rep, place, cmd, args, { what: 'make', onLine }).done;
+  if (code !== 0) throw new BootchainError(appError('COMMAND_FAILED', `The iPXE build failed (make exited ${code})`, { detail: tail.slice(-20).join('\n'), hint: 'Read the failing lines below; a changed source tree or missing build dependency is the usual cause.' }));
   // This machine's cost of a [DEPS] line against a [BUILD] line, for the next estimate.
   const measured = firstBuildAt && depsSeen > 100 && compiled > 100 ? (firstBuildAt - makeStart) / depsSeen / ((Date.now() - firstBuildAt) / compiled) : undefined;
   writeFileSync(statsFile, JSON.stringify({ compiled: Math.max(compiled, stats.compiled ?? 0), depsWeight: measured ?? stats.depsWeight, deps: depsSeen, makeMs: Date.now() - makeStart }));
 
+  return { compiled };
+}
+
+/** Stages the targets, reads the script back from each, then moves them and the manifest into outDir. */
+function finish(req: BuildRequest, rep: BuildReporter, cache: string, how: { kind: BuildResult['kind']; compiled: number; replayed: boolean; t0: number }): BuildResult {
   // Stage, check, then move into place: the output folder never holds half a build.
   rep.progress({ phase: 'verify', message: 'reading the embedded script back' });
   mkdirSync(req.outDir, { recursive: true });
@@ -394,7 +511,7 @@ export async function buildIpxe(req: BuildRequest, rep: BuildReporter): Promise<
     writeManifest(stage, manifest);
     for (const a of artifacts) renameSync(path.join(stage, a.file), path.join(req.outDir, a.file));
     renameSync(path.join(stage, MANIFEST_FILE), path.join(req.outDir, MANIFEST_FILE));
-    return { artifacts, kind: compiled > 2 ? 'full' : 'relink', compiled, durationMs: Date.now() - t0, manifest: path.join(req.outDir, MANIFEST_FILE) };
+    return { artifacts, kind: how.kind, compiled: how.compiled, replayed: how.replayed, durationMs: Date.now() - how.t0, manifest: path.join(req.outDir, MANIFEST_FILE) };
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }

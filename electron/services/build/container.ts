@@ -4,7 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { appError, BootchainError, fail } from '../../../shared/errors';
@@ -74,4 +74,119 @@ export async function ensureImage(
     });
   });
   return { tag, built: true };
+}
+
+/** What a long-lived build container is made of: a change in any of these restarts it. */
+export interface ContainerSpec {
+  engine: 'podman' | 'docker';
+  engineArgs: string[];
+  image: string;
+  /** The build cache (mounted at /ipxe) and the folder of the script (mounted at /embed). */
+  cache: string;
+  embedDir: string;
+}
+
+/** Minutes without a build after which the container stops itself (and, started with --rm, is removed). */
+export const IDLE_MINUTES = 15;
+/** The stamp the container's loop checks: touched by the host when a build starts, runs and ends. */
+export const ACTIVE_STAMP = '.bootchain-active';
+
+/**
+ * PID 1 of the build container: sleeps in a loop (TERM ends it at once: PID 1 has no default
+ * handlers) and exits after IDLE_MINUTES without a touch of the stamp in the mounted cache.
+ */
+const LOOP = `trap 'exit 0' TERM INT; while :; do sleep 60 & wait $!; find /ipxe/${ACTIVE_STAMP} -mmin -${IDLE_MINUTES} 2>/dev/null | grep -q . || exit 0; done`;
+
+/** One container per build cache (a cache is one source tree), so its name follows from the cache. */
+export function containerName(spec: ContainerSpec): string {
+  return `bootchain-build-${createHash('sha256').update(spec.cache).digest('hex').slice(0, 12)}`;
+}
+
+/** The image, mounts and engine options the container was started with, as its label. */
+export function containerKey(spec: ContainerSpec): string {
+  return createHash('sha256').update([spec.image, spec.cache, spec.embedDir, ...spec.engineArgs].join('\0')).digest('hex').slice(0, 16);
+}
+
+/** Containers this process started or found (name -> key and last use), stopped when it exits. */
+const started = new Map<string, { spec: ContainerSpec; key: string; usedAt: number }>();
+
+/** Marks the container in use now (the stamp its idle check reads). */
+export function touchActive(spec: ContainerSpec): void {
+  const f = path.join(spec.cache, ACTIVE_STAMP);
+  closeSync(openSync(f, 'a'));
+  const now = new Date();
+  utimesSync(f, now, now);
+  const known = started.get(containerName(spec));
+  if (known) known.usedAt = Date.now();
+}
+
+let exitHook = false;
+
+/**
+ * Stops the build containers this process used: on app quit (process exit, below) and on
+ * request. The spawn outlives the process: an exiting app does not wait for the engine.
+ */
+export function stopBuildContainers(): void {
+  for (const [name, { spec }] of started) spawn(spec.engine, [...spec.engineArgs, 'rm', '-f', name], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+  started.clear();
+}
+
+/**
+ * The running build container for this cache and image: reused when its label says it was
+ * started with the same image and mounts, else (re)started. Within one process a container
+ * used less than IDLE_MINUTES - 5 ago is taken as running without asking the engine.
+ */
+export async function ensureBuildContainer(spec: ContainerSpec, rep: Pick<BuildReporter, 'log' | 'progress'>): Promise<string> {
+  const name = containerName(spec);
+  const key = containerKey(spec);
+  const known = started.get(name);
+  if (known && known.key === key && Date.now() - known.usedAt < (IDLE_MINUTES - 5) * 60000) return name;
+  touchActive(spec);
+  let state: string | undefined;
+  try {
+    state = (await pexec(spec.engine, [...spec.engineArgs, 'inspect', '--format', '{{index .Config.Labels "bootchain.key"}}|{{.State.Running}}', name], { timeout: 30000 })).stdout.trim();
+  } catch {
+    // no such container
+  }
+  if (state !== `${key}|true`) {
+    if (state !== undefined) {
+      rep.log(`restarting the build container ${name} (${state.startsWith(`${key}|`) ? 'it had stopped' : 'the image or the mounts changed'})`);
+      await pexec(spec.engine, [...spec.engineArgs, 'rm', '-f', name], { timeout: 60000 }).catch(() => undefined);
+    }
+    rep.progress({ phase: 'prepare', message: `starting the build container ${name} (once; reused by later builds)` });
+    const args = [...spec.engineArgs, 'run', '-d', '--rm', '--name', name, '--label', `bootchain.key=${key}`, '--network=none', '--pull=never', '-v', `${spec.cache}:/ipxe:rw`, '-v', `${spec.embedDir}:/embed:ro`, '-w', '/ipxe/src', spec.image, 'sh', '-c', LOOP];
+    rep.log(`$ ${spec.engine} ${args.join(' ')}`);
+    try {
+      await pexec(spec.engine, args, { timeout: 300000 });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { stderr?: string };
+      if (err.code === 'ENOENT') throw new BootchainError(appError('TOOL_MISSING', `${spec.engine} is not installed`, { hint: 'Install podman (apt install podman), or use the local toolchain.' }));
+      throw new BootchainError(appError('COMMAND_FAILED', `The build container did not start (${spec.engine} run)`, { detail: err.stderr ?? String(e), hint: 'Check that the build image exists and the engine works (podman run --rm IMAGE true).' }));
+    }
+  } else rep.log(`reusing the build container ${name}`);
+  started.set(name, { spec, key, usedAt: Date.now() });
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', stopBuildContainers);
+  }
+  return name;
+}
+
+/** `engine exec` of a command in the build container, in /ipxe/src, with stdin kept open when asked. */
+export function execArgs(spec: ContainerSpec, name: string, argv: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): string[] {
+  const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+  return [...spec.engineArgs, 'exec', ...(opts.stdin ? ['-i'] : []), '-w', '/ipxe/src', ...env, name, ...argv];
+}
+
+/**
+ * Stops what a cancelled build left running in the container: killing the exec client does
+ * not reach its processes there, so every process but PID 1 (the sleep loop) gets TERM. One
+ * container serves one cache, and a cache builds one thing at a time.
+ */
+export function killInContainer(spec: ContainerSpec, name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(spec.engine, [...spec.engineArgs, 'exec', name, 'sh', '-c', 'kill -TERM -1'], { stdio: 'ignore' });
+    child.on('error', () => resolve());
+    child.on('close', () => resolve());
+  });
 }

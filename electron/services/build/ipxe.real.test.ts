@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { ensureBaseImage, podmanArgs, podmanSkipReason } from '../../../e2e/supp
 import { buildIpxe } from './builder';
 import { ensureImage } from './container';
 import { readEmbeddedScript } from './readback';
+import { RECORDING_FILE } from './replay';
 
 // The real iPXE compile. iPXE's source cannot be installed on CI machines, so this runs only
 // where IPXE_SRC points at an iPXE tree (bring it with the search tool's fetch, outside the repo).
@@ -67,6 +68,50 @@ describe.skipIf(!!why)('real iPXE build (IPXE_SRC)', () => {
       expect([kpxe.where, kpxe.matched, efi.where, efi.matched]).toEqual(['lzma', 0, 'plain', 0]);
     }
     expect(lines).toHaveLength(16);
+  });
+
+  it('a script-only rebuild by replay gives the bytes make gives for that script (undionly.kpxe, snponly.efi, blib.a)', { timeout: 1200000 }, async () => {
+    // iPXE's build timestamp is `date +%s` unless SOURCE_DATE_EPOCH is set: fixed here so make and
+    // the replay can be compared byte for byte. The reference is make in the same cache: the
+    // build ID is a checksum of blib.a, whose debug info carries the tree's absolute path, so a
+    // copy of the tree elsewhere would differ in those 4 bytes alone.
+    const saved = process.env.SOURCE_DATE_EPOCH;
+    process.env.SOURCE_DATE_EPOCH = '1700000000';
+    try {
+      const targets = ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi'] as const;
+      const rq = { engine: 'local' as const, sourceDir: SRC!, sourceVersion: 'IPXE_SRC', targets: [...targets], options: { serialConsole: true }, outDir: out, cacheDir };
+      const logs: string[] = [];
+      const rep = { signal: new AbortController().signal, progress: () => undefined, log: (l: string) => logs.push(l) };
+      const cache = () => path.join(cacheDir, readdirSync(cacheDir).find((d) => d.startsWith('src-') && !d.includes('.tmp'))!);
+      // Script A by make (no recording: make runs and records).
+      await buildIpxe({ ...rq, embed: '#!ipxe\necho script A\n' }, rep).catch(() => undefined);
+      rmSync(path.join(cache(), RECORDING_FILE), { force: true });
+      const a = await buildIpxe({ ...rq, embed: '#!ipxe\necho script A, by make\n' }, rep);
+      expect(a.replayed).toBe(false);
+      const scriptB = '#!ipxe\necho script B: replayed, then made\ndhcp\n';
+      const b = await buildIpxe({ ...rq, embed: scriptB }, rep);
+      expect(b.replayed).toBe(true);
+      expect(b.artifacts.map((x) => [x.file, x.embeddedVerified])).toEqual([['undionly.kpxe', true], ['snponly.efi', true]]);
+      const keep = mkdtempSync(path.join(os.tmpdir(), 'bc-real-replayed-'));
+      for (const f of ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin/blib.a', 'bin-x86_64-efi/blib.a']) copyFileSync(path.join(cache(), 'src', f), path.join(keep, f.replace('/', '_')));
+      // Script B again, by make: no recording, and the script newer than everything built from it.
+      rmSync(path.join(cache(), RECORDING_FILE));
+      const embed = path.join(cacheDir, 'embed', `embed-${path.basename(cache())}.ipxe`);
+      utimesSync(embed, new Date(Date.now() + 2000), new Date(Date.now() + 2000));
+      const m = await buildIpxe({ ...rq, embed: scriptB }, rep);
+      expect(m.replayed).toBe(false);
+      const lines: string[] = [];
+      for (const f of ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin/blib.a', 'bin-x86_64-efi/blib.a']) {
+        const same = readFileSync(path.join(cache(), 'src', f)).equals(readFileSync(path.join(keep, f.replace('/', '_'))));
+        lines.push(`${f}: ${same ? 'identical' : 'DIFFERS'}`);
+        expect(same, f).toBe(true);
+      }
+      process.stdout.write(`replay vs make for the same script (SOURCE_DATE_EPOCH=1700000000): ${lines.join(', ')}; replay ${b.durationMs} ms, make ${m.durationMs} ms\n`);
+      rmSync(keep, { recursive: true, force: true });
+    } finally {
+      if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = saved;
+    }
   });
 
   const podmanWhy = podmanSkipReason();

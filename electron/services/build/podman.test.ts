@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseImage, podmanArgs, podmanSkipReason } from '../../../e2e/support/podman';
 import { standInTree } from '../../../e2e/support/standin';
 import { buildIpxe, type BuildRequest } from './builder';
-import { ensureImage } from './container';
+import { containerName, ensureImage, stopBuildContainers } from './container';
 import { readEmbeddedScript } from './readback';
 
 // The container path for real, with podman: the image from the bundled Containerfile on an
@@ -16,7 +16,7 @@ import { readEmbeddedScript } from './readback';
 const skip = podmanSkipReason();
 if (skip) process.stdout.write(`SKIP podman.test.ts: ${skip}\n`);
 
-const standIn = (slow = false) => standInTree({ objects: 4, compiler: 'gcc', ...(slow ? { slowSeconds: 60 } : {}) });
+const standIn = () => standInTree({ objects: 4, compiler: 'gcc' });
 
 describe.skipIf(!!skip)('build in the bundled container (podman)', () => {
   let args: string[];
@@ -41,30 +41,76 @@ describe.skipIf(!!skip)('build in the bundled container (podman)', () => {
     execFileSync('podman', [...args, 'rmi', '-f', c.tag], { stdio: 'ignore' });
   });
 
-  it('runs make in the container with the cache mounted; relinks only after a script change', { timeout: 600000 }, async () => {
+  const cacheOf = (cacheDir: string) => path.join(cacheDir, readdirSync(cacheDir).find((d) => d.startsWith('src-'))!);
+  const running = (name: string) => execFileSync('podman', [...args, 'ps', '-q', '--filter', `name=^${name}$`]).toString().trim() !== '';
+  const inside = (name: string) => execFileSync('podman', [...args, 'top', name, 'args']).toString();
+  afterAll(() => stopBuildContainers());
+
+  it('runs make by exec in one long-lived container per cache; script-only rebuilds replay there; a new image restarts it', { timeout: 600000 }, async () => {
     const { tag } = await ensureImage('podman', args, rep(), { base });
     const out = mkdtempSync(path.join(os.tmpdir(), 'bc-out-'));
     const req: BuildRequest = { engine: 'podman', engineArgs: args, image: tag, sourceDir: standIn(), sourceVersion: 'stand-in', targets: ['bin/undionly.kpxe'], embed: '#!ipxe\necho in-container\n', options: {}, outDir: out, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bc-cache-')) };
-    const first = await buildIpxe(req, rep());
-    expect(first).toMatchObject({ kind: 'full', compiled: 4 });
+    const logs: string[] = [];
+    const first = await buildIpxe(req, { ...rep(), log: (l) => logs.push(l) });
+    expect(first).toMatchObject({ kind: 'full', compiled: 4, replayed: false });
     expect(first.artifacts[0]!.embeddedVerified).toBe(true);
-    const second = await buildIpxe({ ...req, embed: '#!ipxe\necho again\n' }, rep());
-    expect(second).toMatchObject({ kind: 'relink', compiled: 0 });
+    const name = containerName({ engine: 'podman', engineArgs: args, image: tag, cache: cacheOf(req.cacheDir), embedDir: path.join(req.cacheDir, 'embed') });
+    expect(logs.some((l) => l.includes(`run -d --rm --name ${name}`))).toBe(true);
+    expect(logs.some((l) => l.includes(`exec -w /ipxe/src ${name} make`))).toBe(true);
+    expect(running(name)).toBe(true);
+    logs.length = 0;
+    const second = await buildIpxe({ ...req, embed: '#!ipxe\necho again\n' }, { ...rep(), log: (l) => logs.push(l) });
+    expect(second).toMatchObject({ kind: 'relink', compiled: 0, replayed: true });
+    expect(logs.some((l) => l.includes(`exec -i -w /ipxe/src ${name} sh /ipxe/.bootchain-replay.sh`))).toBe(true);
+    expect(logs.some((l) => l.includes('starting the build container') || l.includes(' run -d '))).toBe(false);
     expect(readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe'))).script).toBe('#!ipxe\necho again\n');
+    // The same image under another tag counts as another image: the container is restarted, the
+    // recording (made with the other image) is not replayed.
+    const other = `${tag.split(':')[0]}:other-${Date.now()}`;
+    execFileSync('podman', [...args, 'tag', tag, other]);
+    try {
+      logs.length = 0;
+      const third = await buildIpxe({ ...req, image: other, embed: '#!ipxe\necho third\n' }, { ...rep(), log: (l) => logs.push(l) });
+      expect(third.replayed).toBe(false);
+      expect(logs.some((l) => /restarting the build container .* \(the image or the mounts changed\)/.test(l))).toBe(true);
+      expect(logs.some((l) => /running make: the link steps were recorded with podman/.test(l))).toBe(true);
+      expect(running(name)).toBe(true);
+    } finally {
+      stopBuildContainers();
+      execFileSync('podman', [...args, 'rm', '-f', name], { stdio: 'ignore' });
+      execFileSync('podman', [...args, 'untag', other], { stdio: 'ignore' });
+    }
   });
 
-  it('cancel stops the container and leaves the output folder untouched', { timeout: 600000 }, async () => {
+  it('cancel during make in the container, and during a replay there, stops what the exec started; the container stays for the next build', { timeout: 600000 }, async () => {
     const { tag } = await ensureImage('podman', args, rep(), { base });
     const out = mkdtempSync(path.join(os.tmpdir(), 'bc-out-'));
     writeFileSync(path.join(out, 'undionly.kpxe'), 'previous');
-    const ac = new AbortController();
-    const p = buildIpxe({ engine: 'podman', engineArgs: args, image: tag, sourceDir: standIn(true), sourceVersion: 'stand-in', targets: ['bin/undionly.kpxe'], embed: '#!ipxe\n', options: {}, outDir: out, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bc-cache-')) }, rep(ac.signal));
-    setTimeout(() => ac.abort(), 4000);
-    await expect(p).rejects.toMatchObject({ appError: { code: 'CANCELLED' } });
-    expect(readdirSync(out)).toEqual(['undionly.kpxe']);
+    // Compiles take 20 s; the link sleeps 45 s when /embed/slow exists (a flag outside the tree,
+    // which the recording checks, in the folder mounted at /embed).
+    const tree = standInTree({ objects: 4, compiler: 'gcc', slowSeconds: 20 });
+    const mk = path.join(tree, 'src/Makefile');
+    writeFileSync(mk, readFileSync(mk, 'utf8').replaceAll('\t@echo "  [LD] $@"', '\t@if [ -f /embed/slow ]; then sleep 45; fi\n\t@echo "  [LD] $@"'));
+    const req: BuildRequest = { engine: 'podman', engineArgs: args, image: tag, sourceDir: tree, sourceVersion: 'stand-in', targets: ['bin/undionly.kpxe'], embed: '#!ipxe\n', options: {}, outDir: out, cacheDir: mkdtempSync(path.join(os.tmpdir(), 'bc-cache-')) };
+    const cancelAfter = async (r: BuildRequest, ms: number) => {
+      const ac = new AbortController();
+      const p = buildIpxe(r, rep(ac.signal));
+      setTimeout(() => ac.abort(), ms);
+      await expect(p).rejects.toMatchObject({ appError: { code: 'CANCELLED' } });
+    };
+    await cancelAfter(req, 12000);
+    const name = containerName({ engine: 'podman', engineArgs: args, image: tag, cache: cacheOf(req.cacheDir), embedDir: path.join(req.cacheDir, 'embed') });
+    // Settled only after the kill in the container: nothing of make is left there, the loop is.
+    expect(inside(name)).not.toMatch(/sleep 20|make/);
+    expect(running(name)).toBe(true);
     expect(readFileSync(path.join(out, 'undionly.kpxe'), 'utf8')).toBe('previous');
-    // No build container is left running.
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(execFileSync('podman', [...args, 'ps', '-q', '--filter', 'name=bootchain-build']).toString().trim()).toBe('');
+
+    // Let make finish once (compiles are slow, the link is not yet), then cancel a replay.
+    const done = await buildIpxe({ ...req, embed: '#!ipxe\necho made\n' }, rep());
+    expect(done.replayed).toBe(false);
+    writeFileSync(path.join(req.cacheDir, 'embed', 'slow'), '');
+    await cancelAfter({ ...req, embed: '#!ipxe\necho replayed\n' }, 3000);
+    expect(inside(name)).not.toMatch(/sleep 45|replay/);
+    expect(readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe'))).script).toBe('#!ipxe\necho made\n');
   });
 });
