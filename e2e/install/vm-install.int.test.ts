@@ -15,6 +15,7 @@ import { BOOT_MARKER, UEFI_BOOT_MARKER } from '../lab/disk-images';
 import { buildInstallerIso, INSTALLER_DISK_BYTES, INSTALLER_MARKER, INSTALLER_UEFI_DISK_BYTES, missingInstallerParts, type InstallerIso } from '../lab/installer-iso';
 import { labOrSkipReason } from '../support/lab-guard';
 import { haveQemu } from '../support/qemu';
+import { rfbLogin, type RfbLogin } from '../support/rfb-login';
 
 // Install in a VM, for real: the test's tiny installer ISO (Debian's kernel, busybox) boots in
 // QEMU from CD with a tgtd LUN as its disk through QEMU's own iSCSI driver, logged in with the
@@ -98,7 +99,7 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
 
   it('the installer writes its disk onto the LUN and powers off; the LUN reads back as that disk and SAN-boots to its marker', { timeout: 300_000 }, async () => {
     const events: VmInstallEvent[] = [];
-    let rfb = '';
+    let logins: Promise<[RfbLogin, RfbLogin]> | undefined;
     let argv: string[] = [];
     let secretFile: string | undefined;
     let secretFileAfterStart: boolean | undefined;
@@ -110,27 +111,24 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
           argv = argvOf(e.pid);
           secretFile = argv.find((a) => a.startsWith('secret,id=chap,'))?.replace(/^secret,id=chap,file=/, '');
           secretFileAfterStart = secretFile ? existsSync(secretFile) : undefined;
-          // The screen, as the VNC view reaches it: QEMU's WebSocket listener speaks RFB.
-          const ws = new WebSocket(e.vnc.url, ['binary']);
-          ws.binaryType = 'arraybuffer';
-          ws.onmessage = (m) => {
-            rfb = Buffer.from(m.data as ArrayBuffer).toString('latin1');
-            ws.close();
-          };
-          ws.onerror = () => ws.close();
+          // The screen, as the VNC view reaches it: QEMU's WebSocket listener speaks RFB and
+          // takes this run's VNC password, and no other.
+          logins = Promise.all([rfbLogin(e.vnc.url, e.vnc.password), rfbLogin(e.vnc.url, 'not-it!!')]);
         },
       }),
     );
     const r = await run.done;
+    const [login, wrongLogin] = await logins!;
     const started = events.find((e) => e.kind === 'started');
     const lines = events.filter((e) => e.kind === 'console').map((e) => e.line);
-    process.stdout.write(`install VM: ${r.ended} after ${r.durationMs} ms, ${lines.length} console lines; VNC ${started?.kind === 'started' ? `${started.vnc.url} (display ${started.vnc.display})` : 'never started'}; RFB greeting ${JSON.stringify(rfb.trim())}\n${lines.filter((l) => /bootchain|BOOTCHAIN|records/.test(l)).join('\n')}\n`);
+    process.stdout.write(`install VM: ${r.ended} after ${r.durationMs} ms, ${lines.length} console lines; VNC ${started?.kind === 'started' ? `${started.vnc.url} (display ${started.vnc.display})` : 'never started'}; RFB ${JSON.stringify(login.version.trim())}, security types ${login.securityTypes.join(',')}, VNC password ${login.result}, another ${wrongLogin.result} (${wrongLogin.reason ?? ''})\n${lines.filter((l) => /bootchain|BOOTCHAIN|records/.test(l)).join('\n')}\n`);
     expect(r.ended).toBe('poweroff');
     expect(r.console).toContain(INSTALLER_MARKER);
     expect(lines).toContain(INSTALLER_MARKER);
     expect(events.at(-1)).toEqual({ kind: 'ended', ended: 'poweroff' });
     expect(started?.kind === 'started' && started.vnc.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
-    expect(rfb).toMatch(/^RFB 003\.00\d\n/);
+    expect(login).toMatchObject({ version: expect.stringMatching(/^RFB 003\.00\d\n$/), securityTypes: [2], result: 'ok' });
+    expect(wrongLogin.result).toBe('failed');
     // The CHAP secret reached QEMU only through the secret file, gone once QEMU had logged in.
     expect(argv.join(' ')).not.toContain(secret);
     expect(argv).toContain('-iscsi');
