@@ -9,6 +9,7 @@ import { VerifyInput } from './verify';
 import { PrivilegeGrantInput, PrivilegeStatusInput, type PrivilegeStatus } from './privileges';
 import { SecretsForgetInput, SecretsGetInput, SecretsSetInput, type SecretsStatus } from './secrets';
 import { VmBootInput } from './vm';
+import { InspectInput, WriteInput } from './install';
 import { DialogOpenInput, type DialogOpenResult } from './dialog';
 import { ServeStartInput } from './bootserver';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
@@ -53,6 +54,8 @@ export const contract = {
   'verify:start': { input: VerifyInput, output: out<JobStarted>() },
   'vm:boot': { input: VmBootInput, output: out<JobStarted>() },
   'serve:start': { input: ServeStartInput, output: out<JobStarted>() },
+  'install:inspect': { input: InspectInput, output: out<JobStarted>() },
+  'install:write': { input: WriteInput, output: out<JobStarted>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
   'dialog:open': { input: DialogOpenInput, output: out<DialogOpenResult>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
@@ -79,6 +82,8 @@ export const JOB_CHANNELS = {
   'verify:start': 'verify',
   'vm:boot': 'vmboot',
   'serve:start': 'serve',
+  'install:inspect': 'inspect',
+  'install:write': 'write',
 } as const satisfies Partial<Record<Channel, JobKind>>;
 export type JobChannel = keyof typeof JOB_CHANNELS;
 /** The kind of job a channel starts. */

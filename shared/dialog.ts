@@ -2,12 +2,12 @@ import { z } from 'zod';
 
 /**
  * The file pickers: 'key' an SSH private key file, 'folder' a folder (the iPXE source tree),
- * 'tarball' an iPXE source archive. Electron's main process answers with its own dialog; a
+ * 'tarball' an iPXE source archive, 'image' an OS disk image, 'iso' an installer ISO. Electron's main process answers with its own dialog; a
  * front end without one (the browser harness, the CLI) answers `unsupported` with what to do.
  */
 export const DialogOpenInput = z
   .object({
-    kind: z.enum(['key', 'folder', 'tarball']),
+    kind: z.enum(['key', 'folder', 'tarball', 'image', 'iso']),
     /** Where the dialog starts (the field's current value), when it is an absolute path. */
     defaultPath: z.string().max(4096).optional(),
   })

@@ -7,6 +7,7 @@ import type { UploadedFile, UploadResult } from './upload';
 import type { ChainLink, VerifyResult } from './verify';
 import type { VmBootResult, VmStage } from './vm';
 import type { ServeEvent, ServeResult } from './bootserver';
+import type { InspectResult, WriteResult } from './install';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -18,6 +19,8 @@ export interface JobKinds {
   verify: { item: ChainLink; result: VerifyResult };
   vmboot: { item: VmStage; result: VmBootResult };
   serve: { item: ServeEvent; result: ServeResult };
+  inspect: { item: never; result: InspectResult };
+  write: { item: never; result: WriteResult };
 }
 export type JobKind = keyof JobKinds;
 

@@ -17,6 +17,18 @@ export function dialogOptions(input: DialogOpenInput, home: string): OpenDialogO
       return { title: 'Choose the iPXE source folder', defaultPath: start ?? home, properties: ['openDirectory', 'dontAddToRecent'] };
     case 'tarball':
       return { title: 'Choose the iPXE source archive', defaultPath: start ?? home, properties: ['openFile', 'dontAddToRecent'], filters: [{ name: 'Archives', extensions: ['gz', 'tgz', 'xz', 'bz2', 'tar', 'zip'] }] };
+    case 'image':
+      return {
+        title: 'Choose the OS disk image',
+        defaultPath: start ?? home,
+        properties: ['openFile', 'dontAddToRecent'],
+        filters: [
+          { name: 'Disk images', extensions: ['img', 'raw', 'iso', 'gz', 'xz', 'zst', 'qcow2', 'vmdk', 'vhdx', 'vdi', 'vhd'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      };
+    case 'iso':
+      return { title: 'Choose the installer ISO', defaultPath: start ?? home, properties: ['openFile', 'dontAddToRecent'], filters: [{ name: 'Installer images', extensions: ['iso'] }, { name: 'All files', extensions: ['*'] }] };
   }
 }
 

@@ -25,6 +25,8 @@ import { hostKeyStatus, trustHostKey } from '../upload/ssh';
 import { verifyStation } from '../verify/verify';
 import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
+import { inspectJob, writeJob } from '../install/write-job';
+import { stationDisk } from '../install/station-disk';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
 import { chapKey, chapRefs } from '../../../shared/secrets';
 import { checkChapSecret } from '../../../shared/model/chap';
@@ -179,6 +181,21 @@ export function createHandlers(
       const buildDir = ws.buildDir(p);
       const secrets = chapSecrets(p, input.secrets);
       return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller, Object.values(secrets));
+    },
+    'install:inspect': async (input, caller) => {
+      const p = validProject(input.project);
+      requireStation(p, input.station);
+      const secrets = chapSecrets(p, input.secrets);
+      // The disk is resolved (and a shared or unknown one refused) before any job exists.
+      stationDisk(p, secrets, input.station);
+      return startJob('inspect', (ctx) => inspectJob(p, secrets, { station: input.station, image: input.image }, ctx), caller, Object.values(secrets));
+    },
+    'install:write': async (input, caller) => {
+      const p = validProject(input.project);
+      requireStation(p, input.station);
+      const secrets = chapSecrets(p, input.secrets);
+      stationDisk(p, secrets, input.station, input.expect);
+      return startJob('write', (ctx) => writeJob(p, secrets, input, ctx), caller, Object.values(secrets));
     },
     'serve:start': async (input, caller) => {
       const p = validProject(input.project);

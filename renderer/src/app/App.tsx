@@ -11,11 +11,12 @@ import { TargetStep } from '../steps/target/TargetStep';
 import { StartStep } from '../steps/start/StartStep';
 import { RouterStep } from '../steps/router/RouterStep';
 import { DoneStep } from '../steps/done/DoneStep';
+import { InstallStep } from '../steps/install/InstallStep';
 import { useApp } from '../store/index';
 import { isReachable } from '../store/wizard-slice';
 
 /** The view of each step. */
-const VIEWS: Record<StepId, () => React.JSX.Element> = { start: StartStep, scan: ScanStep, target: TargetStep, identity: IdentityStep, router: RouterStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, done: DoneStep, diagnostics: DiagnosticsView };
+const VIEWS: Record<StepId, () => React.JSX.Element> = { start: StartStep, scan: ScanStep, target: TargetStep, identity: IdentityStep, router: RouterStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, install: InstallStep, done: DoneStep, diagnostics: DiagnosticsView };
 
 function StepView({ step }: { step: StepDef }) {
   const View = VIEWS[step.id];

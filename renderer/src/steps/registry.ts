@@ -2,7 +2,7 @@ import type { AppState } from '../store/index';
 import { identityBlockedWhy, identityOutput } from '../store/identity-slice';
 
 /** Every step and view of the wizard, in order. */
-export type StepId = 'start' | 'scan' | 'target' | 'identity' | 'router' | 'build' | 'upload' | 'verify' | 'done' | 'diagnostics';
+export type StepId = 'start' | 'scan' | 'target' | 'identity' | 'router' | 'build' | 'upload' | 'verify' | 'install' | 'done' | 'diagnostics';
 
 /** A step as data: the shell renders the list, the views map draws each one. */
 export interface StepDef {
@@ -19,6 +19,9 @@ export interface StepDef {
 
 /** A dry run found every file already on the server, byte for byte. */
 const serverHoldsAll = (plan: AppState['upload']['plan']): boolean => !!plan && plan.dryRun && plan.plan.add.length === 0 && plan.plan.change.length === 0 && plan.plan.same.length > 0;
+
+/** Verify found every link holding up to the login and the LUN: only what is on the disk fails. */
+export const diskIsAllThatIsMissing = (r: AppState['verify']['result']): boolean => !!r && r.firstBroken === 'bootsector' && r.links.every((l) => l.id === 'bootsector' || l.id === 'kernel' || l.status !== 'fail');
 
 /** The built files whose embedded script could not be read back. */
 export const unverifiedArtifacts = (b: AppState['build']): string[] => (b.result?.artifacts ?? []).filter((a) => !a.embeddedVerified).map((a) => a.file);
@@ -96,8 +99,18 @@ export const STEPS: StepDef[] = [
     title: 'Verify',
     kind: 'wizard',
     summary: 'Check every link of the boot chain against the live servers',
-    isComplete: (s) => s.verify.result?.ok === true,
-    blockedWhy: (s) => (s.verify.status === 'running' ? 'Verify is still running.' : 'Verify the chain: Done opens when every link holds.'),
+    // Every link up to the disk holds, and the disk is all that is missing: Install puts the OS on it.
+    isComplete: (s) => s.verify.result?.ok === true || diskIsAllThatIsMissing(s.verify.result),
+    blockedWhy: (s) => (s.verify.status === 'running' ? 'Verify is still running.' : 'Verify the chain: the next step opens when every link up to the disk holds.'),
+  },
+  {
+    id: 'install',
+    title: 'Install',
+    kind: 'wizard',
+    summary: 'Put the OS onto the workstation\'s iSCSI disk: write an image, or attach it on your Linux machine',
+    // A disk that already boots needs nothing; else a write the post-write probe calls bootable.
+    isComplete: (s) => s.verify.result?.ok === true || s.installWrite.result?.ok === true,
+    blockedWhy: (s) => (s.installWrite.status === 'running' ? 'The write is still running.' : 'Put a bootable OS on the disk, then verify the chain again: Done opens when every link holds.'),
   },
   {
     id: 'done',

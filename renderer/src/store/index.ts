@@ -10,11 +10,12 @@ import { createSecretsSlice, type SecretsSlice } from './secrets-slice';
 import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice';
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 import { createRouterSlice, type RouterSlice } from './router-slice';
+import { createInstallSlice, type InstallSlice } from './install-slice';
 import { invalidateOnChange } from './stale';
 import { rememberOnChange } from './remember';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice & InstallSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -28,6 +29,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createSecretsSlice(...a),
   ...createPrivilegesSlice(...a),
   ...createRouterSlice(...a),
+  ...createInstallSlice(...a),
 }));
 
 // A change to what a later step was made from drops that step's result (for the app's lifetime).

@@ -52,5 +52,6 @@ export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (s
       if (st.serve.running) void st.stopServe("Stopped: the project's files changed since serving started. Switch it on again to serve the new ones.");
     }
     if (after('verify')) st.resetVerifyRun();
+    if (after('install')) st.resetInstallRun();
   },
 });

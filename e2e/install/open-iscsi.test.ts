@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { sampleProject, SAMPLE_SECRETS } from './fixtures';
-import { iscsiadmHelp, shellWord } from './open-iscsi';
-import { Project } from '../model/project';
+import { sampleProject, SAMPLE_SECRETS } from '../../shared/gen/fixtures';
+import { iscsiadmHelp, shellWord } from '../../shared/gen/open-iscsi';
+import { Project } from '../../shared/model/project';
 
 const p = Project.parse(sampleProject());
 const ws2 = p.workstations.find((w) => w.chap?.mutual)!;
