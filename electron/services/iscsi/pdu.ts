@@ -113,6 +113,10 @@ export function encodePdu(bhs: Buffer, data: Buffer = Buffer.alloc(0), digests: 
  */
 export class PduReader {
   private buf: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  /** Bytes the PDU at the head of `buf` needs in all (0: unknown until more is parsed). */
+  private needed = 0;
   digests: Digests;
   maxDataSegmentLength: number;
 
@@ -123,12 +127,24 @@ export class PduReader {
 
   /** Bytes held that do not yet make a whole PDU. */
   get buffered(): number {
-    return this.buf.length;
+    return this.buf.length + this.pendingLength;
   }
 
   /** Adds bytes; returns the PDUs now complete. Throws PROTOCOL_ERROR on malformed input. */
   push(chunk: Buffer): Pdu[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    // Chunks of a PDU still incomplete wait in a list and are joined once it is whole: joining
+    // each socket chunk onto the rest would copy a 256 KiB Data-In PDU many times over.
+    if (this.buf.length + this.pendingLength + chunk.length < this.needed) {
+      this.pending.push(chunk);
+      this.pendingLength += chunk.length;
+      return [];
+    }
+    if (this.pending.length > 0) {
+      this.buf = Buffer.concat([this.buf, ...this.pending, chunk]);
+      this.pending = [];
+      this.pendingLength = 0;
+    } else this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.needed = 0;
     const out: Pdu[] = [];
     for (;;) {
       if (this.buf.length < BHS_LENGTH) break;
@@ -147,7 +163,10 @@ export class PduReader {
       }
       const headLen = BHS_LENGTH + ahsLen + (this.digests.header ? 4 : 0);
       const total = headLen + pad4(dataLen) + (dataLen > 0 && this.digests.data ? 4 : 0);
-      if (this.buf.length < total) break;
+      if (this.buf.length < total) {
+        this.needed = total;
+        break;
+      }
       const head = this.buf.subarray(0, BHS_LENGTH + ahsLen);
       if (this.digests.header) {
         const want = digestBytes(head);
