@@ -6,6 +6,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 
+/** What the server said: its version line, the security types it offered, and the login's result. */
 export interface RfbLogin {
   version: string;
   securityTypes: number[];

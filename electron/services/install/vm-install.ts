@@ -41,6 +41,7 @@ export interface IscsiDisk {
 /** The installer VM's own network: QEMU's NAT (the installer can download), an existing tap device, or none. */
 export type VmInstallNetwork = { kind: 'user'; restrict?: boolean } | { kind: 'tap'; ifname: string } | { kind: 'none' };
 
+/** What an install run boots: the workstation (MAC, firmware), the ISO, the LUN, and the run's limits. */
 export interface VmInstallOptions {
   firmware: 'bios' | 'uefi';
   mac: string;
@@ -74,11 +75,13 @@ export interface VncEndpoint {
   password: string;
 }
 
+/** What a run reports as it goes: the screen's endpoint once QEMU has logged in, each console line, how it ended. */
 export type VmInstallEvent =
   | { kind: 'started'; pid: number; vnc: VncEndpoint }
   | { kind: 'console'; line: string }
   | { kind: 'ended'; ended: VmInstallResult['ended'] | 'failed' | 'timeout' | 'cancelled' };
 
+/** How a run that did not fail ended. */
 export interface VmInstallResult {
   /** poweroff: the guest powered off or rebooted (with allowReboot off) by itself; stopped: stop() was called. */
   ended: 'poweroff' | 'stopped';

@@ -26,6 +26,7 @@ const noVnc: RfbFactory = async (target, url, options) => {
   return new RFB(target, url, options);
 };
 
+/** The connection's state, shown in the status line (and passed to onStatus). */
 export type VncStatus = { state: 'connecting' } | { state: 'connected' } | { state: 'disconnected'; reason: string };
 
 /** Whether a URL is a ws:// URL on this computer (127.0.0.0/8, localhost, [::1]) with a port. */
@@ -39,6 +40,7 @@ export function isLoopbackWsUrl(url: string): boolean {
   }
 }
 
+/** The view's inputs: the endpoint from vmInstall's `started` event, and how to start. */
 export interface VncViewProps {
   /** ws://127.0.0.1:PORT — QEMU's VNC WebSocket listener. */
   url: string;
