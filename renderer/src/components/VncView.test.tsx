@@ -127,7 +127,7 @@ describe('VncView', () => {
     const { made, connect } = standIn();
     render(<VncView url="ws://127.0.0.1:41236" connect={connect} />);
     await act(async () => undefined);
-    made[0]!.rfb.fire('securityfailure', { status: 1, reason: 'Authentication failed' });
+    made[0]!.rfb.fire('securityfailure', { status: 1, reason: 'Authentication failed \0' });
     made[0]!.rfb.fire('disconnect', { clean: true });
     expect(status()).toBe('Disconnected: the VM refused the connection: Authentication failed (wrong or missing VNC password)');
     cleanup();

@@ -58,8 +58,9 @@ export interface VncViewProps {
 /** The reason in words for a noVNC disconnect or security failure. */
 function reasonOf(e: Event, clean: boolean): string {
   if (e.type === 'securityfailure') {
-    const d = (e as CustomEvent<{ status?: number; reason?: string }>).detail ?? {};
-    return `the VM refused the connection${d.reason ? `: ${d.reason}` : ''} (wrong or missing VNC password)`;
+    // QEMU's reason ends in padding (a NUL, a space): shown trimmed.
+    const reason = ((e as CustomEvent<{ status?: number; reason?: string }>).detail?.reason ?? '').replace(/[\s\0]+$/, '');
+    return `the VM refused the connection${reason ? `: ${reason}` : ''} (wrong or missing VNC password)`;
   }
   return clean ? 'closed' : 'connection lost (the VM stopped, or its screen is not listening)';
 }
