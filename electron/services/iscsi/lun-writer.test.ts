@@ -79,14 +79,21 @@ async function hostile(
   keys: Array<[string, string]> = [],
   /** Commands the target takes beyond the last one it answered (MaxCmdSN = answered + window). */
   window = 32,
-): Promise<{ port: number; dataOuts: Cmd[]; nopOuts: Cmd[]; commands: Array<Cmd & { maxCmdSN: number }>; answered(cmdSN: number): void }> {
+): Promise<{ port: number; dataOuts: Cmd[]; nopOuts: Cmd[]; commands: Array<Cmd & { maxCmdSN: number }>; answered(cmdSN: number): void; ping(ttt: number): void }> {
   const dataOuts: Cmd[] = [];
   const nopOuts: Cmd[] = [];
   const commands: Array<Cmd & { maxCmdSN: number }> = [];
   let doneCmdSN = 0;
   let advertised = window;
+  let ping = (_ttt: number) => undefined as void;
   const server = net.createServer((sock) => {
     sockets.add(sock);
+    ping = (ttt) => {
+      const b = bhsWith(0x20, 0x80, 0xffffffff, { statSN: 0, expCmdSN: 0, maxCmdSN: 0 });
+      b.writeUInt32BE(ttt, 20);
+      b.writeUInt32BE(advertised, 32);
+      sock.write(encodePdu(b));
+    };
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
     let buf = Buffer.alloc(0);
@@ -140,7 +147,7 @@ async function hostile(
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { port: (server.address() as net.AddressInfo).port, dataOuts, nopOuts, commands, answered: (c) => void (doneCmdSN = Math.max(doneCmdSN, c)) };
+  return { port: (server.address() as net.AddressInfo).port, dataOuts, nopOuts, commands, answered: (c) => void (doneCmdSN = Math.max(doneCmdSN, c)), ping: (ttt) => ping(ttt) };
 }
 
 const openOn = (port: number, signal?: AbortSignal, queueDepth?: number) =>
@@ -325,5 +332,24 @@ describe('LunWriter against a hostile target (stand-in): clean PROTOCOL_ERRORs, 
     );
     expect(e).toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/did not send the PDU opening its command window \(MaxCmdSN 0, our next CmdSN 1\)/) });
     expect(t.commands).toHaveLength(0);
+  });
+
+  it('an idle session answers NOP-In pings (the caller may be busy reading its source)', async () => {
+    const t = await hostile((cmd, sock, sn) => {
+      t.answered(cmd.cmdSN);
+      sock.write(scsiResponse(cmd.itt, sn()));
+    }, UNSOLICITED);
+    const w = await openOn(t.port);
+    try {
+      t.ping(0x7777);
+      for (let i = 0; i < 100 && t.nopOuts.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(t.nopOuts.map((n) => n.bhs.readUInt32BE(20))).toEqual([0x7777]);
+      // And the session still writes afterwards (the idle wait gave way to the command).
+      await w.write(0, Buffer.alloc(64 << 10, 3));
+      await w.flush();
+      expect(w.acknowledgedBytes).toBe(64 << 10);
+    } finally {
+      await w.close();
+    }
   });
 });

@@ -81,6 +81,8 @@ const ASC_INVALID_OPCODE = 0x20;
 /** Largest single command we build, whatever the target allows (bounds memory per slot). */
 const MAX_CHUNK = 1 << 20;
 const MAX_RETRIES = 4;
+/** How long an idle session waits for a PDU (the largest timer Node keeps: about 24 days). */
+const IDLE_WAIT_MS = 0x7fffffff;
 const DEVICE_TYPES: Record<number, string> = { 0x01: 'tape', 0x05: 'CD/DVD', 0x07: 'optical', 0x0c: 'storage array controller', 0x0d: 'enclosure', 0x1f: 'unknown device' };
 
 /** a <= b in 32-bit serial number arithmetic (RFC 1982, as RFC 7143 §4.2.2.1 uses it). */
@@ -555,14 +557,21 @@ export class LunWriter {
     try {
       for (;;) {
         if (this.pumpStop.signal.aborted) throw new BootchainError(appError('CANCELLED', 'Cancelled'));
-        // Idle: nothing in flight and nothing waiting. Commands queued behind a closed CmdSN
-        // window keep us receiving: the target must open it (NOP-In or a response) in time.
+        // Idle: nothing in flight and nothing waiting. We still receive, without a deadline, so
+        // pings (NOP-In, RFC 7143 §11.19) are answered while the caller is busy (a slow download);
+        // a new command interrupts this wait. Commands queued behind a closed CmdSN window keep
+        // the normal deadline below: the target must open the window in time.
         if (this.active.size === 0 && this.queue.length === 0) {
-          await new Promise<void>((r) => {
-            this.wakePump = r;
-            if (this.active.size > 0 || this.queue.length > 0 || this.pumpStop.signal.aborted) r();
-          });
-          this.wakePump = undefined;
+          const idle = new AbortController();
+          this.wakePump = () => idle.abort();
+          try {
+            const pdu = await this.s.conn.receive(IDLE_WAIT_MS, 'PDU', AbortSignal.any([this.pumpStop.signal, idle.signal]));
+            this.handle(pdu);
+          } catch (e) {
+            if (!idle.signal.aborted || this.pumpStop.signal.aborted || asError(e).appError.code !== 'CANCELLED') throw e;
+          } finally {
+            this.wakePump = undefined;
+          }
           continue;
         }
         const what = this.active.size > 0 ? `answer to ${this.active.values().next().value!.what}` : `PDU opening its command window (MaxCmdSN ${this.maxCmdSN}, our next CmdSN ${this.cmdSN})`;
