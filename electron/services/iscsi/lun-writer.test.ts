@@ -19,6 +19,7 @@ interface Cmd {
   bhs: Buffer;
   data: Buffer;
 }
+/** What the stand-in does with a WRITE(16) or READ(16). */
 type OnWrite = (cmd: Cmd, sock: net.Socket, sn: () => Seq) => void;
 interface Seq {
   statSN: number;
@@ -139,7 +140,7 @@ async function hostile(
             rc.writeUInt32BE(512, 8);
             sock.write(dataIn(cmd.itt, sn(), rc));
           } else if (c[0] === 0x12) sock.write(scsiResponse(cmd.itt, sn(), 2, 5));
-          else if (c[0] === 0x8a) onWrite(cmd, sock, sn);
+          else if (c[0] === 0x8a || c[0] === 0x88) onWrite(cmd, sock, sn); // WRITE(16), READ(16)
           else sock.write(scsiResponse(cmd.itt, sn()));
         }
       }
@@ -350,6 +351,29 @@ describe('LunWriter against a hostile target (stand-in): clean PROTOCOL_ERRORs, 
       expect(w.acknowledgedBytes).toBe(64 << 10);
     } finally {
       await w.close();
+    }
+  });
+
+  it('Data-In beyond what a read asked for, or out of order: PROTOCOL_ERROR, nothing copied past the buffer', async () => {
+    for (const [offset, len, msg] of [
+      [8192, 4096, /Data-In for bytes 8192-12288 of READ\(16\) of LBA 0 \(expected offset 0 of 1024\)/],
+      [0, 4096, /Data-In for bytes 0-4096 of READ\(16\) of LBA 0 \(expected offset 0 of 1024\)/],
+    ] as const) {
+      const t = await hostile((cmd, sock, sn) => {
+        const b = bhsWith(0x25, 0x81, cmd.itt, sn());
+        b.writeUInt32BE(offset, 40);
+        sock.write(encodePdu(b, Buffer.alloc(len, 0xee)));
+      });
+      const w = await openOn(t.port);
+      try {
+        const e = await w.read(0, 2).then(
+          () => undefined,
+          (x: Coded) => x.appError,
+        );
+        expect(e).toMatchObject({ code: 'PROTOCOL_ERROR', message: expect.stringMatching(msg) });
+      } finally {
+        await w.close();
+      }
     }
   });
 });

@@ -43,18 +43,26 @@ export interface LunGeometry {
   writeSameUnmap: boolean;
 }
 
-/** What we offer for the data transfer (the target's answer decides, RFC 7143 §13.10-13.14). */
+/**
+ * What we offer for the data transfer (the target's answer decides, RFC 7143 §13.10-13.14).
+ * Defaults: ImmediateData=Yes, InitialR2T=No, FirstBurst 64 KiB, MaxBurst 1 MiB, we receive
+ * 256 KiB PDUs, 8 commands in flight.
+ */
 export interface WriteNegotiation {
   immediateData?: boolean;
   initialR2T?: boolean;
   firstBurstLength?: number;
   maxBurstLength?: number;
+  /** What we declare we receive (Data-In PDU size of reads). */
   maxRecvDataSegmentLength?: number;
   /** commands in flight we allow ourselves (within the CmdSN window) */
   queueDepth?: number;
 }
 
-/** How to open a LUN for writing. */
+/**
+ * How to open a LUN for writing. `timeoutMs` bounds each wait for the target (default 10 s);
+ * `deadlineMs` is not used (a write takes as long as the image); `signal` cancels everything.
+ */
 export interface LunOpenOptions extends Omit<LoginOptions, 'sessionType'> {
   targetName: string;
   lun: number;
@@ -130,6 +138,8 @@ export class LunWriter {
   private wakePump: (() => void) | undefined;
   private pumpDone: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Whether any write was queued (what "how far it got" can say). */
+  private wrote = false;
 
   private constructor(
     private readonly s: IscsiSession,
@@ -399,6 +409,7 @@ export class LunWriter {
     const end = lba * this.geometry.blockSize + data.length;
     const start = lba * this.geometry.blockSize;
     let attempt = 0;
+    this.wrote = true;
     this.writesOutstanding++;
     return new Promise<void>((sentOk, sentErr) => {
       const t = this.task(this.writeCdb(lba, blocks), `WRITE of LBA ${lba}`, { out: data });
@@ -457,6 +468,7 @@ export class LunWriter {
   }
 
   private howFar(): string {
+    if (!this.wrote) return 'Nothing was written to the disk.';
     return `${this.ackedPrefix} bytes (${(this.ackedPrefix / 1048576).toFixed(1)} MiB) from the start of the disk were written and acknowledged; write the image again to finish.`;
   }
 
