@@ -56,16 +56,21 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     ...over,
   });
 
-  /** A LUN "empty" as a fresh one may be: no boot signature, random bytes where the installer writes (so the read-back sees its zeros as well as its boot code). */
-  const addTarget = async (tid: number, name: string, file: string, bytes: number) => {
-    writeFileSync(file, '');
-    truncateSync(file, bytes);
+  /** Random bytes over the start of a LUN's file, no boot signature: nothing bootable is there. */
+  const scramble = (file: string) => {
     const fd = openSync(file, 'r+');
     const junk = randomBytes(INSTALLER_DISK_BYTES * 2);
     junk[510] = 0;
     junk[511] = 0;
     writeSync(fd, junk, 0, junk.length, 0);
     closeSync(fd);
+  };
+
+  /** A LUN "empty" as a fresh one may be: no boot signature, random bytes where the installer writes (so the read-back sees its zeros as well as its boot code). */
+  const addTarget = async (tid: number, name: string, file: string, bytes: number) => {
+    writeFileSync(file, '');
+    truncateSync(file, bytes);
+    scramble(file);
     await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
     await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
     await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
@@ -233,6 +238,32 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
       expect(dir).toMatch(/bootchain-install-/);
       expect(existsSync(dir)).toBe(false);
     }
+  });
+
+  it("allowReboot: the installer's reboot boots the new disk from the LUN (the CD once, then the disk)", { timeout: 200_000 }, async () => {
+    const rebooting = buildInstallerIso(L.dir, 'bios', 'reboot');
+    scramble(lunFile);
+    const seen: string[] = [];
+    const run = vmInstall(
+      opts({
+        iso: rebooting.iso,
+        allowReboot: true,
+        onEvent: (e) => {
+          if (e.kind !== 'console') return;
+          seen.push(e.line);
+          // The marker disk halts after its line: the run is over when it shows.
+          if (e.line.includes(BOOT_MARKER)) run.stop();
+        },
+      }),
+    );
+    const r = await run.done;
+    const installed = seen.findIndex((l) => l.includes(INSTALLER_MARKER));
+    const booted = seen.findIndex((l) => l.includes(BOOT_MARKER));
+    process.stdout.write(`install VM with reboot: ${r.ended} after ${r.durationMs} ms; installer done at line ${installed}, the LUN's boot sector at line ${booted} of ${seen.length}\n`);
+    expect(r.ended).toBe('stopped');
+    expect(installed).toBeGreaterThanOrEqual(0);
+    expect(booted).toBeGreaterThan(installed);
+    expect(readFileSync(lunFile).subarray(0, INSTALLER_DISK_BYTES).equals(rebooting.disk)).toBe(true);
   });
 
   it('UEFI (OVMF): the installer ISO boots from CD by EFI, writes a GPT disk with an ESP, and the LUN SAN-boots \\EFI\\BOOT\\BOOTX64.EFI', { timeout: 400_000 }, async (ctx) => {

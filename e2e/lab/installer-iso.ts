@@ -123,7 +123,7 @@ const EXEC = 0o100755;
 const CHAR = 0o020600;
 
 /** The installer's /init: every step echoes, so the console says how far it got. */
-function initScript(modules: string[]): string {
+function initScript(modules: string[], end: 'poweroff' | 'reboot'): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -143,7 +143,7 @@ echo "bootchain installer: writing the marker disk onto /dev/vda ($(cat /sys/blo
 dd if=/marker.img of=/dev/vda bs=65536 conv=fsync 2>&1
 sync
 echo "${INSTALLER_MARKER}"
-poweroff -f
+${end} -f
 `;
 }
 
@@ -177,9 +177,11 @@ export interface InstallerIso {
 
 /**
  * Builds the installer ISO into `cacheDir` (the lab folder), or returns the one built before
- * from the same inputs. Throws with the missing packages when a part is not installed.
+ * from the same inputs. `end`: what the installer does once the disk is written — power off, or
+ * reboot as real installers do (the VM then boots its new disk when allowed to). Throws with
+ * the missing packages when a part is not installed.
  */
-export function buildInstallerIso(cacheDir: string, firmware: 'bios' | 'uefi' = 'bios'): InstallerIso {
+export function buildInstallerIso(cacheDir: string, firmware: 'bios' | 'uefi' = 'bios', end: 'poweroff' | 'reboot' = 'poweroff'): InstallerIso {
   const missing = missingInstallerParts(firmware);
   if (missing.length) throw new Error(`the installer ISO needs ${missing.join(', ')}`);
   const kernel = newestKernel()!;
@@ -190,7 +192,7 @@ export function buildInstallerIso(cacheDir: string, firmware: 'bios' | 'uefi' = 
     else writeBootSectorDisk(markerFile, INSTALLER_DISK_BYTES);
     const disk = readFileSync(markerFile);
     const modules = moduleOrder(kernel.version, DISK_MODULES);
-    const init = initScript(modules.map((m) => m.name));
+    const init = initScript(modules.map((m) => m.name), end);
     const key = createHash('sha256');
     for (const f of [kernel.image, BUSYBOX, ISOLINUX, LDLINUX, ISOHYBRID_MBR, ...modules.map((m) => m.file)]) {
       const s = statSync(f);
