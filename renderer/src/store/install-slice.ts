@@ -39,7 +39,19 @@ export function installStation(s: AppState): string {
 
 export const createInstallSlice: StateCreator<AppState, [], [], InstallSlice> = (set, get) => {
   const patch = (p: Partial<InstallSlice['install']>) => set((st) => ({ install: { ...st.install, ...p } }));
-  const inspectSlot: JobSlot<'inspect', InstallSlice['installInspect']> = { read: () => get().installInspect, write: (p) => set((st) => ({ installInspect: { ...st.installInspect, ...p } })) };
+  /** Write once the inspection that requestWrite started has ended (runJob settles when the job starts, not when it ends). */
+  let writeAfterInspect = false;
+  const inspectSlot: JobSlot<'inspect', InstallSlice['installInspect']> = {
+    read: () => get().installInspect,
+    write: (p) => set((st) => ({ installInspect: { ...st.installInspect, ...p } })),
+    end: (_s, e) => {
+      if (writeAfterInspect) {
+        writeAfterInspect = false;
+        if (e.type === 'succeeded' && e.result.refusals.length === 0) queueMicrotask(() => (e.result.needsConfirm ? patch({ confirming: true }) : void write()));
+      }
+      return {};
+    },
+  };
   const writeSlot: JobSlot<'write', InstallSlice['installWrite']> = { read: () => get().installWrite, write: (p) => set((st) => ({ installWrite: { ...st.installWrite, ...p } })), logCap: 100 };
   const base = () => ({ project: get().identity.project, secrets: get().identity.secrets, station: installStation(get()) });
   const write = async () => {
@@ -66,12 +78,9 @@ export const createInstallSlice: StateCreator<AppState, [], [], InstallSlice> = 
     },
     requestWrite: async () => {
       if (get().installWrite.status === 'running') return;
-      // Inspect first when the image or disk changed since: the confirm must show what is on the disk now.
-      if (get().installInspect.result?.image?.source === undefined || get().installInspect.status !== 'succeeded') await get().inspectInstall();
-      const i = get().installInspect.result;
-      if (!i || i.refusals.length > 0) return;
-      if (i.needsConfirm) return patch({ confirming: true });
-      await write();
+      // Inspect again right before: the confirm must show what is on the disk now (an earlier write changed it).
+      writeAfterInspect = true;
+      await get().inspectInstall();
     },
     confirmWrite: async (yes) => {
       patch({ confirming: false });

@@ -8,6 +8,22 @@ import { ChainPicture } from './ChainPicture';
 import { VmBoot } from './VmBoot';
 import { Rights } from '../../components/Rights';
 import { ServeTimeline } from '../upload/ServePanel';
+import { diskIsAllThatIsMissing } from '../registry';
+
+/** Every link up to the disk holds and only the disk fails: the way to the Install step. */
+function InstallOffer() {
+  const r = useApp((s) => s.verify.result);
+  const goTo = useApp((s) => s.goTo);
+  if (!diskIsAllThatIsMissing(r)) return null;
+  return (
+    <div className="notice" data-testid="verify-install-offer">
+      Every link up to the disk holds: what is missing is a bootable OS on {r!.station}'s disk.{' '}
+      <button type="button" className="primary" onClick={() => goTo('install')} data-testid="verify-go-install">
+        Put the OS on the disk
+      </button>
+    </div>
+  );
+}
 
 /**
  * Verify step (in the wizard) and Diagnostics view (any time, on a saved project): walk one
@@ -129,6 +145,7 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
           </button>
         </p>
       ) : null}
+      {!diagnostics ? <InstallOffer /> : null}
       {sel ? (
         <div className={`details ${sel.status}`} data-testid="link-details">
           <h3>

@@ -1,0 +1,140 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect, test } from '@playwright/test';
+import { servedFiles } from '../../electron/services/bootfiles/served';
+import { ProjectStore } from '../../electron/services/project/store';
+import { uploadJob } from '../../electron/services/upload/job';
+import { KnownHosts } from '../../electron/services/upload/known-hosts';
+import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
+import { sampleProject } from '../../shared/gen/fixtures';
+import { loadProject } from '../../shared/model/project';
+import { CHAIN_LINKS } from '../../shared/verify';
+import { startChainLab } from '../lab/chain-lab';
+import { writeBootSectorDisk } from '../lab/disk-images';
+import { axeCounts } from '../support/axe';
+import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
+
+const lab = labOrSkipReason('install.spec.ts');
+const SHOTS = screenshotDir();
+const pexec = promisify(execFile);
+const TID = 140;
+
+// A new disk, as a first-timer has it: every link holds up to the LUN, which is empty. Verify
+// says so and opens the Install step; the user gives an .xz image (made by the real xz), sees
+// what the disk holds, writes it with progress, reads the verify result and the post-write
+// findings, then verifies the chain again: green, Done.
+test.describe('Put the OS on the disk', () => {
+  test.skip(!lab, 'needs the lab: run npm test');
+
+  test('an empty LUN: Verify leads to Install, the image is written and verified, the chain goes green', async ({ page }) => {
+    test.setTimeout(180_000);
+    const L = lab!;
+    const S = L.ssh;
+    const mac = '52:54:00:b0:18:41';
+    const target = `${L.iscsi.targets.mbr.split(':')[0]}:install-spec`;
+    const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
+    const work = mkdtempSync(path.join(os.tmpdir(), 'bc-install-spec-'));
+    const lunFile = path.join(L.dir, 'install-spec.img');
+    writeFileSync(lunFile, '');
+    truncateSync(lunFile, 32 << 20);
+    await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => undefined);
+    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(TID), '-T', target]);
+    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '1', '-b', lunFile]);
+    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(TID), '-I', 'ALL']);
+    const image = path.join(work, 'os.img');
+    writeBootSectorDisk(image, 20 << 20);
+    await pexec('xz', ['-T2', '-k', image]);
+    const input = sampleProject({
+      name: 'installspec',
+      nas: { address: L.nas.ips[0]!, iscsiPort: 3260, tftpRoot: S.sftpOnly.root, ssh: { host: S.host, port: 22, user: S.sftpOnly.user } },
+      router: { kind: 'dnsmasq', rootPath: '', subnet: { cidr: L.subnet, rangeStart: '10.77.0.200', rangeEnd: '10.77.0.209', interface: 'eth0' } },
+      workstations: [{ name: 'newpc', mac, firmware: 'bios', target, lun: 1, initiatorIqn: 'iqn.2026-12.test.bootchain:install-spec', initramfs: 'genkernel' }],
+    });
+    const p = loadProject(input);
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(input);
+    // The files already on the NAS (a earlier Upload), iPXE beside them, the router's DHCP from the generated config.
+    const known = new KnownHosts(path.join(work, 'known_hosts'));
+    await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
+    const sftp = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
+    await uploadJob({ files: servedFiles(p.value, {}).files, target: sftp, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
+    copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
+    const router = await startChainLab(L, { name: 'inst', ip: '10.77.0.49', project: input, noTftp: true });
+    try {
+      await page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
+      await page.locator('[data-testid="recent-project"][data-name="installspec"]').getByTestId('recent-reconfigure').click();
+      await expect(page.getByTestId('step-identity')).toBeVisible();
+      await page.getByTestId('next').click();
+      await expect(page.getByTestId('step-router')).toBeVisible();
+      await page.getByTestId('next').click();
+      await page.getByTestId('build-skip').check();
+      await page.getByTestId('next').click();
+      // Upload: the server already holds every file (the plan says so), so Next opens.
+      await page.getByTestId('upload-key').fill(S.sftpOnly.key);
+      await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
+      await page.getByTestId('upload-check').click();
+      const trust = page.getByTestId('hostkey-trust');
+      await expect(trust.or(page.getByTestId('upload-plan'))).toBeVisible();
+      if (await trust.isVisible()) await trust.click();
+      await expect(page.getByTestId('upload-plan')).toBeVisible();
+      await page.getByTestId('next').click();
+
+      // Verify: everything holds up to the LUN, which is empty; Install is offered.
+      await page.getByTestId('verify-start').click();
+      await expect(page.getByTestId('verify-summary')).toContainText('stops at', { timeout: 30_000 });
+      await expect(page.getByTestId('node-bootsector')).toHaveAttribute('data-status', 'fail');
+      await expect(page.getByTestId('node-target')).toHaveAttribute('data-status', 'pass');
+      await expect(page.getByTestId('verify-install-offer')).toBeVisible();
+      await page.screenshot({ path: `${SHOTS}/install-1-verify-empty.png`, fullPage: true });
+      await page.getByTestId('verify-go-install').click();
+
+      // Install: the image, what the disk holds, the write with progress, the verify, the findings.
+      await expect(page.getByTestId('step-install')).toBeVisible();
+      await expect(page.getByTestId('install-write-why')).toHaveText('Choose an image file or paste its URL first.');
+      await page.getByTestId('install-image-path').fill(`${image}.xz`);
+      await page.getByTestId('install-inspect').click();
+      await expect(page.getByTestId('install-holds')).toHaveText('empty disk (first sectors are zero)');
+      await expect(page.getByTestId('install-image-info')).toHaveText('os.img.xz: xz, 20 MiB');
+      await expect(page.getByTestId('install-disk')).toContainText(`${target} LUN 1: 32 MiB`);
+      await page.screenshot({ path: `${SHOTS}/install-2-inspected.png`, fullPage: true });
+      expect((await axeCounts(page, 'install')).worst).toEqual([]);
+      await page.getByTestId('install-write').click();
+      // The progress line, in bytes with a rate (seen at least once while it runs, or the write was faster than a frame).
+      const progress = page.getByTestId('install-progress-text');
+      const result = page.getByTestId('install-result');
+      await expect(progress.or(result)).toBeVisible();
+      if (await progress.isVisible().catch(() => false)) await page.screenshot({ path: `${SHOTS}/install-3-writing.png`, fullPage: true });
+      await expect(result).toContainText("newpc's disk is ready", { timeout: 60_000 });
+      await expect(page.getByTestId('install-verified')).toContainText('Verified: the disk reads back exactly the image');
+      await expect(page.getByTestId('finding-pass').last()).toContainText('a BIOS can start it');
+      await expect(page.getByTestId('install-summary')).toContainText('Wrote os.img.xz (20 MiB)');
+      expect(readFileSync(lunFile).subarray(0, 20 << 20).equals(readFileSync(image))).toBe(true);
+      await page.screenshot({ path: `${SHOTS}/install-4-written.png`, fullPage: true });
+
+      // Written twice? The disk now holds a boot sector: the confirm, a real modal, says what would be lost.
+      await page.getByTestId('install-write').click();
+      await expect(page.getByTestId('install-confirm')).toContainText('already holds: boot sector (0x55AA) without partitions');
+      await page.screenshot({ path: `${SHOTS}/install-5-confirm.png`, fullPage: true });
+      await page.getByTestId('install-confirm-no').click();
+      await expect(page.getByTestId('install-confirm')).toBeHidden();
+
+      // Verify again: every link holds; Done.
+      await page.getByTestId('install-verify-chain').click();
+      await expect(page.getByTestId('verify-summary')).toContainText('every link holds', { timeout: 30_000 });
+      for (const l of CHAIN_LINKS) await expect(page.getByTestId(`node-${l.id}`)).toHaveAttribute('data-status', 'pass');
+      await page.getByTestId('next').click();
+      await expect(page.getByTestId('step-install')).toBeVisible();
+      await page.getByTestId('next').click();
+      await expect(page.getByTestId('step-done')).toBeVisible();
+      await page.screenshot({ path: `${SHOTS}/install-6-done.png`, fullPage: true });
+    } finally {
+      await router.stop();
+      await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => undefined);
+      rmSync(work, { recursive: true, force: true });
+      rmSync(lunFile, { force: true });
+    }
+  });
+});
