@@ -3,7 +3,8 @@
  * `qemu-img convert -n -f raw -O raw IMAGE iscsi://…` (QEMU's own iSCSI driver, qemu-block-extra)
  * onto the same LUN in the same run, median of per-run throughput ratios (goal >= 1.0x), and the
  * read-back verify time (goal <= 2x the write time); on a tgtd LUN and on an istgt LUN, each
- * target of the bench's own in a lab host (10.77.0.71/.72).
+ * target of the bench's own in a lab host (10.77.0.71/.72). BENCH_RUNS (3), BENCH_WRITE_MIB (256)
+ * and BENCH_WRITE_DEPTH (LunWriter's queue depth, 8) change the run.
  */
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,8 @@ import { timed } from './lib';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const MIB = Number(process.env.BENCH_WRITE_MIB ?? 256);
+/** LunWriter's queue depth (commands in flight). */
+const DEPTH = process.env.BENCH_WRITE_DEPTH ?? '8';
 const IQN = 'iqn.2026-11.test.bootchain.bench:write';
 
 /** Random data (no zero runs for either writer to skip). */
@@ -38,7 +41,7 @@ export async function benchIscsiWrite(lab: LabInfo): Promise<boolean | undefined
   const image = path.join(dir, 'image.raw');
   makeImage(image, MIB);
   const inproc = (label: string, host: string, target: string, lun: number) =>
-    timed('ip', inDesk(lab, [process.execPath, path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(__dirname, 'iscsi-write-inproc.ts'), label, host, target, String(lun), image, String(RUNS)]));
+    timed('ip', inDesk(lab, [process.execPath, path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(__dirname, 'iscsi-write-inproc.ts'), label, host, target, String(lun), image, String(RUNS), DEPTH]));
   let ok = true;
   const tgtHost = await addLabHost(lab, 'bwtgt', ['10.77.0.71']);
   try {
