@@ -28,7 +28,8 @@ let tgtHost: LabHost | undefined;
 let tgtd: HostTgtd | undefined;
 let istHost: LabHost | undefined;
 let ist: Istgt | undefined;
-const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish`, unsolicited: `${IQN}:unsolicited`, thin: `${IQN}:thin` };
+const T = { plain: `${IQN}:plain`, strict: `${IQN}:strict`, image: `${IQN}:image`, vanish: `${IQN}:vanish`, unsolicited: `${IQN}:unsolicited`, thin: `${IQN}:thin`, chap: `${IQN}:chap` };
+const TGT_CHAP = { username: 'hw-tgt-user', secret: 'hw-tgt-secret-42' };
 const TGT_IP = '10.77.0.61';
 const IST_IP = '10.77.0.62';
 const IST_CHAP = { username: 'hw-ist-user', secret: 'hw-ist-secret-77' };
@@ -42,6 +43,10 @@ beforeAll(async () => {
   await tgtd.addTarget(2, T.strict, path.join(dir, 'strict.img'), 16, { ImmediateData: 'No', InitialR2T: 'Yes', FirstBurstLength: 4096, MaxBurstLength: 8192, MaxRecvDataSegmentLength: 4096 });
   await tgtd.addTarget(3, T.image, path.join(dir, 'image.img'), 16);
   await tgtd.addTarget(5, T.thin, path.join(dir, 'thin.img'), 16, {}, 'thin_provisioning=1');
+  await tgtd.addTarget(6, T.chap, path.join(dir, 'chap.img'), 8);
+  // One-way CHAP on target 6 (tgt's account commands, as the lab's tgtd sets its CHAP targets).
+  await tgtd.tgtadm(['--op', 'new', '--mode', 'account', '--user', TGT_CHAP.username, '--password', TGT_CHAP.secret]);
+  await tgtd.tgtadm(['--op', 'bind', '--mode', 'account', '--tid', '6', '--user', TGT_CHAP.username]);
   await tgtd.addTarget(4, T.unsolicited, path.join(dir, 'unsolicited.img'), 16, { InitialR2T: 'No', FirstBurstLength: 65536, MaxRecvDataSegmentLength: 16384 });
   if (existsSync(ISTGT)) {
     istHost = await addLabHost(lab, 'hwist', [IST_IP]);
@@ -235,5 +240,20 @@ describe.skipIf(!lab)('LunWriter against real targets', () => {
     } finally {
       await w.close();
     }
+  });
+
+  it('tgtd with CHAP: the right secret writes, a wrong one is AUTH_FAILED without either secret in it', async () => {
+    const w = await open({ targetName: T.chap, chap: TGT_CHAP });
+    try {
+      await roundTrip(w, 1, 256 << 10);
+    } finally {
+      await w.close();
+    }
+    const wrong = 'hw-wrong-tgt-secret';
+    const e = await failure(open({ targetName: T.chap, chap: { username: TGT_CHAP.username, secret: wrong } }));
+    expect(e?.code).toBe('AUTH_FAILED');
+    expect(JSON.stringify(e)).not.toContain(wrong);
+    expect(JSON.stringify(e)).not.toContain(TGT_CHAP.secret);
+    expect(await failure(open({ targetName: T.chap }))).toMatchObject({ code: 'AUTH_FAILED' });
   });
 });
