@@ -243,12 +243,15 @@ describe.skipIf(!lab)('LunWriter against real targets', () => {
   });
 
   it('tgtd with CHAP: the right secret writes, a wrong one is AUTH_FAILED without either secret in it', async () => {
-    const w = await open({ targetName: T.chap, chap: TGT_CHAP });
+    const lines: string[] = [];
+    const w = await open({ targetName: T.chap, chap: TGT_CHAP, log: (l) => lines.push(l) });
     try {
       await roundTrip(w, 1, 256 << 10);
     } finally {
       await w.close();
     }
+    expect(lines.some((l) => l.includes('CHAP_N=hw-tgt-user'))).toBe(true);
+    expect(lines.join('\n')).not.toContain(TGT_CHAP.secret);
     const wrong = 'hw-wrong-tgt-secret';
     const e = await failure(open({ targetName: T.chap, chap: { username: TGT_CHAP.username, secret: wrong } }));
     expect(e?.code).toBe('AUTH_FAILED');
