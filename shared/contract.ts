@@ -9,7 +9,7 @@ import { VerifyInput } from './verify';
 import { PrivilegeGrantInput, PrivilegeStatusInput, type PrivilegeStatus } from './privileges';
 import { SecretsForgetInput, SecretsGetInput, SecretsSetInput, type SecretsStatus } from './secrets';
 import { VmBootInput } from './vm';
-import { InspectInput, WriteInput } from './install';
+import { InspectInput, InstallVmInput, WriteInput } from './install';
 import { DialogOpenInput, type DialogOpenResult } from './dialog';
 import { ServeStartInput } from './bootserver';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
@@ -56,6 +56,8 @@ export const contract = {
   'serve:start': { input: ServeStartInput, output: out<JobStarted>() },
   'install:inspect': { input: InspectInput, output: out<JobStarted>() },
   'install:write': { input: WriteInput, output: out<JobStarted>() },
+  'install:vm': { input: InstallVmInput, output: out<JobStarted>() },
+  'install:stop': { input: JobCancelInput, output: out<{ stopped: boolean }>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
   'dialog:open': { input: DialogOpenInput, output: out<DialogOpenResult>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
@@ -84,6 +86,7 @@ export const JOB_CHANNELS = {
   'serve:start': 'serve',
   'install:inspect': 'inspect',
   'install:write': 'write',
+  'install:vm': 'install',
 } as const satisfies Partial<Record<Channel, JobKind>>;
 export type JobChannel = keyof typeof JOB_CHANNELS;
 /** The kind of job a channel starts. */

@@ -138,15 +138,16 @@ export const InstallVmInput = z
   })
   .strict();
 
-/** What the installer VM reports as it runs. */
+/** What the installer VM reports as it runs (to the window that started it). */
 export type InstallVmEvent =
-  | { kind: 'screen'; vnc: { host: string; port: number }; websocket?: string | undefined }
-  | { kind: 'console'; line: string }
-  | { kind: 'ended'; how: string };
+  /** The screen: QEMU's VNC on 127.0.0.1 (port for a desktop viewer, url for the VNC view) and this run's one-time VNC password (not the CHAP secret). */
+  | { kind: 'screen'; vnc: { host: '127.0.0.1'; port: number; display: number; url: string; password: string } }
+  | { kind: 'console'; line: string };
 
 export interface InstallVmResult {
   station: string;
-  ended: 'poweroff' | 'stopped' | 'timeout' | 'failed';
+  /** poweroff: the installer powered the VM off (finished); stopped: the user pulled the plug. */
+  ended: 'poweroff' | 'stopped';
   durationMs: number;
   consoleTail: string;
   layout?: DiskLayout | undefined;

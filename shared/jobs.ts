@@ -7,7 +7,7 @@ import type { UploadedFile, UploadResult } from './upload';
 import type { ChainLink, VerifyResult } from './verify';
 import type { VmBootResult, VmStage } from './vm';
 import type { ServeEvent, ServeResult } from './bootserver';
-import type { InspectResult, WriteResult } from './install';
+import type { InspectResult, InstallVmEvent, InstallVmResult, WriteResult } from './install';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -21,6 +21,7 @@ export interface JobKinds {
   serve: { item: ServeEvent; result: ServeResult };
   inspect: { item: never; result: InspectResult };
   write: { item: never; result: WriteResult };
+  install: { item: InstallVmEvent; result: InstallVmResult };
 }
 export type JobKind = keyof JobKinds;
 

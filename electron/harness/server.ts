@@ -8,6 +8,7 @@ import type { JobEvent } from '../../shared/jobs';
 import { createHandlers, dispatch, type Caller } from '../services/api/handlers';
 import { JobRunner } from '../services/jobs/runner';
 import { DropLog, dropLine } from '../services/net/guard';
+import { VNC_CONNECT } from '../main/security';
 
 /** Options of the browser harness. */
 export interface HarnessOptions {
@@ -44,10 +45,10 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-/** The same CSP as the Electron window, plus the WebSocket back to this origin. */
+/** The same CSP as the Electron window (VNC_CONNECT: the installer VM's screen), plus the WebSocket back to this origin. */
 function csp(origin: string): string {
   const ws = origin.replace(/^http/, 'ws');
-  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${ws}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'`;
+  return `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${ws} ${VNC_CONNECT}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'`;
 }
 
 /** True for loopback addresses, the only ones the harness binds. */

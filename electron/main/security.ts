@@ -1,8 +1,14 @@
 import type { BrowserWindowConstructorOptions, IpcMainInvokeEvent, WebContents } from 'electron';
 
+/**
+ * Where the renderer may open WebSockets beside its own origin: the installer VM's screen, QEMU's
+ * VNC WebSocket listener, which is on loopback only and whose port is known only once QEMU runs
+ * (the VNC view refuses any other address itself; the VNC password guards the port).
+ */
+export const VNC_CONNECT = 'ws://127.0.0.1:*';
+
 /** The renderer's CSP; the same policy is in renderer/index.html as a meta tag. */
-export const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+export const CSP = `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${VNC_CONNECT}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'`;
 
 /** webPreferences written out in full (style guide §7): nothing left to defaults. */
 export function secureWebPreferences(preload: string): NonNullable<BrowserWindowConstructorOptions['webPreferences']> {

@@ -8,6 +8,6 @@ import { serve } from './serve';
 import { interfaces, privileges } from './system';
 import { backups, hostkey, rollback, upload } from './upload';
 import { verify } from './verify';
-import { write } from './install';
+import { install, write } from './install';
 
-export const VERBS: readonly Verb[] = [scan, check, discover, probe, iqn, generate, build, upload, backups, rollback, hostkey, verify, write, serve, privileges, kernelCheck, interfaces];
+export const VERBS: readonly Verb[] = [scan, check, discover, probe, iqn, generate, build, upload, backups, rollback, hostkey, verify, write, install, serve, privileges, kernelCheck, interfaces];

@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { formatBytes } from '../../../shared/bytes';
 import { appError, BootchainError } from '../../../shared/errors';
-import type { InspectResult, WriteResult } from '../../../shared/install';
+import { installerAdvice, type InspectResult, type InstallVmResult, type WriteResult } from '../../../shared/install';
+import type { Project } from '../../../shared/model/project';
 import { PROJECT_FLAG, projectFrom, projectSecrets, SECRETS_FLAG } from '../inputs';
 import { usage, verb, type FlagReader } from '../options';
 import { print, printJson } from '../render';
@@ -31,10 +32,7 @@ function printWrite(r: WriteResult): void {
   print(`  sha256 ${r.sha256}; ${formatBytes(r.bytesWritten)} sent, ${formatBytes(r.bytesSkipped)} of zero runs skipped (${r.sparse.why})`);
   if (r.verify) print(r.verify.ok ? `  verified: the disk reads back the same sha256 (${(r.verify.durationMs / 1000).toFixed(1)} s)` : `  VERIFY FAILED: the disk reads back ${r.verify.sha256}, first difference at byte ${r.verify.mismatchAt}`);
   else print('  not verified (--no-verify)');
-  for (const f of r.findings) {
-    print(`${MARK[f.status]}  ${f.summary}`);
-    if (f.fix && f.status !== 'pass') print(`      fix: ${f.fix}`);
-  }
+  printFindings(r.findings);
   print(r.ok ? 'the disk is ready: power the workstation on' : 'the workstation cannot boot this disk yet (see FAIL above)');
 }
 
@@ -80,5 +78,72 @@ export const write = verb({
     if (a.json) printJson(r);
     else printWrite(r);
     return r.ok ? 0 : 1;
+  },
+});
+
+function printFindings(findings: WriteResult['findings']): void {
+  for (const f of findings) {
+    print(`${MARK[f.status]}  ${f.summary}`);
+    if (f.fix && f.status !== 'pass') print(`      fix: ${f.fix}`);
+  }
+}
+
+/** What to choose inside the installer, and the kernel parameters (CHAP secrets masked). */
+function adviceFor(p: Project, station: string): string[] {
+  const w = p.workstations.find((x) => x.name === station);
+  return w ? installerAdvice(w.initramfs) : [];
+}
+
+export const install = verb({
+  name: 'install',
+  usage: ['install --project FILE --station NAME --iso FILE|URL'],
+  summary: "run your OS installer in a VM whose disk is the workstation's iSCSI disk (QEMU's iSCSI driver, logged in as the workstation), its screen on loopback VNC; then check the disk can boot (see \"Putting the OS on the disk\").",
+  about:
+    'The VM has the workstation\'s MAC and firmware (SeaBIOS, or OVMF for UEFI), the ISO as its CD and the LUN as its disk, and reaches the internet through QEMU\'s NAT. Its screen is a VNC server on 127.0.0.1 only, with a one-run password printed here (any VNC viewer: vncviewer 127.0.0.1::PORT). The run ends when the installer powers the VM off; Ctrl-C stops it. Needs qemu-system-x86 and qemu-block-extra (and ovmf for UEFI).',
+  flags: [
+    PROJECT_FLAG,
+    STATION_FLAG,
+    SECRETS_FLAG,
+    { name: 'iso', value: 'FILE|URL', help: 'the installer ISO (an http(s) URL is downloaded first)', field: 'iso' },
+    { name: 'vnc', value: 'PORT', help: 'the VNC port on 127.0.0.1, 5900 to 5999 (default: a free one)', field: 'vncPort' },
+    { name: 'yes', help: 'let the installer have a disk that is not empty without asking' },
+    { name: 'timeout', value: 'MIN', help: 'stop the VM after MIN minutes (default 120)', field: 'timeoutMin' },
+  ],
+  async run(a) {
+    const { raw, project: p } = projectFrom(a, 'install');
+    const station = stationOf(a, p, 'install');
+    const iso = a.str('iso');
+    if (!iso) throw usage('install needs --iso FILE|URL (the installer image)');
+    const secrets = await projectSecrets(a, p);
+    const s = new Session({ secrets });
+    const ins: InspectResult = await s.job('install:inspect', { project: raw, station }, { out: a, logs: 'error' });
+    let overwrite = a.has('yes');
+    if (ins.needsConfirm && !overwrite) {
+      const yes = await askYes(`The installer may replace everything on ${ins.lun.target} LUN ${ins.lun.lun} (${ins.lun.layout.summary}). Go on? [y/N] `);
+      if (yes === undefined) throw new BootchainError(appError('NEEDS_CONFIRMATION', `LUN ${ins.lun.lun} of ${ins.lun.target} is not empty (${ins.lun.layout.summary})`, { hint: 'Run again with --yes to let the installer have it. Nothing was changed.' }));
+      if (!yes) throw new BootchainError(appError('CANCELLED', 'Not started: you said no', { hint: 'Nothing was changed.' }));
+      overwrite = true;
+    }
+    const say = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+    const r: InstallVmResult = await s.job(
+      'install:vm',
+      { project: raw, station, iso, overwrite, vncPort: a.int('vnc'), timeoutMin: a.int('timeout') },
+      {
+        out: a,
+        logs: a.verbose ? 'verbose' : 'warn',
+        item: (e) => {
+          if (e.kind === 'screen') {
+            say(`installer screen: VNC 127.0.0.1:${e.vnc.port} (display :${e.vnc.display}), password ${e.vnc.password} — e.g. vncviewer 127.0.0.1::${e.vnc.port}`);
+            for (const l of adviceFor(p, station)) say(`  in the installer: ${l}`);
+          } else if (a.verbose) say(`  console: ${e.line}`);
+        },
+      },
+    );
+    if (a.json) printJson(r);
+    else {
+      print(`installer VM ${r.ended === 'poweroff' ? 'powered off' : 'stopped'} after ${(r.durationMs / 1000).toFixed(0)} s; ${station}'s disk holds: ${r.layout?.summary ?? 'unknown'}`);
+      printFindings(r.findings);
+    }
+    return r.findings.every((f) => f.status !== 'fail') ? 0 : 1;
   },
 });

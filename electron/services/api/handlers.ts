@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { version } from '../../../package.json';
 import { BUILD_TARGET_NAMES } from '../../../shared/build';
@@ -27,6 +28,7 @@ import { vmBootJob } from '../vm/job';
 import { serveJob } from '../bootserver/job';
 import { inspectJob, writeJob } from '../install/write-job';
 import { stationDisk } from '../install/station-disk';
+import { installVmJob, stopInstall } from '../install/vm-job';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
 import { chapKey, chapRefs } from '../../../shared/secrets';
 import { checkChapSecret } from '../../../shared/model/chap';
@@ -197,6 +199,17 @@ export function createHandlers(
       stationDisk(p, secrets, input.station, input.expect);
       return startJob('write', (ctx) => writeJob(p, secrets, input, ctx), caller, Object.values(secrets));
     },
+    'install:vm': async (input, caller) => {
+      const p = validProject(input.project);
+      requireStation(p, input.station);
+      const secrets = chapSecrets(p, input.secrets);
+      stationDisk(p, secrets, input.station);
+      // The job's id is known before it starts: install:stop finds the VM by it (for its owner only).
+      const named = { ...caller, jobId: caller.jobId ?? randomUUID() };
+      const run = { jobId: named.jobId, owner: caller.id, station: input.station, iso: input.iso, overwrite: input.overwrite, vncPort: input.vncPort, timeoutMin: input.timeoutMin };
+      return startJob('install', (ctx) => installVmJob(p, secrets, run, ctx), named, Object.values(secrets));
+    },
+    'install:stop': async (input, caller) => ({ stopped: stopInstall(input.jobId, caller.id) }),
     'serve:start': async (input, caller) => {
       const p = validProject(input.project);
       const buildDir = ws.buildDir(p);

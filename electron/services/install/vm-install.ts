@@ -54,6 +54,8 @@ export interface VmInstallOptions {
   network?: VmInstallNetwork | undefined;
   /** Let the guest reboot into the installed disk (the run then ends at power-off only); default: the first reboot ends it. */
   allowReboot?: boolean | undefined;
+  /** A fixed VNC port on 127.0.0.1 (5900-5999, for a desktop viewer); default: a free one. */
+  vncPort?: number | undefined;
   timeoutMs: number;
   /** How long QEMU may take to log in to the LUN and show its screen (default 60 s): a portal that accepts TCP but never answers the login holds QEMU's driver for minutes. */
   loginTimeoutMs?: number | undefined;
@@ -137,6 +139,7 @@ function validate(o: VmInstallOptions): string {
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) invalid('cpus', `${cpus} CPUs is not 1 to 64`);
   if (!(o.timeoutMs > 0)) invalid('timeoutMs', 'The timeout must be positive');
   if (o.loginTimeoutMs !== undefined && !(o.loginTimeoutMs > 0)) invalid('loginTimeoutMs', 'The login timeout must be positive');
+  if (o.vncPort !== undefined && (!Number.isInteger(o.vncPort) || o.vncPort < 5900 || o.vncPort > 5999)) invalid('vncPort', `VNC port ${o.vncPort} is not 5900 to 5999 (display :0 to :99)`);
   return mac.value;
 }
 
@@ -277,7 +280,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
         chapSecretFile = path.join(dir, 'chap');
         writeFileSync(chapSecretFile, o.disk.chap.secret, { mode: 0o600, flag: 'wx' });
       }
-      const port = await freePort(5900);
+      const port = o.vncPort ?? (await freePort(5900));
       const websocketPort = await freePort();
       const vnc: VncEndpoint = { host: '127.0.0.1', port, display: port - 5900, websocketPort, url: `ws://127.0.0.1:${websocketPort}`, password };
       const args = vmInstallArgs(o, { mac, vnc, vncSecretFile, chapSecretFile });
@@ -380,6 +383,7 @@ export function vmInstall(o: VmInstallOptions): VmInstallRun {
     for (let i = 0; ; i++) {
       const r = await attempt();
       if (r !== 'port-taken') return r;
+      if (o.vncPort !== undefined) fail('BUSY', `VNC port ${o.vncPort} on 127.0.0.1 is taken`, { hint: 'Choose another port (5900-5999), or leave it out for a free one.' });
       if (i === 2) fail('BUSY', 'QEMU found the VNC ports it was given taken three times', { hint: 'Another program is taking loopback ports: try again.' });
     }
   })();

@@ -190,10 +190,20 @@ export async function writeJob(p: Project, secrets: Secrets, req: WriteRequest, 
       const v0 = Date.now();
       const vh = createHash('sha256');
       let mismatchAt: number | undefined;
+      // A few reads in flight ahead of the hashing (one at a time waits a round trip per MiB).
+      const ahead: Array<Promise<Buffer>> = [];
+      const readAt = (off: number) => {
+        const r = wr!.read(off / bs, Math.ceil(Math.min(chunkBytes, imageBytes - off) / bs));
+        r.catch(() => undefined); // a read left behind by a failure or cancel is not an unhandled rejection
+        return r;
+      };
+      for (let off = 0, k = 0; off < imageBytes && k < 4; off += chunkBytes, k++) ahead.push(readAt(off));
       for (let off = 0, i = 0; off < imageBytes; off += chunkBytes, i++) {
         if (ctx.signal.aborted) fail('CANCELLED', 'Verify cancelled (the image is written; only the read-back was stopped)');
         const len = Math.min(chunkBytes, imageBytes - off);
-        const b = (await wr.read(off / bs, Math.ceil(len / bs))).subarray(0, len);
+        const b = (await ahead.shift()!).subarray(0, len);
+        const next = off + 4 * chunkBytes;
+        if (next < imageBytes) ahead.push(readAt(next));
         vh.update(b);
         if (mismatchAt === undefined && !createHash('sha256').update(b).digest().equals(chunkHashes[i]!)) mismatchAt = off;
         ctx.progress({ phase: 'verifying (reading the disk back)', done: off + len, total: imageBytes, message: rateText(off + len, Date.now() - v0, imageBytes) });

@@ -109,8 +109,8 @@ export const STEPS: StepDef[] = [
     kind: 'wizard',
     summary: 'Put the OS onto the workstation\'s iSCSI disk: write an image, or attach it on your Linux machine',
     // A disk that already boots needs nothing; else a write the post-write probe calls bootable.
-    isComplete: (s) => s.verify.result?.ok === true || s.installWrite.result?.ok === true,
-    blockedWhy: (s) => (s.installWrite.status === 'running' ? 'The write is still running.' : 'Put a bootable OS on the disk, then verify the chain again: Done opens when every link holds.'),
+    isComplete: (s) => s.verify.result?.ok === true || s.installWrite.result?.ok === true || (!!s.installVm.result?.findings.length && s.installVm.result.findings.every((f) => f.status !== 'fail')),
+    blockedWhy: (s) => (s.installWrite.status === 'running' ? 'The write is still running.' : s.installVm.status === 'running' ? 'The installer VM is still running: finish the installation (it powers the VM off) or stop it.' : 'Put a bootable OS on the disk, then verify the chain again: Done opens when every link holds.'),
   },
   {
     id: 'done',

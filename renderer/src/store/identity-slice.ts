@@ -308,3 +308,15 @@ export function openedFiles(s: AppState['identity']): Artifacts | undefined {
   openedCache.set(s.opened, { secrets: s.secrets, files });
   return files;
 }
+
+/** A workstation's kernel parameters on one line, its CHAP secrets masked (the full line is kernel/NAME.txt among the generated files). */
+export function maskedKernelLine(id: IdentitySlice['identity'], name: string): string | undefined {
+  const text = identityOutput(id).files?.[`kernel/${name}.txt`];
+  if (!text) return undefined;
+  let line = text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .join(' ');
+  for (const v of Object.values(id.secrets)) if (v) line = line.split(v).join('********');
+  return line;
+}

@@ -36,7 +36,7 @@ describe('Done screen', () => {
     expect(screen.getAllByTestId('done-station').map((e) => e.textContent)).toEqual([expect.stringMatching(/^ws1 .*BIOS.*LUN 1 — verified$/), expect.stringMatching(/^ws2 .*UEFI/)]);
     const next = screen.getByTestId('done-next').textContent!;
     expect(next).toMatch(/Power on the PC/);
-    expect(next).toMatch(/Install .*coming/);
+    expect(next).toMatch(/the Install step writes an image onto it, runs your installer in a VM/);
     expect(next).toMatch(/Watch a boot .*later/);
     // The kernel parameters to give the installed system, with no CHAP secret in clear.
     const kernel = screen.getAllByTestId('done-kernel').map((e) => e.textContent!);

@@ -3,7 +3,7 @@ import { ROUTER_LABELS, type RouterKind } from '../../../../shared/gen/router-sn
 import { reportMarkdown } from '../../../../shared/verify';
 import { offerDownload } from '../../components/files';
 import { useApp } from '../../store/index';
-import { identityOutput } from '../../store/identity-slice';
+import { maskedKernelLine } from '../../store/identity-slice';
 
 /** Done screen (after a green Verify): what was set up, what to do next, export and save. */
 export function DoneStep() {
@@ -12,18 +12,8 @@ export function DoneStep() {
   const serving = useApp((s) => s.serve.running);
   const proxy = useApp((s) => s.serve.running && s.serve.proxyDhcp);
   const id = useApp((s) => s.identity);
-  const files = identityOutput(id).files ?? {};
   /** The kernel parameters of a workstation, its CHAP secrets masked (the full line is kernel/NAME.txt in Identity's files). */
-  const kernel = (name: string): string | undefined => {
-    const text = files[`kernel/${name}.txt`];
-    if (!text) return undefined;
-    let line = text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .join(' ');
-    for (const v of Object.values(id.secrets)) if (v) line = line.split(v).join('********');
-    return line;
-  };
+  const kernel = (name: string): string | undefined => maskedKernelLine(id, name);
   const [saved, setSaved] = useState(false);
   const saveProject = useApp((s) => s.saveProject);
   const msg = useApp((s) => s.identity.projectMessage);
@@ -58,8 +48,12 @@ export function DoneStep() {
       <ol data-testid="done-next">
         <li>Power on the PC and choose network boot (PXE) in its firmware if it does not boot from the network by itself.</li>
         <li>
-          Install the operating system onto its iSCSI disk. An Install step that does this from here is coming in a later version; until then,
-          boot an installer and pick the iSCSI disk, and give the installed system these kernel parameters:
+          Put the operating system on its iSCSI disk if it is not there yet:{' '}
+          <button type="button" className="linklike" onClick={() => goTo('install')} data-testid="done-install">
+            the Install step
+          </button>{' '}
+          writes an image onto it, runs your installer in a VM whose disk it is, or gives the open-iscsi commands for your own Linux machine. The installed
+          system needs these kernel parameters:
           <ul>
             {ws.map((w) =>
               kernel(w.name) ? (

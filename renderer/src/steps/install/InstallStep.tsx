@@ -1,21 +1,83 @@
 import { useState } from 'react';
-import { installerAdvice } from '../../../../shared/install';
+import { installerAdvice, type InspectResult, type WriteFinding } from '../../../../shared/install';
 import { iscsiadmHelp } from '../../../../shared/gen/open-iscsi';
 import { Project, type Workstation } from '../../../../shared/model/project';
 import { ErrorBox } from '../../components/ErrorBox';
 import { formatBytes, offerDownload } from '../../components/files';
 import { PathField } from '../../components/PathField';
 import { ProgressBar } from '../../components/ProgressBar';
+import { VncView } from '../../components/VncView';
 import { useApp } from '../../store/index';
+import { maskedKernelLine } from '../../store/identity-slice';
 import { installStation, type InstallMode } from '../../store/install-slice';
 
 const MODES: Array<{ id: InstallMode; label: string; what: string }> = [
   { id: 'image', label: 'Write an image', what: 'A ready disk image (.img, .raw, a hybrid .iso, .gz/.xz/.zst, qcow2/vmdk…) written onto the disk from here, then read back.' },
+  { id: 'vm', label: 'Run an installer here', what: "Your OS installer's ISO boots in a VM whose disk is this workstation's iSCSI disk; its screen shows below." },
   { id: 'linux', label: 'Use my own Linux machine', what: 'Attach the disk with open-iscsi on a Linux machine and run the installer there (the recipe\'s way).' },
 ];
 
 const MARK = { pass: '✓', warn: '!', fail: '✗' } as const;
 
+
+/** The post-write probe's findings, each failure with its fix. */
+function Findings({ findings }: { findings: WriteFinding[] }) {
+  return (
+    <ul data-testid="install-findings">
+      {findings.map((f) => (
+        <li key={f.summary} className={f.status} data-testid={`finding-${f.status}`}>
+          {MARK[f.status]} {f.summary}
+          {f.fix && f.status !== 'pass' ? <div className="hint">Fix: {f.fix}</div> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The overwrite confirm, a real modal: what the disk holds and what would replace it. */
+function ConfirmDisk({ title, lun, what, yes, onAnswer }: { title: string; lun: InspectResult['lun']; what: string; yes: string; onAnswer(yes: boolean): void }) {
+  return (
+    <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="install-confirm-title" data-testid="install-confirm">
+      <h3 id="install-confirm-title">{title}</h3>
+      <p>
+        <span className="mono">{lun.target}</span> LUN {lun.lun} already holds: <strong>{lun.layout.summary}</strong>. {what}
+      </p>
+      <div className="actions">
+        <button type="button" autoFocus onClick={() => onAnswer(false)} data-testid="install-confirm-no">
+          Keep the disk
+        </button>
+        <button type="button" className="danger" onClick={() => onAnswer(true)} data-testid="install-confirm-yes">
+          {yes}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** After the OS is on the disk: Verify the chain again (which opens Done), or boot it in a VM first. */
+function CheckAgain({ station, vm = false }: { station: string; vm?: boolean }) {
+  const goTo = useApp((s) => s.goTo);
+  const setVerify = useApp((s) => s.setVerify);
+  const startVerify = useApp((s) => s.startVerify);
+  const startVm = useApp((s) => s.startVm);
+  const go = (then: () => Promise<void>) => {
+    setVerify({ station });
+    goTo('verify');
+    void then();
+  };
+  return (
+    <div className="actions">
+      <button type="button" className="primary" onClick={() => go(startVerify)} data-testid="install-verify-chain">
+        Verify the boot chain again
+      </button>
+      {vm ? (
+        <button type="button" onClick={() => go(startVm)} data-testid="install-vm-boot">
+          Boot it in a VM
+        </button>
+      ) : null}
+    </div>
+  );
+}
 
 /** The Linux help: iscsiadm commands with the project's names; secrets masked unless shown. */
 function LinuxHelp({ w }: { w: Workstation }) {
@@ -66,9 +128,6 @@ function WriteImage({ w }: { w: Workstation }) {
   const requestWrite = useApp((s) => s.requestWrite);
   const confirmWrite = useApp((s) => s.confirmWrite);
   const cancelWrite = useApp((s) => s.cancelWrite);
-  const goTo = useApp((s) => s.goTo);
-  const startVerify = useApp((s) => s.startVerify);
-  const setVerify = useApp((s) => s.setVerify);
   const busy = ins.status === 'running' || wr.status === 'running';
   const i = ins.result;
   const r = wr.result;
@@ -137,22 +196,7 @@ function WriteImage({ w }: { w: Workstation }) {
         </p>
       ) : null}
       {wr.error ? <ErrorBox error={wr.error} testId="install-write-error" /> : null}
-      {st.confirming && i ? (
-        <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="install-confirm-title" data-testid="install-confirm">
-          <h3 id="install-confirm-title">Overwrite {w.name}'s disk?</h3>
-          <p>
-            <span className="mono">{i.lun.target}</span> LUN {i.lun.lun} already holds: <strong>{i.lun.layout.summary}</strong>. Writing {i.image?.name ?? 'the image'} replaces everything on it.
-          </p>
-          <div className="actions">
-            <button type="button" autoFocus onClick={() => void confirmWrite(false)} data-testid="install-confirm-no">
-              Keep the disk
-            </button>
-            <button type="button" className="danger" onClick={() => void confirmWrite(true)} data-testid="install-confirm-yes">
-              Overwrite it
-            </button>
-          </div>
-        </div>
-      ) : null}
+      {st.confirming === 'write' && i ? <ConfirmDisk title={`Overwrite ${w.name}'s disk?`} lun={i.lun} what={`Writing ${i.image?.name ?? 'the image'} replaces everything on it.`} yes="Overwrite it" onAnswer={(y) => void confirmWrite(y)} /> : null}
       {r ? (
         <div className={`details ${r.ok ? 'pass' : 'fail'}`} data-testid="install-result">
           <h3>{r.ok ? `✓ ${w.name}'s disk is ready` : `${w.name} cannot boot this disk yet`}</h3>
@@ -161,28 +205,8 @@ function WriteImage({ w }: { w: Workstation }) {
             {r.bytesSkipped > 0 ? `; ${formatBytes(r.bytesSkipped)} of zero runs skipped (thin LUN)` : ''}.
           </p>
           <p data-testid="install-verified">{r.verify ? (r.verify.ok ? `Verified: the disk reads back exactly the image (sha256 ${r.verify.sha256.slice(0, 16)}…).` : `The disk does NOT read back as written: first difference at byte ${r.verify.mismatchAt}.`) : 'Not verified (read-back was off).'}</p>
-          <ul data-testid="install-findings">
-            {r.findings.map((f) => (
-              <li key={f.summary} className={f.status} data-testid={`finding-${f.status}`}>
-                {MARK[f.status]} {f.summary}
-                {f.fix && f.status !== 'pass' ? <div className="hint">Fix: {f.fix}</div> : null}
-              </li>
-            ))}
-          </ul>
-          {r.ok ? (
-            <button
-              type="button"
-              className="primary"
-              onClick={() => {
-                setVerify({ station: w.name });
-                goTo('verify');
-                void startVerify();
-              }}
-              data-testid="install-verify-chain"
-            >
-              Verify the boot chain again
-            </button>
-          ) : null}
+          <Findings findings={r.findings} />
+          {r.ok ? <CheckAgain station={w.name} /> : null}
         </div>
       ) : null}
       {wr.log.length > 0 && wr.status !== 'idle' ? (
@@ -190,6 +214,86 @@ function WriteImage({ w }: { w: Workstation }) {
           <summary>Log</summary>
           <pre className="mono small" data-testid="install-log">{wr.log.join('\n')}</pre>
         </details>
+      ) : null}
+    </div>
+  );
+}
+
+/** Install in a VM: the ISO, the installer's screen (VNC), what to choose in it, stop, the findings afterwards. */
+function InstallerVm({ w }: { w: Workstation }) {
+  const st = useApp((s) => s.install);
+  const ins = useApp((s) => s.installInspect);
+  const vm = useApp((s) => s.installVm);
+  const id = useApp((s) => s.identity);
+  const setInstall = useApp((s) => s.setInstall);
+  const request = useApp((s) => s.requestInstallVm);
+  const stop = useApp((s) => s.stopInstallVm);
+  const confirmWrite = useApp((s) => s.confirmWrite);
+  const running = vm.status === 'running';
+  const kernel = maskedKernelLine(id, w.name);
+  const why = !st.iso.trim() ? 'Choose the installer ISO (a file, or paste its URL) first.' : running ? 'The installer VM is running.' : undefined;
+  const r = vm.result;
+  return (
+    <div data-testid="install-vm">
+      <PathField label="Installer ISO: a file on this computer, or an http(s) URL" kind="iso" value={st.iso} placeholder="/home/me/debian-12.8.0-amd64-netinst.iso" onChange={(v) => setInstall({ iso: v })} testId="install-iso" />
+      <div className="actions sticky-action">
+        <button type="button" className="primary" disabled={!!why || ins.status === 'running'} onClick={() => void request()} data-testid="install-vm-start">
+          Start the installer
+        </button>
+        {why ? (
+          <span className="small muted" data-testid="install-vm-why">
+            {why}
+          </span>
+        ) : null}
+        {running ? (
+          <button type="button" onClick={() => void stop()} data-testid="install-vm-stop" title="Pulls the plug: use it when the installer has finished but does not power off, or to give up.">
+            Stop the VM
+          </button>
+        ) : null}
+      </div>
+      {ins.error && st.mode === 'vm' ? <ErrorBox error={ins.error} testId="install-inspect-error" /> : null}
+      {running && vm.progress ? <ProgressBar progress={vm.progress} bytes testId="install-vm-progress" /> : null}
+      {st.confirming === 'vm' && ins.result ? <ConfirmDisk title={`Give the installer ${w.name}'s disk?`} lun={ins.result.lun} what="The installer may replace everything on it." yes="Start the installer" onAnswer={(y) => void confirmWrite(y)} /> : null}
+      <div className="install-vm-grid">
+        {running && vm.screen ? (
+          <div>
+            <VncView url={vm.screen.url} password={vm.screen.password} label={`Installer of ${w.name}`} />
+            <p className="small muted" data-testid="install-vm-vnc">
+              Also on any VNC viewer: 127.0.0.1:{vm.screen.port} (display :{vm.screen.display}), password {vm.screen.password}. The run ends when the installer powers the VM off.
+            </p>
+          </div>
+        ) : null}
+        <aside className="notice" data-testid="install-vm-advice">
+          <strong>In the installer, for a diskless boot</strong>
+          <ul className="small">
+            <li>Install onto the virtual disk (the only disk it shows: the workstation's iSCSI disk).</li>
+            <li>{w.firmware === 'uefi' ? 'UEFI: a GPT with an EFI system partition; put the boot loader on the removable path too (\\EFI\\BOOT\\BOOTX64.EFI).' : 'BIOS: the boot loader into the disk\'s MBR.'}</li>
+            {installerAdvice(w.initramfs).map((n) => (
+              <li key={n}>{n}</li>
+            ))}
+          </ul>
+          {kernel ? (
+            <p className="small">
+              Kernel parameters: <code data-testid="install-vm-kernel">{kernel}</code>
+            </p>
+          ) : null}
+        </aside>
+      </div>
+      {vm.console.length > 0 ? (
+        <details>
+          <summary>Serial console ({vm.console.length} lines)</summary>
+          <pre className="mono small" data-testid="install-vm-console">{vm.console.join('\n')}</pre>
+        </details>
+      ) : null}
+      {vm.status === 'cancelled' ? <p className="notice warn">Cancelled: the VM was stopped before the installer finished.</p> : null}
+      {vm.error ? <ErrorBox error={vm.error} testId="install-vm-error" /> : null}
+      {r ? (
+        <div className={`details ${r.findings.every((f) => f.status !== 'fail') ? 'pass' : 'fail'}`} data-testid="install-vm-result">
+          <h3>{r.ended === 'poweroff' ? 'The installer finished and powered the VM off' : 'The VM was stopped'}</h3>
+          <p>{w.name}'s disk holds: {r.layout?.summary ?? 'unknown'}.</p>
+          <Findings findings={r.findings} />
+          <CheckAgain station={w.name} vm />
+        </div>
       ) : null}
     </div>
   );
@@ -234,7 +338,7 @@ export function InstallStep() {
           <p className="small muted" data-testid="install-firmware">
             {w.name} boots by {w.firmware === 'uefi' ? `UEFI: the image needs a GPT with an EFI system partition holding ${w.uefiFilename ?? '\\EFI\\BOOT\\BOOTX64.EFI'}` : 'BIOS: the image needs boot code in its first sector (an MBR or hybrid image)'}.
           </p>
-          {mode === 'linux' ? <LinuxHelp w={w} /> : <WriteImage w={w} />}
+          {mode === 'linux' ? <LinuxHelp w={w} /> : mode === 'vm' ? <InstallerVm w={w} /> : <WriteImage w={w} />}
         </>
       )}
     </section>
