@@ -141,7 +141,7 @@ describe('script-only rebuilds replay the recorded link steps (stand-in tree)', 
     const flag = path.join(mkdtempSync(path.join(os.tmpdir(), 'bc-flag-')), 'slow');
     const tree = standIn();
     const mk = path.join(tree, 'src/Makefile');
-    writeFileSync(mk, readFileSync(mk, 'utf8').replaceAll('\t@echo "  [LD] $@"', `\t@if [ -f ${flag} ]; then sleep 30; fi\n\t@echo "  [LD] $@"`));
+    writeFileSync(mk, readFileSync(mk, 'utf8').replaceAll('\t@echo "  [LD] $@"', `\t@if [ -f ${flag} ]; then sleep 37; fi\n\t@echo "  [LD] $@"`));
     const out = mkdtempSync(path.join(os.tmpdir(), 'bc-out-'));
     const r = req(tree, out, '#!ipxe\necho before\n');
     await buildIpxe(r, reporter().rep);
@@ -154,7 +154,7 @@ describe('script-only rebuilds replay the recorded link steps (stand-in tree)', 
     await expect(p).rejects.toMatchObject({ appError: { code: 'CANCELLED', message: expect.stringContaining('replaying the link steps') } });
     expect(said(x.logs, /replaying the recorded link steps/)).toBe(true);
     // No sleep of the replay is left running (the whole process group got TERM).
-    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 30$/m);
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).not.toMatch(/^sleep 37$/m);
     expect(readFileSync(path.join(out, 'undionly.kpxe')).equals(before)).toBe(true);
   });
 });

@@ -4,9 +4,9 @@
  * local toolchain or in the bundled container (build/ipxe/Containerfile); outputs are staged
  * and moved into the output folder only on success, with a manifest and the read-back check.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, cpSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { estimateRemainingMs, formatDuration } from '../../../shared/build';
@@ -14,10 +14,10 @@ import { appError, BootchainError, fail } from '../../../shared/errors';
 import type { JobProgress } from '../../../shared/jobs';
 import { sha256 } from '../bootfiles/hash';
 import { MANIFEST_FILE, writeManifest, type BuildManifest, type ManifestArtifact } from '../bootfiles/manifest';
-import { ensureBuildContainer, execArgs, killInContainer, touchActive, type ContainerSpec } from './container';
+import { ensureBuildContainer, killInContainer, runInContainer, touchActive, type ContainerSpec } from './container';
 import { countBuildWork } from './count';
 import { carriesScript } from './readback';
-import { loadRecording, makeRecording, patchArchiveMember, PATCH_MARK, RECORD_VARS, RECORDING_FILE, replayDecision, replayScript, saveRecording, SYMBOLS_MARK, treeFingerprint, type ReplayState } from './replay';
+import { loadRecording, makeRecording, patchArchiveMember, PATCH_MARK, RECORD_VARS, RECORDING_FILE, REPLY_FIFO, replayDecision, replayScript, saveRecording, SYMBOLS_MARK, treeFingerprint, type ReplayState } from './replay';
 
 /** Targets Bootchain builds (iPXE make goals). */
 export const BUILD_TARGETS = ['bin/undionly.kpxe', 'bin-x86_64-efi/snponly.efi', 'bin-x86_64-efi/ipxe.efi'] as const;
@@ -252,80 +252,102 @@ function dateEnv(): Record<string, string> {
   return v && /^\d+$/.test(v) ? { SOURCE_DATE_EPOCH: v } : {};
 }
 
-/** The command that runs make (extra: more arguments, e.g. the dry run's): locally, or by exec in the container. */
-export function makeCommand(req: BuildRequest, place: Place, extra: string[] = []): { cmd: string; args: string[] } {
+/** make's argv (extra: more arguments, e.g. the dry run's), run in src/ here or in the container. */
+export function makeArgv(req: BuildRequest, place: Place, extra: string[] = []): string[] {
   const jobs = String(req.jobs ?? os.availableParallelism());
-  const argv = ['make', ...(place.container ? [] : ['-C', place.src]), ...(extra.includes('-n') ? [] : ['-j', jobs]), ...extra, ...req.targets, `EMBED=${place.embed}`];
-  if (!place.container) return { cmd: 'make', args: argv.slice(1) };
-  return { cmd: req.engine, args: execArgs(place.container.spec, place.container.name, argv, { env: dateEnv() }) };
+  return ['make', ...(extra.includes('-n') ? [] : ['-j', jobs]), ...extra, ...req.targets, `EMBED=${place.embed}`];
 }
 
 interface RunOptions {
-  /** Whole lines of the child's stdout and stderr. */
+  /** Whole lines of the command's stdout and stderr. */
   onLine: (line: string) => void;
-  /** Writes to the child's stdin (the replay's halfway answer); stdin stays closed without it. */
-  stdin?: boolean;
   what: string;
 }
 
 /**
- * Runs one child (make, its dry run, the replay script) in its own process group; cancel sends
- * TERM to the group and, in the container, to what the exec left running there, and the
- * promise settles only after both. Resolves with the exit code and the last lines.
+ * Runs one command (make, its dry run, the replay script) in src/: here in its own process
+ * group, or through the container's exec session. Cancel sends TERM to the group, or to what
+ * the exec left running in the container, and the promise settles only after that. Resolves
+ * with the exit code and the last lines.
  */
-function runChild(req: BuildRequest, rep: BuildReporter, place: Place, cmd: string, args: string[], opts: RunOptions): { child: ChildProcess; done: Promise<{ code: number | null; tail: string[] }> } {
-  const child = spawn(cmd, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, ...(place.container ? {} : { cwd: place.src }) });
+function runChild(req: BuildRequest, rep: BuildReporter, place: Place, argv: string[], opts: RunOptions): Promise<{ code: number | null; tail: string[] }> {
+  const c = place.container;
+  rep.log(`$ ${c ? `${req.engine} exec ${c.name} ` : ''}${argv.join(' ')}`);
   const tail: string[] = [];
-  const done = new Promise<{ code: number | null; tail: string[] }>((resolve, reject) => {
+  const onLine = (line: string) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+    opts.onLine(line);
+  };
+  const cancelled = () => new BootchainError(appError('CANCELLED', `Build cancelled (${opts.what}); the output folder was not touched`));
+  if (c) {
+    // The container's idle check: touched while a command runs there.
+    touchActive(c.spec);
+    const keepAlive = setInterval(() => touchActive(c.spec), 60000);
+    let stopping: Promise<void> | undefined;
+    const onAbort = () => (stopping = killInContainer(c.spec, c.name));
+    rep.signal.addEventListener('abort', onAbort, { once: true });
+    return runInContainer(c.spec, c.name, argv, dateEnv(), onLine).then(async (code) => {
+      rep.signal.removeEventListener('abort', onAbort);
+      clearInterval(keepAlive);
+      touchActive(c.spec);
+      await stopping;
+      if (rep.signal.aborted) throw cancelled();
+      if (code === null) throw new BootchainError(appError('COMMAND_FAILED', `The build container's exec session ended during ${opts.what}`, { detail: tail.slice(-20).join('\n'), hint: 'Retry: the container is started again when needed.' }));
+      return { code, tail };
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: place.src });
     let buf = '';
-    const onLine = (line: string) => {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      opts.onLine(line);
-    };
     const feed = (d: Buffer) => {
       buf += d.toString();
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
       lines.forEach(onLine);
     };
-    child.stdout!.on('data', feed);
-    child.stderr!.on('data', feed);
-    let stopping: Promise<void> | undefined;
-    // The container's idle check: touched while a command runs there.
-    const keepAlive = place.container ? setInterval(() => touchActive(place.container!.spec), 60000) : undefined;
-    if (place.container) touchActive(place.container.spec);
+    child.stdout.on('data', feed);
+    child.stderr.on('data', feed);
     const onAbort = () => {
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
       }
-      if (place.container) stopping = killInContainer(place.container.spec, place.container.name);
     };
     rep.signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e: NodeJS.ErrnoException) => {
       rep.signal.removeEventListener('abort', onAbort);
-      if (keepAlive) clearInterval(keepAlive);
-      reject(
-        e.code === 'ENOENT'
-          ? new BootchainError(appError('TOOL_MISSING', `${cmd} is not installed`, { hint: req.engine === 'local' ? 'Install gcc make binutils perl liblzma-dev, or build in the container (podman).' : `Install ${cmd}, or use the local toolchain.` }))
-          : e,
-      );
+      reject(e.code === 'ENOENT' ? new BootchainError(appError('TOOL_MISSING', `${argv[0]} is not installed`, { hint: 'Install gcc make binutils perl liblzma-dev, or build in the container (podman).' })) : e);
     });
     child.on('close', (code) => {
       rep.signal.removeEventListener('abort', onAbort);
-      if (keepAlive) clearInterval(keepAlive);
       if (buf) onLine(buf);
-      if (place.container) touchActive(place.container.spec);
-      const settle = () => (rep.signal.aborted ? reject(new BootchainError(appError('CANCELLED', `Build cancelled (${opts.what}); the output folder was not touched`))) : resolve({ code, tail }));
-      if (stopping) void stopping.then(settle);
-      else settle();
+      if (rep.signal.aborted) reject(cancelled());
+      else resolve({ code, tail });
     });
   });
-  return { child, done };
+}
+
+/**
+ * Answers the replay through its FIFO (in the cache, so also across the container's mount):
+ * opened without blocking, retried until the script has it open for reading.
+ */
+async function answer(fifo: string, text: string, signal: AbortSignal): Promise<void> {
+  for (let i = 0; i < 1000 && !signal.aborted; i++) {
+    try {
+      const fd = openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      try {
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 }
 
 /** Runs the build; on success moves the artifacts into outDir and writes manifest.json. */
@@ -374,13 +396,9 @@ async function replay(req: BuildRequest, rep: BuildReporter, place: Place, cache
   const file = path.join(cache, '.bootchain-replay.sh');
   writeFileSync(file, script);
   const inPlace = place.container ? '/ipxe/.bootchain-replay.sh' : file;
-  const cmd = place.container ? req.engine : 'sh';
-  const args = place.container ? execArgs(place.container.spec, place.container.name, ['sh', inPlace], { stdin: true }) : [inPlace];
-  rep.log(`$ ${cmd} ${args.join(' ')}`);
   const symbols = new Map<string, string[]>();
-  let patchError: string | undefined;
-  const run = runChild(req, rep, place, cmd, args, {
-    stdin: true,
+  let answered: Promise<void> | undefined;
+  const run = runChild(req, rep, place, ['sh', inPlace], {
     what: 'replaying the link steps',
     onLine: (line) => {
       if (line.startsWith(`${SYMBOLS_MARK} `)) {
@@ -395,21 +413,19 @@ async function replay(req: BuildRequest, rep: BuildReporter, place: Place, cache
           try {
             patchArchiveMember(path.join(cache, 'src', a.archive), path.posix.basename(a.object), readFileSync(path.join(cache, 'src', a.processed)), symbols.get(a.archive) ?? []);
           } catch (e) {
-            patchError = (e as Error).message;
-            rep.log(`${a.archive}: rebuilt with ar (${patchError})`, 'warn');
+            rep.log(`${a.archive}: rebuilt with ar (${(e as Error).message})`, 'warn');
             full.push(a.archive);
           }
         }
-        run.child.stdin!.end(`${full.join(' ')}\n`);
+        answered = answer(path.join(cache, REPLY_FIFO), `${full.join(' ')}\n`, rep.signal);
         return;
       }
       if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
       if (line.trim()) rep.log(line, /(^|\s)error:|\*\*\*/i.test(line) ? 'error' : 'info');
     },
   });
-  run.child.stdin!.on('error', () => undefined);
-  if (archives.length === 0) run.child.stdin!.end();
-  const { code, tail } = await run.done;
+  const { code, tail } = await run;
+  await answered;
   if (code === 0) return true;
   return `exit ${code}: ${tail.slice(-3).join(' / ')}`;
 }
@@ -422,9 +438,8 @@ async function replay(req: BuildRequest, rep: BuildReporter, place: Place, cache
 async function record(req: BuildRequest, rep: BuildReporter, place: Place, cache: string, state: () => ReplayState): Promise<void> {
   // -W is not passed down to sub-makes (GNU make leaves it out of MAKEFLAGS): iPXE's per-BIN
   // sub-makes get it through $(MAKE).
-  const { cmd, args } = makeCommand(req, place, ['-n', '-W', place.embed, `MAKE=make -W ${place.embed}`, ...RECORD_VARS]);
   const lines: string[] = [];
-  const { code, tail } = await runChild(req, rep, place, cmd, args, { what: 'recording the link steps', onLine: (l) => lines.push(l) }).done;
+  const { code, tail } = await runChild(req, rep, place, makeArgv(req, place, ['-n', '-W', place.embed, `MAKE=make -W ${place.embed}`, ...RECORD_VARS]), { what: 'recording the link steps', onLine: (l) => lines.push(l) });
   const rec = code === 0 ? makeRecording(lines.join('\n'), state()) : `make -n exited ${code}: ${tail.slice(-2).join(' / ')}`;
   if (typeof rec === 'string') {
     rmSync(path.join(cache, RECORDING_FILE), { force: true });
@@ -444,8 +459,6 @@ async function runMake(req: BuildRequest, rep: BuildReporter, place: Place, cach
   const totalUnits = (plan.objects ?? 0) + (plan.deps ?? 0) * depsWeight;
   if (plan.objects) rep.log(`${plan.objects} objects to compile and ${plan.deps} dependency files to generate (counted from iPXE's Makefiles for ${req.targets.join(', ')})`);
 
-  const { cmd, args } = makeCommand(req, place);
-  rep.log(`$ ${cmd} ${args.join(' ')}`);
   let compiled = 0;
   let depsSeen = 0;
   const makeStart = Date.now();
@@ -473,7 +486,7 @@ async function runMake(req: BuildRequest, rep: BuildReporter, place: Place, cach
     } else if (/\[(LD|ZBIN|FINISH)\]/.test(line)) rep.progress({ phase: 'link', message: line.trim() });
     if (line.trim()) rep.log(line, isError ? 'error' : 'info');
   };
-  const { code, tail } = await runChild(req, rep, place, cmd, args, { what: 'make', onLine }).done;
+  const { code, tail } = await runChild(req, rep, place, makeArgv(req, place), { what: 'make', onLine });
   if (code !== 0) throw new BootchainError(appError('COMMAND_FAILED', `The iPXE build failed (make exited ${code})`, { detail: tail.slice(-20).join('\n'), hint: 'Read the failing lines below; a changed source tree or missing build dependency is the usual cause.' }));
   // This machine's cost of a [DEPS] line against a [BUILD] line, for the next estimate.
   const measured = firstBuildAt && depsSeen > 100 && compiled > 100 ? (firstBuildAt - makeStart) / depsSeen / ((Date.now() - firstBuildAt) / compiled) : undefined;

@@ -2,8 +2,8 @@
  * The bundled build container (build/ipxe/Containerfile): built once per version of the file,
  * tagged with its hash, so a changed definition rebuilds and an unchanged one is reused.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -127,6 +127,8 @@ let exitHook = false;
  * request. The spawn outlives the process: an exiting app does not wait for the engine.
  */
 export function stopBuildContainers(): void {
+  for (const session of sessions.values()) session.end();
+  sessions.clear();
   for (const [name, { spec }] of started) spawn(spec.engine, [...spec.engineArgs, 'rm', '-f', name], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
   started.clear();
 }
@@ -149,6 +151,9 @@ export async function ensureBuildContainer(spec: ContainerSpec, rep: Pick<BuildR
     // no such container
   }
   if (state !== `${key}|true`) {
+    // A session into the container being replaced would take the next command and die with it.
+    sessions.get(name)?.end();
+    sessions.delete(name);
     if (state !== undefined) {
       rep.log(`restarting the build container ${name} (${state.startsWith(`${key}|`) ? 'it had stopped' : 'the image or the mounts changed'})`);
       await pexec(spec.engine, [...spec.engineArgs, 'rm', '-f', name], { timeout: 60000 }).catch(() => undefined);
@@ -189,4 +194,108 @@ export function killInContainer(spec: ContainerSpec, name: string): Promise<void
     child.on('error', () => resolve());
     child.on('close', () => resolve());
   });
+}
+
+/** A command for the container's shell: argv quoted, or a script file's path run by sh. */
+const shQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * One `exec -i <container> sh` kept open per container and fed one command at a time on its
+ * stdin: an exec costs ~0.3 s (more on a loaded machine), as much as a whole script-only
+ * rebuild, so builds after the first pay none. Each command's output comes back on the
+ * session's stdout, ended by a line with a per-session random marker and the exit code. While
+ * idle the session does not keep this process alive (unref).
+ */
+class ExecSession {
+  readonly child: ChildProcess;
+  private readonly mark = `@@BC-EXIT-${randomBytes(6).toString('hex')}`;
+  private buf = '';
+  private job: { onLine: (l: string) => void; done: (code: number | null) => void } | undefined;
+  dead = false;
+
+  constructor(spec: ContainerSpec, name: string) {
+    this.child = spawn(spec.engine, execArgs(spec, name, ['sh'], { stdin: true }), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const feed = (d: Buffer) => {
+      this.buf += d.toString();
+      const lines = this.buf.split('\n');
+      this.buf = lines.pop() ?? '';
+      for (const l of lines) {
+        // The marker ends the command's output (after a last line without a line break, on it).
+        const at = l.indexOf(`${this.mark} `);
+        if (at < 0) {
+          this.job?.onLine(l);
+          continue;
+        }
+        if (at > 0) this.job?.onLine(l.slice(0, at));
+        const job = this.job;
+        this.job = undefined;
+        this.idle();
+        job?.done(Number(l.slice(at + this.mark.length + 1)));
+      }
+    };
+    this.child.stdout!.on('data', feed);
+    this.child.stderr!.on('data', feed);
+    this.child.stdin!.on('error', () => undefined);
+    const gone = () => {
+      this.dead = true;
+      const job = this.job;
+      this.job = undefined;
+      if (this.buf) job?.onLine(this.buf);
+      job?.done(null);
+    };
+    this.child.on('error', gone);
+    this.child.on('close', gone);
+  }
+
+  /** Idle: let the process exit without waiting for the session. */
+  private idle(): void {
+    this.child.unref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  private busy(): void {
+    this.child.ref();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as { ref?: () => void } | null)?.ref?.();
+  }
+
+  get free(): boolean {
+    return !this.dead && !this.job;
+  }
+
+  /** Runs argv in /ipxe/src with no stdin; resolves with its exit code (null: the session ended, e.g. killed). */
+  run(argv: string[], env: Record<string, string>, onLine: (l: string) => void): Promise<number | null> {
+    return new Promise((done) => {
+      this.job = { onLine, done };
+      this.busy();
+      const prefix = Object.entries(env).map(([k, v]) => `${k}=${shQuote(v)} `).join('');
+      this.child.stdin!.write(`cd /ipxe/src && ${prefix}${argv.map(shQuote).join(' ')} </dev/null 2>&1; echo "${this.mark} $?"\n`);
+    });
+  }
+
+  end(): void {
+    this.dead = true;
+    this.child.stdin!.end();
+    this.child.kill('SIGTERM');
+  }
+}
+
+const sessions = new Map<string, ExecSession>();
+
+/**
+ * Runs a command in the build container through its session (one started when there is none
+ * or it ended); resolves with the exit code, null when the session ended under it (cancel
+ * kills every process in the container but PID 1, the session's shell too).
+ */
+export function runInContainer(spec: ContainerSpec, name: string, argv: string[], env: Record<string, string>, onLine: (l: string) => void): Promise<number | null> {
+  let s = sessions.get(name);
+  if (!s || !s.free) {
+    if (s && !s.dead) {
+      // Busy (two builds of one cache at once): a one-off session for this command.
+      const extra = new ExecSession(spec, name);
+      return extra.run(argv, env, onLine).finally(() => extra.end());
+    }
+    s = new ExecSession(spec, name);
+    sessions.set(name, s);
+  }
+  return s.run(argv, env, onLine);
 }

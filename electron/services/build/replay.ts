@@ -184,6 +184,8 @@ export interface ReplayScript {
 
 /** Line the script prints when the processed members are ready; it then waits for a reply. */
 export const PATCH_MARK = '@@BC-PATCH';
+/** The FIFO in the cache (beside src/) the script reads the reply from. */
+export const REPLY_FIFO = '.bootchain-reply';
 /** Prefix of the lines carrying a processed member's symbols (nm -g --defined-only). */
 export const SYMBOLS_MARK = '@@BCNM';
 
@@ -194,7 +196,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * same way; the lines are make's own, printed by the dry run). Timestamp and build ID are
  * filled in as make computes them. iPXE rebuilds blib.a from every object when embedded.o
  * changes (ar, objcopy, ranlib: ~1.8 s of a ~2.2 s relink): the script instead makes the one
- * member as make's objcopy would, prints PATCH_MARK and reads a line; the host replaces the
+ * member as make's objcopy would, prints PATCH_MARK and reads a line from REPLY_FIFO; the host replaces the
  * member in place (patchArchiveMember) and answers with the archives it could not patch,
  * which the script then rebuilds with make's own lines. The sub-makes' links run in parallel.
  */
@@ -233,7 +235,7 @@ export function replayScript(rec: Recording, timestamp: number): ReplayScript {
   const script = [
     'set -e',
     ...first,
-    ...(archives.length ? [`echo ${PATCH_MARK}`, 'read -r bc_full || exit 1'] : ['bc_full=']),
+    ...(archives.length ? [`rm -f ../${REPLY_FIFO}`, `mkfifo ../${REPLY_FIFO}`, `echo ${PATCH_MARK}`, `read -r bc_full < ../${REPLY_FIFO} || exit 1`, `rm -f ../${REPLY_FIFO}`] : ['bc_full=']),
     ...second,
     'bc_rc=0',
     waits,
