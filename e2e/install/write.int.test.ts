@@ -39,7 +39,7 @@ if (lab && !why && (uefiWhy || bootWhy)) process.stdout.write(`SKIP write.int.te
 
 const MiB = 1 << 20;
 const USER = 'wr-user';
-const TIDS = { bios: 130, uefi: 131, small: 132 } as const;
+const TIDS = { bios: 130, uefi: 131, small: 132, thin: 133 } as const;
 const VAN_IP = '10.77.0.81';
 const IST_IP = '10.77.0.82';
 
@@ -61,6 +61,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
   const events: JobEvent[] = [];
   runner.onEvent((e) => events.push(e), { owner: caller.id });
   let ist: Istgt | undefined;
+  let istFw: 'bios' | 'uefi' = 'bios';
   let istHost: LabHost | undefined;
   let vanHost: LabHost | undefined;
   let vanTgtd: HostTgtd | undefined;
@@ -68,7 +69,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
 
   const station = (name: string, firmware: 'bios' | 'uefi', target: string, over: Record<string, unknown> = {}) => ({
     name,
-    mac: `52:54:00:b0:19:${['wsb', 'wsu', 'wss', 'wsi', 'wsv', 'other'].indexOf(name).toString(16).padStart(2, '0')}`,
+    mac: `52:54:00:b0:19:${['wsb', 'wsu', 'wss', 'wsi', 'wsv', 'other', 'wsj', 'wst'].indexOf(name).toString(16).padStart(2, '0')}`,
     firmware,
     target,
     lun: 1,
@@ -83,7 +84,9 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
       station('wsb', 'bios', `${base}-bios`),
       station('wsu', 'uefi', `${base}-uefi`),
       station('wss', 'bios', `${base}-small`),
-      ...(ist ? [station('wsi', 'bios', ist.iqn, { lun: 0, portals: [{ address: IST_IP, port: 3260 }], chap: { username: 'ist-user', secretRef: 'wr.ist' } })] : []),
+      station('wst', 'bios', `${base}-thin`),
+      // istgt's one LUN is first the BIOS disk (wsi), then the UEFI one (wsj): never both in one project (a shared disk is refused).
+      ...(ist ? [station(istFw === 'bios' ? 'wsi' : 'wsj', istFw, ist.iqn, { lun: 0, portals: [{ address: IST_IP, port: 3260 }], chap: { username: 'ist-user', secretRef: 'wr.ist' } })] : []),
       ...(vanTgtd ? [station('wsv', 'bios', `${base}-van`, { portals: [{ address: VAN_IP, port: 3260 }], chap: undefined })] : []),
     ]);
   const SECRETS = () => ({ 'wr.chap': secret, 'wr.ist': 'ist-secret-2468' });
@@ -126,11 +129,12 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
   };
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-  const addTarget = async (tid: number, name: string, file: string, mib: number) => {
+  const addTarget = async (tid: number, name: string, file: string, mib: number, lunParams?: string) => {
     writeFileSync(file, '');
     truncateSync(file, mib * MiB);
     await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
     await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
+    if (lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', lunParams]);
     await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
     await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', USER]);
   };
@@ -150,6 +154,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     await addTarget(TIDS.bios, `${base}-bios`, lunFile('bios'), 40);
     await addTarget(TIDS.uefi, `${base}-uefi`, lunFile('uefi'), 64);
     await addTarget(TIDS.small, `${base}-small`, lunFile('small'), 8);
+    await addTarget(TIDS.thin, `${base}-thin`, lunFile('thin'), 40, 'thin_provisioning=1');
     // The BIOS disk: the lab's boot sector, and 3 MiB of random data among zero runs.
     const bios = path.join(dir, 'bios.img');
     writeBootSectorDisk(bios, 24 * MiB);
@@ -164,7 +169,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     }
     if (existsSync(ISTGT)) {
       istHost = await addLabHost(L, 'wrist', [IST_IP]);
-      ist = await startIstgt(istHost, { ip: IST_IP, dir: path.join(dir, 'istgt'), sizeMiB: 32, name: 'wrdisk', chap: { username: 'ist-user', secret: 'ist-secret-2468' }, digest: 'Auto' });
+      ist = await startIstgt(istHost, { ip: IST_IP, dir: path.join(dir, 'istgt'), sizeMiB: 64, name: 'wrdisk', chap: { username: 'ist-user', secret: 'ist-secret-2468' }, digest: 'Auto' });
     }
   }, 180_000);
 
@@ -231,15 +236,72 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     await bootIt('wsu', UEFI_BOOT_MARKER);
   });
 
-  it.skipIf(!existsSync(ISTGT))('istgt: LUN 0 with CHAP, CRC32C digests chosen by our initiator (iPXE, which has none, boots it without), a .zst image, verified, and SAN-booted', { timeout: 240_000 }, async () => {
+  const FORMATS = ['raw', 'gz', 'xz', 'zst', 'qcow2'];
+  it.skipIf(!existsSync(ISTGT)).each(FORMATS)('istgt LUN 0 (CHAP, CRC32C digests chosen by our initiator): the BIOS image as .%s, verified, equal to its file', { timeout: 120_000 }, async (fmt) => {
+    istFw = 'bios';
     const raw = readFileSync(images['bios.raw']!);
-    const r = await write('wsi', images['bios.zst']!, { overwrite: false });
+    const r = await write('wsi', images[`bios.${fmt}`]!);
     expect(r.lun).toMatchObject({ target: ist!.iqn, lun: 0 });
     expect(r.verify?.ok).toBe(true);
     expect(lunHead(ist!.image, raw.length).equals(raw)).toBe(true);
+    expect(r.ok).toBe(true);
     const log = events.filter((e) => e.type === 'log').map((e) => (e as { line: string }).line).join('\n');
     expect(log).toMatch(/CRC32C digests/);
-    if (!bootWhy) await bootIt('wsi', BOOT_MARKER);
+  });
+
+  it.skipIf(!existsSync(ISTGT) || !!bootWhy)('the istgt LUN SAN-boots (BIOS) to its marker (iPXE has no digests: istgt lets it go without)', { timeout: 200_000 }, async () => {
+    istFw = 'bios';
+    await bootIt('wsi', BOOT_MARKER);
+  });
+
+  it.skipIf(!existsSync(ISTGT) || !!uefiWhy).each(FORMATS)('istgt LUN 0: the UEFI image as .%s, verified, the loader found', { timeout: 120_000 }, async (fmt) => {
+    istFw = 'uefi';
+    const raw = readFileSync(images['uefi.raw']!);
+    const r = await write('wsj', images[`uefi.${fmt}`]!);
+    expect(r.verify?.ok).toBe(true);
+    expect(lunHead(ist!.image, raw.length).equals(raw)).toBe(true);
+    expect(r.findings.at(-1)!.summary).toMatch(/holds \\EFI\\BOOT\\BOOTX64\.EFI/);
+  });
+
+  it.skipIf(!existsSync(ISTGT) || !!uefiWhy || !!bootWhy)('the istgt LUN SAN-boots (UEFI, OVMF) to its marker', { timeout: 200_000 }, async () => {
+    istFw = 'uefi';
+    await bootIt('wsj', UEFI_BOOT_MARKER);
+  });
+
+  it('the CLI: bootchain write --yes --json writes and prints the result; without --yes and no terminal it refuses a non-empty disk', { timeout: 120_000 }, async () => {
+    const file = path.join(dir, 'cli-project.json');
+    writeFileSync(file, JSON.stringify(P()));
+    const secrets = path.join(dir, 'cli-secrets.json');
+    writeFileSync(secrets, JSON.stringify(SECRETS()), { mode: 0o600 });
+    const cli = path.resolve(import.meta.dirname, '../../out/main/cli.js');
+    const env = { ...process.env, BOOTCHAIN_DATA_DIR: path.join(dir, 'cli-data') };
+    const refused = await pexec(process.execPath, [cli, 'write', '--project', file, '--secrets', secrets, '--station', 'wsb', images['bios.zst']!], { env }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused?.code).not.toBe(0);
+    expect(refused?.stderr).toMatch(/is not empty .*Run again with --yes/s);
+    const { stdout } = await pexec(process.execPath, [cli, 'write', '--project', file, '--secrets', secrets, '--station', 'wsb', images['bios.zst']!, '--yes', '--json'], { env, maxBuffer: 1 << 22 });
+    const r = JSON.parse(stdout) as WriteResult;
+    expect(r).toMatchObject({ ok: true, image: { format: 'zstd' }, verify: { ok: true } });
+    expect(stdout).not.toContain(secret);
+  });
+
+  it('a thin LUN (tgt thin_provisioning=1, LBPRZ): unmapped first, zero runs skipped, still read back equal; --no-sparse writes them', { timeout: 120_000 }, async () => {
+    const raw = readFileSync(images['bios.raw']!);
+    // Old data where the image has zeros: only the UNMAP can make those read as zeros again.
+    const fd = openSync(lunFile('thin'), 'r+');
+    writeSync(fd, Buffer.alloc(raw.length, 0xa5), 0, raw.length, 0);
+    closeSync(fd);
+    const r = await write('wst', images['bios.xz']!);
+    process.stdout.write(`thin: ${r.sparse.why}; ${r.bytesWritten} bytes sent, ${r.bytesSkipped} skipped\n`);
+    expect(r.sparse.used).toBe(true);
+    expect(r.bytesSkipped).toBeGreaterThan(16 * MiB);
+    expect(r.bytesWritten + r.bytesSkipped).toBe(raw.length);
+    expect(r.verify?.ok).toBe(true);
+    expect(lunHead(lunFile('thin'), raw.length).equals(raw)).toBe(true);
+    const all = await write('wst', images['bios.raw']!, { sparse: 'never' });
+    expect(all).toMatchObject({ bytesSkipped: 0, bytesWritten: raw.length, sparse: { used: false } });
   });
 
   it('refusals: a disk that is not empty without the confirm; an image larger than the LUN; a shared LUN; another disk than confirmed; a wrong CHAP secret', { timeout: 120_000 }, async () => {
