@@ -39,7 +39,7 @@ if (lab && !why && (uefiWhy || bootWhy)) process.stdout.write(`SKIP write.int.te
 
 const MiB = 1 << 20;
 const USER = 'wr-user';
-const TIDS = { bios: 130, uefi: 131, small: 132, thin: 133 } as const;
+const TIDS = { bios: 130, uefi: 131, small: 132, thin: 133, k4: 134 } as const;
 const VAN_IP = '10.77.0.81';
 const IST_IP = '10.77.0.82';
 
@@ -69,7 +69,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
 
   const station = (name: string, firmware: 'bios' | 'uefi', target: string, over: Record<string, unknown> = {}) => ({
     name,
-    mac: `52:54:00:b0:19:${['wsb', 'wsu', 'wss', 'wsi', 'wsv', 'other', 'wsj', 'wst'].indexOf(name).toString(16).padStart(2, '0')}`,
+    mac: `52:54:00:b0:19:${['wsb', 'wsu', 'wss', 'wsi', 'wsv', 'other', 'wsj', 'wst', 'ws4'].indexOf(name).toString(16).padStart(2, '0')}`,
     firmware,
     target,
     lun: 1,
@@ -85,6 +85,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
       station('wsu', 'uefi', `${base}-uefi`),
       station('wss', 'bios', `${base}-small`),
       station('wst', 'bios', `${base}-thin`),
+      station('ws4', 'bios', `${base}-4k`),
       // istgt's one LUN is first the BIOS disk (wsi), then the UEFI one (wsj): never both in one project (a shared disk is refused).
       ...(ist ? [station(istFw === 'bios' ? 'wsi' : 'wsj', istFw, ist.iqn, { lun: 0, portals: [{ address: IST_IP, port: 3260 }], chap: { username: 'ist-user', secretRef: 'wr.ist' } })] : []),
       ...(vanTgtd ? [station('wsv', 'bios', `${base}-van`, { portals: [{ address: VAN_IP, port: 3260 }], chap: undefined })] : []),
@@ -129,11 +130,11 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
   };
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-  const addTarget = async (tid: number, name: string, file: string, mib: number, lunParams?: string) => {
+  const addTarget = async (tid: number, name: string, file: string, mib: number, lunParams?: string, blockSize?: number) => {
     writeFileSync(file, '');
     truncateSync(file, mib * MiB);
     await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
-    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
+    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file, ...(blockSize ? [`--blocksize=${blockSize}`] : [])]);
     if (lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', lunParams]);
     await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
     await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', USER]);
@@ -155,6 +156,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     await addTarget(TIDS.uefi, `${base}-uefi`, lunFile('uefi'), 64);
     await addTarget(TIDS.small, `${base}-small`, lunFile('small'), 8);
     await addTarget(TIDS.thin, `${base}-thin`, lunFile('thin'), 40, 'thin_provisioning=1');
+    await addTarget(TIDS.k4, `${base}-4k`, lunFile('4k'), 40, undefined, 4096);
     // The BIOS disk: the lab's boot sector, and 3 MiB of random data among zero runs.
     const bios = path.join(dir, 'bios.img');
     writeBootSectorDisk(bios, 24 * MiB);
@@ -302,6 +304,20 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     expect(lunHead(lunFile('thin'), raw.length).equals(raw)).toBe(true);
     const all = await write('wst', images['bios.raw']!, { sparse: 'never' });
     expect(all).toMatchObject({ bytesSkipped: 0, bytesWritten: raw.length, sparse: { used: false } });
+  });
+
+  it('a LUN of 4096-byte blocks (tgt --blocksize=4096): the image goes on in its blocks, the tail padded, read back equal', { timeout: 120_000 }, async () => {
+    // An image whose length is not a multiple of 4096: its last block is padded with zeros.
+    const odd = path.join(dir, 'odd.img');
+    writeFileSync(odd, Buffer.concat([readFileSync(images['bios.raw']!).subarray(0, 10 * MiB), randomBytes(1536)]));
+    const r = await write('ws4', odd);
+    expect(r.lun).toMatchObject({ blockSize: 4096, blocks: (40 * MiB) / 4096 });
+    expect(r.imageBytes).toBe(10 * MiB + 1536);
+    expect(r.verify?.ok).toBe(true);
+    const back = lunHead(lunFile('4k'), 10 * MiB + 4096);
+    expect(back.subarray(0, 10 * MiB + 1536).equals(readFileSync(odd))).toBe(true);
+    expect(back.subarray(10 * MiB + 1536).every((b) => b === 0)).toBe(true);
+    expect(r.findings.at(-1)).toMatchObject({ status: 'pass' });
   });
 
   it('refusals: a disk that is not empty without the confirm; an image larger than the LUN; a shared LUN; another disk than confirmed; a wrong CHAP secret', { timeout: 120_000 }, async () => {
