@@ -33,14 +33,27 @@ export function buildInputs(s: AppState): string | undefined {
   return fingerprintOf(JSON.stringify([embed, b.engine, b.base.trim(), b.sourceKind, b.sourceKind === 'release' ? '' : b.sourcePath.trim(), [...buildTargets(s)].sort(), b.serialConsole, b.https]));
 }
 
+/** The checked project without its remembered block, once per project draft (the store calls this on every change). */
+const models = new WeakMap<object, Record<string, unknown> | null>();
+function projectModel(draft: ProjectInput): Record<string, unknown> | undefined {
+  const key = draft as object;
+  if (!models.has(key)) {
+    const p = loadProject(draft);
+    if (p.ok) {
+      const { remembered: _r, ...model } = p.value;
+      models.set(key, model);
+    } else models.set(key, null);
+  }
+  return models.get(key) ?? undefined;
+}
+
 /**
  * What an upload sent, from the project (its scripts follow from it; CHAP secrets stay in the
  * vault and are not part of it), the built binaries and the target.
  */
 export function uploadInputs(s: AppState): string | undefined {
-  const p = loadProject(s.identity.project);
-  if (!p.ok || !identityOutput(s.identity).files) return undefined;
-  const { remembered: _r, ...model } = p.value;
+  const model = projectModel(s.identity.project);
+  if (!model || !identityOutput(s.identity).files) return undefined;
   const binaries = s.build.noBuild ? 'stock' : (s.build.result?.artifacts ?? []).map((a) => [a.file, a.sha256]).sort();
   const u = s.upload.server;
   const target = u.kind === 'folder' ? ['folder', u.folder.trim()] : ['ssh', u.host.trim(), u.port.trim(), u.user.trim(), u.root.trim()];
