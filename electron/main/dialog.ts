@@ -17,6 +17,8 @@ export function dialogOptions(input: DialogOpenInput, home: string): OpenDialogO
       return { title: 'Choose the iPXE source folder', defaultPath: start ?? home, properties: ['openDirectory', 'dontAddToRecent'] };
     case 'tarball':
       return { title: 'Choose the iPXE source archive', defaultPath: start ?? home, properties: ['openFile', 'dontAddToRecent'], filters: [{ name: 'Archives', extensions: ['gz', 'tgz', 'xz', 'bz2', 'tar', 'zip'] }] };
+    case 'tftp-folder':
+      return { title: 'Choose the folder your TFTP server serves', defaultPath: start ?? home, properties: ['openDirectory', 'createDirectory', 'dontAddToRecent'] };
     case 'image':
       return {
         title: 'Choose the OS disk image',

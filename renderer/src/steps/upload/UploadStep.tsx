@@ -60,10 +60,7 @@ export function UploadStep() {
           </select>
         </label>
         {s.kind === 'folder' ? (
-          <label className="wide">
-            Folder
-            <input value={s.folder} placeholder="/mnt/nas/tftp" onChange={(e) => setServer({ folder: e.target.value })} data-testid="upload-folder" />
-          </label>
+          <PathField label="Folder" kind="tftp-folder" value={s.folder} placeholder="/mnt/nas/tftp" onChange={(v) => setServer({ folder: v })} testId="upload-folder" />
         ) : (
           <>
             <label>
