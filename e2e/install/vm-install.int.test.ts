@@ -210,6 +210,31 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     }
   });
 
+  it('the CLI: bootchain install --yes --json runs the installer onto the LUN, prints the VNC endpoint, checks the disk', { timeout: 200_000 }, async () => {
+    const project = sampleProject({
+      name: 'vminstcli',
+      nas: { address: L.nas.ips[0]!, iscsiPort: 3260, tftpRoot: '/srv/tftp' },
+      workstations: [{ name: 'vminst', mac: MAC, firmware: 'bios', target, lun: 1, initiatorIqn: INITIATOR, chap: { username: USER, secretRef: 'vminst.chap' }, initramfs: 'genkernel' }],
+    });
+    const file = path.join(L.dir, 'vminst-cli.json');
+    writeFileSync(file, JSON.stringify(project));
+    const secrets = path.join(L.dir, 'vminst-cli-secrets.json');
+    writeFileSync(secrets, JSON.stringify({ 'vminst.chap': secret }), { mode: 0o600 });
+    const cli = path.resolve(import.meta.dirname, '../../out/main/cli.js');
+    try {
+      const { stdout, stderr } = await pexec(process.execPath, [cli, 'install', '--project', file, '--secrets', secrets, '--station', 'vminst', '--iso', iso.iso, '--yes', '--json'], { env: { ...process.env, BOOTCHAIN_DATA_DIR: path.join(L.dir, 'vminst-cli-data') }, maxBuffer: 1 << 22, timeout: 180_000 });
+      const r = JSON.parse(stdout) as { ended: string; findings: Array<{ status: string; summary: string }> };
+      process.stdout.write(`bootchain install: ${r.ended}; ${r.findings.map((f) => `${f.status} ${f.summary}`).join('; ')}\n${stderr.split('\n').filter((l) => l.startsWith('installer screen')).join('\n')}\n`);
+      expect(r.ended).toBe('poweroff');
+      expect(r.findings.at(-1)).toMatchObject({ status: 'pass', summary: expect.stringMatching(/BIOS can start it/) });
+      expect(stderr).toMatch(/^installer screen: VNC 127\.0\.0\.1:\d+ \(display :\d+\), password \S{8}/m);
+      expect(stderr).toMatch(/in the installer: Build the initramfs with iSCSI support: genkernel --iscsi/);
+      expect(stdout + stderr).not.toContain(secret);
+    } finally {
+      rmSync(secrets, { force: true });
+    }
+  });
+
   it('stop() ends the VM as stopped; cancel kills QEMU at once and leaves no secret file', { timeout: 120_000 }, async () => {
     for (const how of ['stop', 'abort'] as const) {
       const ac = new AbortController();
