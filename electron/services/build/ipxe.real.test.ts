@@ -58,7 +58,7 @@ describe.skipIf(!!why)('real iPXE build (IPXE_SRC)', () => {
       );
       const kpxe = readEmbeddedScript(readFileSync(path.join(out, 'undionly.kpxe')), [embed]);
       const efi = readEmbeddedScript(readFileSync(path.join(out, 'snponly.efi')), [embed]);
-      const line = `script ${embed.length} bytes (mod 16 = ${rem}): undionly.kpxe ${kpxe.where} ${kpxe.matched === 0 ? 'read back exactly' : 'DIFFERS'}, snponly.efi ${efi.where} ${efi.matched === 0 ? 'read back exactly' : 'DIFFERS'}; ${r.kind} in ${r.durationMs} ms`;
+      const line = `script ${embed.length} bytes (mod 16 = ${rem}): undionly.kpxe ${kpxe.where} ${kpxe.matched === 0 ? 'read back exactly' : 'DIFFERS'}, snponly.efi ${efi.where} ${efi.matched === 0 ? 'read back exactly' : 'DIFFERS'}; ${r.replayed ? 'replayed' : r.kind} in ${r.durationMs} ms`;
       lines.push(line);
       process.stdout.write(`${line}\n`);
       expect(r.artifacts.map((a) => [a.file, a.embeddedVerified])).toEqual([
@@ -133,11 +133,12 @@ describe.skipIf(!!why)('real iPXE build (IPXE_SRC)', () => {
   it.skipIf(!haveQemu())('the built undionly.kpxe boots in QEMU and runs its embedded script', { timeout: 600000 }, async () => {
     const marker = `BOOTCHAIN-EMBED-${Date.now()}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bc-qemu-tftp-'));
-    await buildIpxe(
+    const built = await buildIpxe(
       { engine: 'local', sourceDir: SRC!, sourceVersion: 'IPXE_SRC', targets: ['bin/undionly.kpxe'], embed: `#!ipxe\necho ${marker}\nshell\n`, options: { serialConsole: true }, outDir: dir, cacheDir },
       { signal: new AbortController().signal, progress: () => undefined, log: () => undefined },
     );
     const boot = await bootSlirp({ tftpDir: dir, bootfile: 'undionly.kpxe', until: new RegExp(marker), timeoutMs: 120000 });
+    process.stdout.write(`booted a build ${built.replayed ? 'made by replaying the recorded link steps' : 'made by make'}\n`);
     process.stdout.write(`QEMU: marker ${boot.found ? 'seen' : 'NOT seen'} after ${boot.ms} ms; last console lines:\n${boot.output.split(/\r?\n/).filter((l) => l.trim()).slice(-6).join('\n')}\n`);
     expect(boot.found).toBe(true);
   });
