@@ -173,7 +173,8 @@ export const IPXE_ERRFILES: Record<number, { name: string; what: string }> = {
 /**
  * The disambiguated errors a boot meets, by page code (posix | file | uniq as six hex digits):
  * iPXE's own texts from the __einfo_uniqify() definitions of usr/ifmgmt.c, usr/autoboot.c,
- * net/tcp/iscsi.c, net/tcp/httpcore.c and core/image.c (v2.0.0).
+ * net/tcp/iscsi.c, net/tcp/httpcore.c, net/udp/tftp.c and core/image.c (v2.0.0). iscsi.c has no
+ * error table, so iPXE itself prints only the POSIX text for those ("Operation not permitted").
  */
 const SPECIFIC: Record<string, string> = {
   '040ee1': 'No configuration methods succeeded', // ifmgmt.c EADDRNOTAVAIL_CONFIG: no DHCP answer
@@ -214,6 +215,7 @@ const SPECIFIC: Record<string, string> = {
   '3c0c62': 'Unsupported transfer encoding',
   '410c61': 'HTTP 403 Forbidden',
   '430c61': 'Unsolicited data',
+  '2d1261': 'Not found', // tftp.c ENOENT_NOT_FOUND: the TFTP server has no such file
   '020081': 'Untrusted image', // image.c EACCES_UNTRUSTED
   '020082': 'Trust requirement is permanent',
 };

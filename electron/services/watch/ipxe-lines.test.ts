@@ -6,6 +6,11 @@ import { IpxeSyslogConsole, syslogSend } from './fixtures/ipxe-syslog-model';
 import { classifyIpxeLine, IPXE_LINE_MAX, IpxeLineJoiner, parseIpxeSyslog, utf8Valid, type IpxeJoinedLine } from './ipxe-lines';
 
 const FROM = { address: '10.77.0.50', port: 1024 };
+// The datagrams a real iPXE v2.0.0 snponly.efi sent (fixtures/SYSLOG-FIXTURES.md), byte for byte.
+const captured = readFileSync(path.join(__dirname, 'fixtures', 'ipxe-2.0.0-efi-syslog.ndjson'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
 const consoleText = (name: string) => screenText(readFileSync(path.join(__dirname, '..', 'vm', 'fixtures', `${name}.console`), 'latin1'));
 
 /** Datagrams -> parsed -> joined lines, as the receiver does it. */
@@ -104,6 +109,44 @@ describe("parseIpxeSyslog: iPXE's syslog_send() format", () => {
     expect(utf8Valid(Buffer.from([0x41, 0xe2, 0x82]), { openEnd: true })).toBe(true);
     expect(utf8Valid(Buffer.from([0x82, 0xac, 0x41]), { openStart: true })).toBe(true);
     expect(utf8Valid(Buffer.from([0x82, 0xac, 0x41]))).toBe(false);
+  });
+});
+
+describe('a real iPXE v2.0.0 (EFI, CONSOLE_SYSLOG) on the wire', () => {
+  it("sends what syslog_send() says: <6>, the hostname, no timestamp, no newline, 127-byte pieces, UTF-8 as bytes", () => {
+    expect(captured.map((d) => d.subarray(0, 14).toString())).toEqual(Array(captured.length).fill('<6>hyvm ipxe: '));
+    expect(captured.every((d) => d.at(-1) !== 0x0a)).toBe(true);
+    const parsed = captured.map((d) => parseIpxeSyslog(d, FROM));
+    expect(parsed.every((r) => r.ok)).toBe(true);
+    expect(parsed.map((r) => r.ok && r.line.raw.length)).toContain(IPXE_LINE_MAX);
+    const lines = receive(captured);
+    expect(lines.map((l) => [l.text, l.parts])).toEqual([
+      ['Bootchain: syslog check from 52:54:00:68:79:01', 1],
+      ['Grüße, ein Zeichen: € — UTF-8 passes through as bytes', 1],
+      ['A long line to be cut by the line console: 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789 end', 2],
+      ['tftp://10.0.2.2/missing.ipxe... Not found (https://ipxe.org/2d12618e)', 1],
+      ['http://10.0.2.2:8080/x.ipxe... Connection reset (https://ipxe.org/0f0a6095)', 1],
+      ['Could not open SAN device: Connection reset (https://ipxe.org/0f0a6095)', 1],
+      ['Bootchain: done', 1],
+    ]);
+    const k = lines.map((l) => classifyIpxeLine(l.text));
+    expect(k.map((c) => [c.kind, c.ok, c.error])).toEqual([
+      ['bootchain', undefined, undefined],
+      ['other', undefined, undefined],
+      ['other', undefined, undefined],
+      ['fetch-failed', false, 'Not found'],
+      ['fetch-failed', false, 'Connection reset'],
+      ['san-open-failed', false, 'Connection reset'],
+      ['bootchain', undefined, undefined],
+    ]);
+    expect(k[3]!.errors[0]?.words).toBe('Not found (ENOENT) in TFTP (tftp.c)');
+    expect(k[5]!.errors[0]?.words).toBe('Connection reset (ECONNRESET) in TCP (tcp.c)');
+  });
+
+  it('the line-console model makes the same bytes from the same lines', () => {
+    const m = new IpxeSyslogConsole('hyvm');
+    for (const l of receive(captured)) m.write(`${l.text}\n`);
+    expect(m.sent.map((d) => d.toString('base64'))).toEqual(captured.map((d) => d.toString('base64')));
   });
 });
 

@@ -78,6 +78,25 @@ describe('syslog receiver: iPXE datagrams over real UDP', () => {
     expect(s.dropped).toEqual({});
   });
 
+  it("replays a real iPXE's datagrams (fixtures/ipxe-2.0.0-efi-syslog.ndjson) byte for byte", async () => {
+    const { r } = await receiver();
+    const a = await sender();
+    const datagrams = readFileSync(path.join(__dirname, 'fixtures', 'ipxe-2.0.0-efi-syslog.ndjson'), 'utf8').trim().split('\n').map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
+    for (const d of datagrams) await a.send(r.port, d);
+    await settled(r, datagrams.length);
+    const ev = r.drain();
+    expect(ev.map((e) => e.kind === 'ipxe' && [e.hostname, e.class.kind])).toEqual([
+      ['hyvm', 'bootchain'],
+      ['hyvm', 'other'],
+      ['hyvm', 'other'],
+      ['hyvm', 'fetch-failed'],
+      ['hyvm', 'fetch-failed'],
+      ['hyvm', 'san-open-failed'],
+      ['hyvm', 'bootchain'],
+    ]);
+    expect(r.stats()).toMatchObject({ received: datagrams.length, accepted: 7, dropped: {}, joining: 0 });
+  });
+
   it('joins a long line from its 127-byte datagrams; next() and for-await read the queue', async () => {
     const { r, ac } = await receiver();
     const a = await sender();
