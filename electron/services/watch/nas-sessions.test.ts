@@ -110,6 +110,17 @@ describe('pollSessions chooses what the NAS has', () => {
     ]);
   });
 
+  it('a non-root login without /usr/sbin in PATH still finds tgtadm there', async () => {
+    const run = replay([
+      [/^\/usr\/sbin\/tgtadm/, { stdout: '', stderr: fx('tgtadm-nonroot.stderr.txt'), code: 107 }],
+      [/^id -u$/, ok('1001\n')],
+      [/^ss -Htn/, ok('')],
+    ]);
+    const p = await pollSessions(run);
+    expect(run.asked.slice(0, 2).map((c) => c[0])).toEqual(['tgtadm', '/usr/sbin/tgtadm']);
+    expect(p.fallbacks[0]?.code).toBe('PERMISSION_DENIED');
+  });
+
   it('tgtadm without root: PERMISSION_DENIED says so, and the poll falls back to ss', async () => {
     const run = replay([
       [/^tgtadm/, { stdout: '', stderr: fx('tgtadm-nonroot.stderr.txt'), code: 107 }],

@@ -290,10 +290,12 @@ export function sshRunner(conn: Client, timeoutMs = 15_000): CommandRunner {
 /** A runner from what the caller holds: a runner, an ssh2 Client, or node-ssh's NodeSSH. */
 function toRunner(ssh: CommandRunner | Client | { connection: Client | null }): CommandRunner {
   if (typeof ssh === 'function') return ssh;
-  if ('exec' in ssh && typeof ssh.exec === 'function') return sshRunner(ssh as Client);
-  const conn = (ssh as { connection: Client | null }).connection;
-  if (!conn) fail('UNREACHABLE', 'The SSH connection to the NAS is closed', { hint: 'Connect to the NAS again.', retryable: true });
-  return sshRunner(conn);
+  // NodeSSH has an exec of its own (a different signature): take its ssh2 Client.
+  if ('connection' in ssh) {
+    if (!ssh.connection) fail('UNREACHABLE', 'The SSH connection to the NAS is closed', { hint: 'Connect to the NAS again.', retryable: true });
+    return sshRunner(ssh.connection);
+  }
+  return sshRunner(ssh);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,16 +305,36 @@ function toRunner(ssh: CommandRunner | Client | { connection: Client | null }): 
 /** The command itself is absent (the shell's 127, or its words when a wrapper ate the code). */
 const missing = (r: CommandResult) => r.code === 127 || (r.code !== 0 && r.stdout === '' && /command not found|: not found|No such file or directory/i.test(r.stderr));
 
-/** tgtadm's arguments for one show request. */
-function tgtadmArgs(o: PollOptions, mode: string[]): string[] {
+/**
+ * Where each tool may live: a non-root SSH login on Debian has no /usr/sbin in its PATH, and
+ * FreeNAS keeps istgtcontrol under /usr/local.
+ */
+const PLACES: Record<'tgtadm' | 'istgtcontrol' | 'ss', string[]> = {
+  tgtadm: ['tgtadm', '/usr/sbin/tgtadm'],
+  istgtcontrol: ['istgtcontrol', '/usr/sbin/istgtcontrol', '/usr/local/bin/istgtcontrol'],
+  ss: ['ss', '/usr/sbin/ss', '/sbin/ss'],
+};
+
+/** Runs `tool args` from the first place where it exists (127 from all: the last answer). */
+async function runTool(run: CommandRunner, tool: keyof typeof PLACES, args: string[], o: PollOptions, prefix: string[] = []): Promise<CommandResult> {
+  let r: CommandResult = { stdout: '', stderr: `${tool}: not found`, code: 127 };
+  for (const at of prefix.length ? [tool] : PLACES[tool]) {
+    r = await run([...prefix, at, ...args], { signal: o.signal });
+    if (!missing(r)) return r;
+  }
+  return r;
+}
+
+/** tgtadm's arguments for one show request (sudo finds it through its own secure_path). */
+function tgtadm(run: CommandRunner, o: PollOptions, mode: string[]): Promise<CommandResult> {
   const ctl = o.tgtControlPort === undefined || o.tgtControlPort === 0 ? [] : ['-C', String(o.tgtControlPort)];
-  return [...(o.sudo ? ['sudo', '-n'] : []), 'tgtadm', ...ctl, '--lld', 'iscsi', '--op', 'show', ...mode];
+  return runTool(run, 'tgtadm', [...ctl, '--lld', 'iscsi', '--op', 'show', ...mode], o, o.sudo ? ['sudo', '-n'] : []);
 }
 
 type Attempt = { sessions: NasSession[] } | { skip: AppError } | undefined;
 
 async function viaTgtadm(run: CommandRunner, o: PollOptions): Promise<Attempt> {
-  const r = await run(tgtadmArgs(o, ['--mode', 'target']), { signal: o.signal });
+  const r = await tgtadm(run, o, ['--mode', 'target']);
   if (r.code !== 0) {
     if (missing(r) && !/tgt daemon/i.test(r.stderr)) {
       if (o.sudo && /sudo/.test(r.stderr)) return { skip: appError('TOOL_MISSING', 'sudo is not installed on the NAS', { hint: 'Log in as root instead, or install sudo.' }) };
@@ -342,7 +364,7 @@ async function viaTgtadm(run: CommandRunner, o: PollOptions): Promise<Attempt> {
     if (t.nexus.length === 0) continue;
     // The per-target connection list is the authority (one entry per TCP connection); a target
     // deleted between the two commands keeps what the target list said.
-    const c = await run(tgtadmArgs(o, ['--mode', 'conn', '--tid', String(t.tid)]), { signal: o.signal });
+    const c = await tgtadm(run, o, ['--mode', 'conn', '--tid', String(t.tid)]);
     const conns = c.code === 0 ? parseTgtadmConns(c.stdout) : [];
     if (conns.length > 0) for (const x of conns) sessions.push({ initiator: x.initiator, target: t.name, ...(x.address ? { address: x.address } : {}) });
     else for (const n of t.nexus) for (const a of n.addresses.length ? n.addresses : [undefined]) sessions.push({ initiator: n.initiator, target: t.name, ...(a ? { address: a } : {}) });
@@ -364,7 +386,7 @@ async function viaLio(run: CommandRunner, o: PollOptions): Promise<Attempt> {
 
 async function viaIstgt(run: CommandRunner, o: PollOptions): Promise<Attempt> {
   if (o.istgtcontrolConfig !== undefined && !SAFE_PATH.test(o.istgtcontrolConfig)) fail('INVALID_INPUT', 'The istgtcontrol config path has characters Bootchain does not pass on', { field: 'istgtcontrolConfig', hint: 'Use an absolute path of letters, digits and ._-/ only.' });
-  const r = await run(['istgtcontrol', ...(o.istgtcontrolConfig ? ['-c', o.istgtcontrolConfig] : []), 'info'], { signal: o.signal });
+  const r = await runTool(run, 'istgtcontrol', [...(o.istgtcontrolConfig ? ['-c', o.istgtcontrolConfig] : []), 'info'], o);
   if (r.code === 127 || (r.code !== 0 && missing(r) && !/open error/.test(r.stderr))) return undefined;
   if (/open error|config error|empty config/.test(r.stderr) && !/DONE INFO/.test(r.stdout)) {
     return { skip: appError('NOT_FOUND', 'istgtcontrol is installed on the NAS but has no config file', { detail: r.stderr.trim().slice(0, 300), hint: 'Create istgtcontrol.conf (Host, Port and AuthMethod of istgt\'s [UnitControl]) or give its path; until then only addresses are shown.' }) };
@@ -379,9 +401,9 @@ async function viaSs(run: CommandRunner, o: PollOptions): Promise<NasSession[]> 
   const port = o.portalPort ?? 3260;
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail('INVALID_INPUT', `${port} is not a TCP port`, { field: 'portalPort' });
   const filter = ['state', 'established', `( sport = :${port} )`];
-  let r = await run(['ss', '-Htn', ...filter], { signal: o.signal });
+  let r = await runTool(run, 'ss', ['-Htn', ...filter], o);
   // iproute2 before 4.19 has no -H: the header line is skipped by the parser.
-  if (r.code !== 0 && /invalid option|unrecognized/i.test(r.stderr)) r = await run(['ss', '-tn', ...filter], { signal: o.signal });
+  if (r.code !== 0 && /invalid option|unrecognized/i.test(r.stderr)) r = await runTool(run, 'ss', ['-tn', ...filter], o);
   if (r.code === 127) fail('TOOL_MISSING', 'The NAS has none of tgtadm, LIO, istgtcontrol or ss, so Bootchain cannot see its iSCSI sessions', { hint: 'Install iproute2 (ss) on the NAS, or forward its iSCSI login events to Bootchain\'s syslog receiver.' });
   if (r.code !== 0) fail('COMMAND_FAILED', `ss failed on the NAS (exit ${r.code})`, { detail: r.stderr.trim().slice(0, 300) });
   return parseSs(r.stdout);
@@ -475,6 +497,8 @@ export async function watchSessions(ssh: CommandRunner | Client | { connection: 
       o.onError?.(err);
     }
     await new Promise<void>((resolve) => {
+      // onChange may have aborted already: an abort listener added now would never fire.
+      if (o.signal.aborted) return resolve();
       const done = () => {
         clearTimeout(t);
         o.signal.removeEventListener('abort', done);
