@@ -53,6 +53,7 @@ export type SyslogDropReason =
   | 'invalid-utf8'
   | 'not-ipxe' // a syslog line, but not "[hostname ]ipxe: text"
   | 'unknown-source' // not an address the receiver expects
+  | 'spoofed' // a station's hostname from an address that is not that station's
   | 'rate-limited' // the source sent more than its share
   | 'queue-full'; // the consumer is behind: the newest are dropped, the count says how many
 

@@ -175,6 +175,18 @@ describe('syslog receiver: iPXE datagrams over real UDP', () => {
     expect(kept.length).toBe(s.queued);
     expect(kept.reduce((n, e) => n + e.text.length, 0)).toBeLessThanOrEqual(queueMax * 2048);
   }, 60_000);
+
+  it("a station's hostname from another address is 'spoofed' and dropped", async () => {
+    const { r } = await receiver({ addressOf: (h) => (h === 'pc1' ? '127.0.0.1' : undefined) });
+    const real = await sender('127.0.0.1');
+    const fake = await sender('127.0.0.7');
+    await fake.send(r.port, '<6>pc1 ipxe: Boot from SAN device 0x80 failed: Input/output error (https://ipxe.org/1d852039)');
+    await real.send(r.port, '<6>pc1 ipxe: Booting from SAN device 0x80');
+    await fake.send(r.port, '<6>other ipxe: Registered SAN device 0x80'); // a name with no known address passes
+    await settled(r, 3);
+    expect(r.drain().map((e) => e.kind === 'ipxe' && `${e.hostname}@${e.from.address}: ${e.text}`)).toEqual(['pc1@127.0.0.1: Booting from SAN device 0x80', 'other@127.0.0.7: Registered SAN device 0x80']);
+    expect(r.stats().dropped).toEqual({ spoofed: 1 });
+  });
 });
 
 describe('syslog receiver: the socket', () => {

@@ -124,6 +124,11 @@ export interface SyslogReceiverOptions {
   allow?: ((address: string) => boolean) | undefined;
   /** Only these hostnames (the stations' per-MAC names) are taken from iPXE; others: 'unknown-source'. Default: any. */
   hostnames?: ReadonlySet<string> | undefined;
+  /**
+   * The address a station's hostname must come from, when known (the boot server's DHCP lease, the
+   * proxyDHCP listener): a datagram naming it from another address is dropped as 'spoofed'.
+   */
+  addressOf?: ((hostname: string) => string | undefined) | undefined;
   /** Token bucket per source address: datagrams per second and burst (default 200/s, 400). */
   rate?: { perSecond: number; burst: number } | undefined;
   /** Source addresses tracked (buckets and counts), default 1024. */
@@ -256,6 +261,8 @@ export async function startSyslogReceiver(o: SyslogReceiverOptions): Promise<Sys
     const r = parseIpxeSyslog(msg, from);
     if (r.ok) {
       if (o.hostnames && (r.line.hostname === undefined || !o.hostnames.has(r.line.hostname))) return drop('unknown-source', src);
+      const expected = r.line.hostname !== undefined ? o.addressOf?.(r.line.hostname) : undefined;
+      if (expected !== undefined && expected !== rinfo.address) return drop('spoofed', src);
       return emitJoined(joiner.push(r.line, at), at);
     }
     if (r.reason !== 'not-ipxe') return drop(r.reason, src);
