@@ -74,7 +74,7 @@ describe('parsers on real outputs', () => {
     // IPv4-mapped and link-local IPv6 as ss prints them.
     expect(parseSs('0 0 [::ffff:10.0.0.5]:3260 [::ffff:10.0.0.9]:50000\n0 0 [fe80::1%eth0]:3260 [fe80::2%eth0]:40000\n')).toEqual([
       { address: '10.0.0.9', port: 50000, portal: '10.0.0.5:3260' },
-      { address: 'fe80::2', port: 40000, portal: 'fe80::1:3260' },
+      { address: 'fe80::2', port: 40000, portal: '[fe80::1]:3260' },
     ]);
   });
 

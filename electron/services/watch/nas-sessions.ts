@@ -158,8 +158,9 @@ export function parseTgtadmConns(text: string): Array<{ session: number; connect
  * lio_target_nacl_info_show (drivers/target/iscsi/iscsi_target_configfs.c): "No active iSCSI
  * Session for Initiator Endpoint: IQN" or "InitiatorName: IQN", …, "CID: N  Connection State:
  * …", "   Address A TCP  StatSN: …"; `tpgt_N/dynamic_sessions` lists the initiators of demo-mode
- * sessions (no ACL), one per line (target_show_dynamic_sessions). No LIO runs here: tested on
- * sample text written from that source only.
+ * sessions (no ACL), one per line (target_show_dynamic_sessions). These are the files
+ * `targetcli sessions` reads (through rtslib), so one grep replaces it without needing targetcli
+ * or Python on the NAS. No LIO runs here: tested on sample text written from that source only.
  */
 export function parseLioConfigfs(text: string): NasSession[] {
   const byAcl = new Map<string, NasSession & { live: boolean }>();
@@ -184,7 +185,7 @@ export function parseLioConfigfs(text: string): NasSession[] {
       s.live = true;
       s.initiator = name[1]!;
     }
-    if (/^SessionType: Discovery|SessionType: Discovery/.test(rest!)) s.live = false;
+    if (/SessionType: Discovery/.test(rest!)) s.live = false;
     const addr = /^\s+Address (\S+) (?:TCP|SCTP)/.exec(rest!);
     if (addr && s.address === undefined) s.address = addr[1]!.replace(/^\[(.*)\]$/, '$1');
   }
@@ -233,7 +234,7 @@ export function parseSs(text: string): NasSession[] {
       .filter((a): a is { address: string; port: number } => a !== undefined);
     if (addrs.length < 2) continue;
     const [local, peer] = addrs as [{ address: string; port: number }, { address: string; port: number }];
-    out.push({ address: peer.address, port: peer.port, portal: `${local.address}:${local.port}` });
+    out.push({ address: peer.address, port: peer.port, portal: local.address.includes(':') ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}` });
   }
   return out;
 }
