@@ -19,6 +19,8 @@ describe('iPXE error numbers (src/include/errno.h)', () => {
     expect(san.map((e) => e.code)).toEqual(['1d852039']);
     // EIO from arch/x86 int13.c (ERRFILE_ARCH | ERRFILE_CORE | 0x50000), platform byte PXENV_STATUS 0x39.
     expect(san[0]).toMatchObject({ posix: { name: 'EIO', text: 'Input/output error' }, file: { name: 'int13', arch: true, class: 'core' }, uniq: 0, platform: 0x39, text: 'Input/output error' });
+    expect(san[0]!.platformAs).toEqual({ bios: 'PXENV_STATUS_TFTP_CANNOT_READ_FROM_CONNECTION' });
+    expect(dhcp[0]!.platformAs).toEqual({ bios: 'PXENV_STATUS_UDP_OPEN' });
 
     const loop = findIpxeErrors(consoleText('bios-stock-undionly-loop'));
     expect(loop.length).toBeGreaterThan(0);
@@ -34,7 +36,7 @@ describe('iPXE error numbers (src/include/errno.h)', () => {
     expect(decodeIpxeError('2c0d603b')).toMatchObject({ posix: { value: 0x2c, name: 'ENODEV', text: 'No such device' }, file: { name: 'iscsi', class: 'net' }, uniq: 0 });
     // FOG's forum, a UEFI tablet: "Could not boot: No such device (2c049087)" — ENODEV from
     // image/efi_image.c, the platform byte 0x87 an EFI error status (error bit -> 0x80).
-    expect(decodeIpxeError('2c049087')).toMatchObject({ posix: { name: 'ENODEV' }, file: { name: 'efi_image', class: 'image' }, platform: 0x87 });
+    expect(decodeIpxeError('2c049087')).toMatchObject({ posix: { name: 'ENODEV' }, file: { name: 'efi_image', class: 'image' }, platform: 0x87, platformAs: { uefi: 'EFI_DEVICE_ERROR' } });
     const d = decodeIpxeError('2c7fe000')!; // a file outside the boot-path subset
     expect(d.file.name).toBeUndefined();
     expect(d.words).toBe('No such device (ENODEV) in iPXE other file 0x3ff');

@@ -32,6 +32,12 @@ export interface IpxeError {
   uniq: number;
   /** Bits 7-0 (absent for a six-digit page code): PXENV_STATUS under BIOS, EFI status byte under UEFI. */
   platform?: number | undefined;
+  /**
+   * What the platform byte means on each platform, where a table below knows it: the PXENV_STATUS
+   * a BIOS build puts there, the EFI_STATUS a UEFI build does (one URL does not say which built it;
+   * the consoles' BIOS and EFI builds wrote 0x3b and 0x8e for the same TFTP "Not found").
+   */
+  platformAs?: { bios?: string | undefined; uefi?: string | undefined } | undefined;
   /** iPXE's own text for this exact error when known (a disambiguated one such as "Incorrect target password"), else the POSIX text. */
   text: string;
   /** A sentence for a person: what failed where. */
@@ -125,6 +131,41 @@ const POSIX: Record<number, [string, string]> = {
   0x4f: ['EXDEV', 'Improper link'],
   0x7f: ['EPLATFORM', 'Platform-generated error'],
 };
+
+/**
+ * The PXENV_STATUS values iPXE maps POSIX errors to in BIOS builds (arch/x86/include/ipxe/errno/pcbios.h
+ * PLATFORM_E*, values from arch/x86/include/pxe_error.h).
+ */
+const PXENV: Record<number, string> = {
+  0x00: 'PXENV_STATUS_SUCCESS',
+  0x01: 'PXENV_STATUS_FAILURE',
+  0x02: 'PXENV_STATUS_BAD_FUNC',
+  0x03: 'PXENV_STATUS_UNSUPPORTED',
+  0x06: 'PXENV_STATUS_OUT_OF_RESOURCES',
+  0x11: 'PXENV_STATUS_ARP_TIMEOUT',
+  0x19: 'PXENV_STATUS_UDP_OPEN',
+  0x1a: 'PXENV_STATUS_TFTP_CLOSED',
+  0x1b: 'PXENV_STATUS_TFTP_OPEN',
+  0x20: 'PXENV_STATUS_MCOPY_PROBLEM',
+  0x35: 'PXENV_STATUS_TFTP_READ_TIMEOUT',
+  0x38: 'PXENV_STATUS_TFTP_CANNOT_OPEN_CONNECTION',
+  0x39: 'PXENV_STATUS_TFTP_CANNOT_READ_FROM_CONNECTION',
+  0x3b: 'PXENV_STATUS_TFTP_FILE_NOT_FOUND',
+  0x3c: 'PXENV_STATUS_TFTP_ACCESS_VIOLATION',
+  0xa0: 'PXENV_STATUS_BINL_CANCELED_BY_KEYSTROKE',
+};
+
+/**
+ * EFI status codes by number (UEFI 2.10 Appendix D; include/ipxe/efi/Base.h RETURN_*): a UEFI build's
+ * platform byte is the code with the error bit moved to 0x80 (include/ipxe/errno/efi.h PLATFORM_TO_ERRNO).
+ */
+const EFI_ERRORS = ['SUCCESS', 'LOAD_ERROR', 'INVALID_PARAMETER', 'UNSUPPORTED', 'BAD_BUFFER_SIZE', 'BUFFER_TOO_SMALL', 'NOT_READY', 'DEVICE_ERROR', 'WRITE_PROTECTED', 'OUT_OF_RESOURCES', 'VOLUME_CORRUPTED', 'VOLUME_FULL', 'NO_MEDIA', 'MEDIA_CHANGED', 'NOT_FOUND', 'ACCESS_DENIED', 'NO_RESPONSE', 'NO_MAPPING', 'TIMEOUT', 'NOT_STARTED', 'ALREADY_STARTED', 'ABORTED', 'ICMP_ERROR', 'TFTP_ERROR', 'PROTOCOL_ERROR', 'INCOMPATIBLE_VERSION', 'SECURITY_VIOLATION', 'CRC_ERROR', 'END_OF_MEDIA', undefined, undefined, 'END_OF_FILE', 'INVALID_LANGUAGE', 'COMPROMISED_DATA', 'IP_ADDRESS_CONFLICT', 'HTTP_ERROR'];
+
+function platformAs(b: number): IpxeError['platformAs'] {
+  const bios = PXENV[b];
+  const efi = b === 0 ? 'EFI_SUCCESS' : b & 0x80 ? EFI_ERRORS[b & 0x7f] && `EFI_${EFI_ERRORS[b & 0x7f]}` : undefined;
+  return bios || efi ? { ...(bios ? { bios } : {}), ...(efi ? { uefi: efi } : {}) } : undefined;
+}
 
 const CLASSES: Record<number, IpxeError['file']['class']> = { 0x2000: 'core', 0x4000: 'driver', 0x6000: 'net', 0x8000: 'image', 0xe000: 'other' };
 
@@ -254,6 +295,7 @@ export function decodeIpxeError(code: number | string): IpxeError | undefined {
     file: { id: fileId, class: cls, arch, ...(known ? { name: known.name } : {}) },
     uniq,
     ...(full ? { platform: n & 0xff } : {}),
+    ...(full && platformAs(n & 0xff) ? { platformAs: platformAs(n & 0xff) } : {}),
     text,
     words: `${text} (${posixName}) ${where}${which}`,
   };

@@ -6,11 +6,13 @@ import { IpxeSyslogConsole, syslogSend } from './fixtures/ipxe-syslog-model';
 import { classifyIpxeLine, IPXE_LINE_MAX, IpxeLineJoiner, parseIpxeSyslog, utf8Valid, type IpxeJoinedLine } from './ipxe-lines';
 
 const FROM = { address: '10.77.0.50', port: 1024 };
-// The datagrams a real iPXE v2.0.0 snponly.efi sent (fixtures/SYSLOG-FIXTURES.md), byte for byte.
-const captured = readFileSync(path.join(__dirname, 'fixtures', 'ipxe-2.0.0-efi-syslog.ndjson'), 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
+// The datagrams real iPXE v2.0.0 builds sent (fixtures/SYSLOG-FIXTURES.md), byte for byte: snponly.efi
+// under OVMF and undionly.kpxe (built with CONSOLE_SYSLOG) under SeaBIOS, the same embedded script.
+const capture = (name: string) =>
+  readFileSync(path.join(__dirname, 'fixtures', `ipxe-2.0.0-${name}-syslog.ndjson`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
 const consoleText = (name: string) => screenText(readFileSync(path.join(__dirname, '..', 'vm', 'fixtures', `${name}.console`), 'latin1'));
 
 /** Datagrams -> parsed -> joined lines, as the receiver does it. */
@@ -112,7 +114,9 @@ describe("parseIpxeSyslog: iPXE's syslog_send() format", () => {
   });
 });
 
-describe('a real iPXE v2.0.0 (EFI, CONSOLE_SYSLOG) on the wire', () => {
+describe.each(['efi', 'bios'])('a real iPXE v2.0.0 (%s build, CONSOLE_SYSLOG) on the wire', (build) => {
+  const captured = capture(build);
+  const mac = build === 'efi' ? '52:54:00:68:79:01' : '52:54:00:68:79:02';
   it("sends what syslog_send() says: <6>, the hostname, no timestamp, no newline, 127-byte pieces, UTF-8 as bytes", () => {
     expect(captured.map((d) => d.subarray(0, 14).toString())).toEqual(Array(captured.length).fill('<6>hyvm ipxe: '));
     expect(captured.every((d) => d.at(-1) !== 0x0a)).toBe(true);
@@ -121,12 +125,13 @@ describe('a real iPXE v2.0.0 (EFI, CONSOLE_SYSLOG) on the wire', () => {
     expect(parsed.map((r) => r.ok && r.line.raw.length)).toContain(IPXE_LINE_MAX);
     const lines = receive(captured);
     expect(lines.map((l) => [l.text, l.parts])).toEqual([
-      ['Bootchain: syslog check from 52:54:00:68:79:01', 1],
+      [`Bootchain: syslog check from ${mac}`, 1],
       ['Grüße, ein Zeichen: € — UTF-8 passes through as bytes', 1],
       ['A long line to be cut by the line console: 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789 end', 2],
-      ['tftp://10.0.2.2/missing.ipxe... Not found (https://ipxe.org/2d12618e)', 1],
-      ['http://10.0.2.2:8080/x.ipxe... Connection reset (https://ipxe.org/0f0a6095)', 1],
-      ['Could not open SAN device: Connection reset (https://ipxe.org/0f0a6095)', 1],
+      // The platform byte is the build's: EFI_NOT_FOUND / EFI_ABORTED vs PXENV_STATUS_TFTP_FILE_NOT_FOUND / _CANNOT_READ_FROM_CONNECTION.
+      [`tftp://10.0.2.2/missing.ipxe... Not found (https://ipxe.org/2d1261${build === 'efi' ? '8e' : '3b'})`, 1],
+      [`http://10.0.2.2:8080/x.ipxe... Connection reset (https://ipxe.org/0f0a60${build === 'efi' ? '95' : '39'})`, 1],
+      [`Could not open SAN device: Connection reset (https://ipxe.org/0f0a60${build === 'efi' ? '95' : '39'})`, 1],
       ['Bootchain: done', 1],
     ]);
     const k = lines.map((l) => classifyIpxeLine(l.text));
@@ -141,6 +146,8 @@ describe('a real iPXE v2.0.0 (EFI, CONSOLE_SYSLOG) on the wire', () => {
     ]);
     expect(k[3]!.errors[0]?.words).toBe('Not found (ENOENT) in TFTP (tftp.c)');
     expect(k[5]!.errors[0]?.words).toBe('Connection reset (ECONNRESET) in TCP (tcp.c)');
+    expect(k[3]!.errors[0]?.platformAs?.[build === 'efi' ? 'uefi' : 'bios']).toBe(build === 'efi' ? 'EFI_NOT_FOUND' : 'PXENV_STATUS_TFTP_FILE_NOT_FOUND');
+    expect(k[5]!.errors[0]?.platformAs?.[build === 'efi' ? 'uefi' : 'bios']).toBe(build === 'efi' ? 'EFI_ABORTED' : 'PXENV_STATUS_TFTP_CANNOT_READ_FROM_CONNECTION');
   });
 
   it('the line-console model makes the same bytes from the same lines', () => {

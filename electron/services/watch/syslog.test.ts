@@ -78,10 +78,10 @@ describe('syslog receiver: iPXE datagrams over real UDP', () => {
     expect(s.dropped).toEqual({});
   });
 
-  it("replays a real iPXE's datagrams (fixtures/ipxe-2.0.0-efi-syslog.ndjson) byte for byte", async () => {
+  it.each(['efi', 'bios'])("replays a real iPXE's datagrams (fixtures/ipxe-2.0.0-%s-syslog.ndjson) byte for byte", async (build) => {
     const { r } = await receiver();
     const a = await sender();
-    const datagrams = readFileSync(path.join(__dirname, 'fixtures', 'ipxe-2.0.0-efi-syslog.ndjson'), 'utf8').trim().split('\n').map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
+    const datagrams = readFileSync(path.join(__dirname, 'fixtures', `ipxe-2.0.0-${build}-syslog.ndjson`), 'utf8').trim().split('\n').map((l) => Buffer.from((JSON.parse(l) as { b64: string }).b64, 'base64'));
     for (const d of datagrams) await a.send(r.port, d);
     await settled(r, datagrams.length);
     const ev = r.drain();
