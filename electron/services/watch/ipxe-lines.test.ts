@@ -157,6 +157,24 @@ describe.each(['efi', 'bios'])('a real iPXE v2.0.0 (%s build, CONSOLE_SYSLOG) on
   });
 });
 
+describe('a chainloaded BIOS iPXE given syslog (option 7) and its hostname (option 12) by dnsmasq', () => {
+  it('sends from its banner on, whole lines, then under the hostname its script sets', () => {
+    const lines = receive(capture('bios-dhcp-option7'));
+    expect(lines.map((l) => [l.hostname, l.text])).toEqual([
+      ['hyhost', ''],
+      ['hyhost', ''],
+      ['hyhost', ''],
+      ['hyhost', 'iPXE 2.0.0 -- Open Source Network Boot Firmware -- https://ipxe.org'],
+      ['hyhost', 'Features: DNS HTTP iSCSI TFTP AoE ELF MBOOT PXE bzImage Menu PXEXT'],
+      ['hyhost', 'Configuring (net0 52:54:00:68:79:03)...... ok'],
+      ['hyhost', 'Bootchain: after DHCP, syslog 10.9.0.1 hostname hyhost'],
+      ['hyvm', 'Bootchain: done'],
+    ]);
+    expect(lines.map((l) => classifyIpxeLine(l.text).kind).filter((k) => k !== 'other')).toEqual(['banner', 'features', 'dhcp-ok', 'bootchain', 'bootchain']);
+    expect(classifyIpxeLine(lines[3]!.text).subject).toBe('2.0.0');
+  });
+});
+
 describe("classifyIpxeLine: the recorded consoles' lines", () => {
   /** Every line of a console through the line-console model and the parser, classified. */
   const watch = (name: string, host: string) => {

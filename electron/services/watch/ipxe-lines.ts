@@ -19,9 +19,15 @@
  *   A line of exactly 127 characters is followed by an empty datagram (its '\n' alone).
  * - Characters are bytes (core/console.c putchar()): UTF-8 text passes through as its bytes, and a
  *   127-byte cut can fall inside a character.
- * - The syslog console only receives text once the `syslog` setting is applied (apply_syslog_settings(),
- *   after the DHCP that gave option 7 or a `set syslog`): the first datagram is often the tail of the
- *   line being printed then, e.g. " ok" of "Configuring (net0 …)... ok".
+ * - The syslog console only receives text once the `syslog` setting is applied (apply_syslog_settings()).
+ *   A chainloaded undionly.kpxe applies the PXE ROM's cached DHCP reply (core/cachedhcp.c) as it starts,
+ *   so with DHCP option 7 (and 12, the hostname) everything from its banner on is sent — the capture
+ *   fixtures/ipxe-2.0.0-bios-dhcp-option7-syslog.ndjson shows it, three empty lines first. When the
+ *   option comes only with iPXE's own later DHCP or a `set syslog`, what was printed before is not
+ *   sent, and the first datagram can be the tail of the line being printed then (" ok" of
+ *   "Configuring (net0 …)... ok"): read from the source, not seen in a capture.
+ * - The hostname can change mid-boot (`set hostname` in a script after DHCP's option 12): the same
+ *   sender then sends under another name (the capture shows it).
  * - CONSOLE_SYSLOG's usage is everything but the TUI (menus, the settings screen are not sent).
  */
 import { findIpxeErrors, type IpxeError } from './ipxe-errors';
