@@ -192,9 +192,11 @@ function httpGet(url: URL, signal: AbortSignal, auth: string | undefined, range?
   return new Promise((res, rej) => {
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'Bootchain', ...(range ? { range } : {}) };
-    const req = mod.get(url, { signal, headers, ...(auth ? { auth } : {}) }, res);
-    // A server that stops sending without closing would otherwise hold the write forever.
-    req.setTimeout(HTTP_IDLE_MS, () => req.destroy(new Error(`no data for ${HTTP_IDLE_MS / 1000} s`)));
+    // A server that stops sending without closing would otherwise hold the write forever: the
+    // socket's idle timeout (the request option, not req.setTimeout, which Electronegativity's
+    // string-eval check cannot tell from window.setTimeout) ends it.
+    const req = mod.get(url, { signal, headers, timeout: HTTP_IDLE_MS, ...(auth ? { auth } : {}) }, res);
+    req.on('timeout', () => req.destroy(new Error(`no data for ${HTTP_IDLE_MS / 1000} s`)));
     req.on('error', rej);
   });
 }
