@@ -27,7 +27,7 @@ test.describe('Diagnostics view', () => {
 
   const cases: Array<{ name: string; ip: string; mac: string; target: (L: LabInfo) => string; spec?: Partial<ChainLabSpec>; broken?: string; fix?: RegExp }> = [
     { name: 'diagok', ip: '10.77.0.85', mac: '52:54:00:b0:11:01', target: (L) => L.iscsi.targets.boot },
-    { name: 'diagempty', ip: '10.77.0.86', mac: '52:54:00:b0:11:02', target: (L) => L.iscsi.targets.empty, broken: 'bootsector', fix: /Install the operating system/ },
+    { name: 'diagempty', ip: '10.77.0.86', mac: '52:54:00:b0:11:02', target: (L) => L.iscsi.targets.empty, broken: 'bootsector', fix: /Put the operating system on this disk first: the Install step/ },
     {
       name: 'diagupper',
       ip: '10.77.0.87',

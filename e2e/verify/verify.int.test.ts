@@ -102,7 +102,7 @@ const VARIANTS: Variant[] = [
   { name: 'typo', what: 'target IQN typo', broken: 'target', summary: /does not let .* see target iqn\.2026-11\.test\.bootchain\.lab:boot-makrer$/, fix: /Did you mean iqn\.2026-11\.test\.bootchain\.lab:boot-marker\?/, ws: { target: 'iqn.2026-11.test.bootchain.lab:boot-makrer' } },
   { name: 'acl', what: 'initiator IQN not in the target ACL', broken: 'target', summary: /does not let iqn\.2026-11\.test\.bootchain:v-acl see target/, fix: /ACL|allow/i, ws: { targetKey: 'acl', initiatorIqn: 'iqn.2026-11.test.bootchain:v-acl' } },
   { name: 'chap', what: 'wrong CHAP secret', broken: 'target', summary: /refuses the CHAP login/, fix: /CHAP secret/, ws: { targetKey: 'chapOneWay', chap: 'wrong' }, secrets: { 'v.chap': 'WrongSecret123' } },
-  { name: 'noboot', what: 'LUN with no boot sector', broken: 'bootsector', summary: /LUN 1 is empty/, fix: /Install the operating system/, ws: { targetKey: 'empty' } },
+  { name: 'noboot', what: 'LUN with no boot sector', broken: 'bootsector', summary: /LUN 1 is empty/, fix: /Put the operating system on this disk first: the Install step/, ws: { targetKey: 'empty' } },
   { name: 'rogue', what: 'a second DHCP server answering', broken: 'dhcp', summary: /2 DHCP servers answer/, fix: /Keep one DHCP server/, rogue: true },
   { name: 'tftpd', what: 'TFTP server down', broken: 'bootfile', summary: /TFTP server 10\.77\.0\.\d+ does not answer/, fix: /Start the TFTP service/, spec: { noTftp: true } },
   { name: 'portal', what: 'iSCSI portal down', broken: 'portal', summary: /10\.77\.0\.30:3260 does not answer: connection refused/, fix: /Start the iSCSI target service on 10\.77\.0\.30/, ws: { portals: [{ address: '10.77.0.30', port: 3260 }] } },
@@ -180,7 +180,7 @@ describe.skipIf(!lab)('bootchain verify (CLI)', () => {
       expect(text.stdout).toMatch(/^FAIL  Boot sector +LUN 1 is empty/m);
       // The lab's empty LUN is 16 MiB: its size in the unit that fits (it read "0.0 GiB").
       expect(text.stdout).toMatch(/^PASS  Target \/ LUN +Logged in to .*; LUN 1 is a 16 MiB disk$/m);
-      expect(text.stdout).toContain('fix: Install the operating system');
+      expect(text.stdout).toContain('fix: Put the operating system on this disk first');
       expect(text.stdout).toContain('the boot stops at Boot sector');
       const json = JSON.parse((await runBuiltCli(['verify', '--project', file, '--station', 'vm', '--json', '--dhcp-wait', '700'], env)).stdout) as VerifyResult;
       expect(json.firstBroken).toBe('bootsector');
