@@ -13,7 +13,7 @@ import { RouterStep } from '../steps/router/RouterStep';
 import { DoneStep } from '../steps/done/DoneStep';
 import { InstallStep } from '../steps/install/InstallStep';
 import { useApp } from '../store/index';
-import { isReachable } from '../store/wizard-slice';
+import { isReachable, nextStepAfter } from '../store/wizard-slice';
 
 /** The view of each step. */
 const VIEWS: Record<StepId, () => React.JSX.Element> = { start: StartStep, scan: ScanStep, target: TargetStep, identity: IdentityStep, router: RouterStep, build: BuildStep, upload: UploadStep, verify: VerifyStep, install: InstallStep, done: DoneStep, diagnostics: DiagnosticsView };
@@ -36,7 +36,7 @@ export function App() {
   }, []);
   const current = STEPS.find((s) => s.id === state.wizard.current) ?? STEPS[0]!;
   const idx = STEPS.indexOf(current);
-  const nextStep = STEPS[idx + 1];
+  const nextStep = nextStepAfter(state, idx);
   return (
     <div className="shell">
       <nav className="steps" aria-label="Steps">

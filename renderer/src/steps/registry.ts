@@ -15,6 +15,8 @@ export interface StepDef {
   isComplete(state: AppState): boolean;
   /** Why Next is not open yet, in words (shown beside the disabled button). */
   blockedWhy?(state: AppState): string | undefined;
+  /** Next passes over this step (it has nothing to do now); it stays reachable from the sidebar. */
+  skip?(state: AppState): boolean;
 }
 
 /** A dry run found every file already on the server, byte for byte. */
@@ -108,7 +110,9 @@ export const STEPS: StepDef[] = [
     title: 'Install',
     kind: 'wizard',
     summary: 'Put the OS onto the workstation\'s iSCSI disk: write an image, or attach it on your Linux machine',
-    // A disk that already boots needs nothing; else a write the post-write probe calls bootable.
+    // A disk that already boots needs nothing (Next from a green Verify goes straight to Done);
+    // else a write or an install the post-write probe calls bootable.
+    skip: (s) => s.verify.result?.ok === true,
     isComplete: (s) => s.verify.result?.ok === true || s.installWrite.result?.ok === true || (!!s.installVm.result?.findings.length && s.installVm.result.findings.every((f) => f.status !== 'fail')),
     blockedWhy: (s) => (s.installWrite.status === 'running' ? 'The write is still running.' : s.installVm.status === 'running' ? 'The installer VM is still running: finish the installation (it powers the VM off) or stop it.' : 'Put a bootable OS on the disk, then verify the chain again: Done opens when every link holds.'),
   },

@@ -25,6 +25,13 @@ export function isReachable(state: AppState, id: StepId): boolean {
   return false;
 }
 
+/** The wizard step Next leads to from step index `i`: the following one, passing over those with nothing to do (skip, and complete). */
+export function nextStepAfter(state: AppState, i: number): (typeof STEPS)[number] | undefined {
+  let j = i + 1;
+  while (STEPS[j]?.kind === 'wizard' && STEPS[j]!.skip?.(state) && STEPS[j]!.isComplete(state) && STEPS[j + 1]?.kind === 'wizard') j++;
+  return STEPS[j];
+}
+
 export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (set, get) => ({
   wizard: { current: 'start' },
   goTo: (id) => {
@@ -35,7 +42,7 @@ export const createWizardSlice: StateCreator<AppState, [], [], WizardSlice> = (s
     const st = get();
     const i = STEPS.findIndex((s) => s.id === st.wizard.current);
     const cur = STEPS[i];
-    const nxt = STEPS[i + 1];
+    const nxt = nextStepAfter(st, i);
     if (cur && nxt && nxt.kind === 'wizard' && cur.isComplete(st)) set({ wizard: { current: nxt.id } });
   },
   invalidateAfter: (id) => {

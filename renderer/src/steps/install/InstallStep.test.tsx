@@ -51,6 +51,11 @@ describe('Install step', () => {
     const written = { ok: true, findings: [{ status: 'pass', summary: 'Boot code' }] } as unknown as WriteResult;
     act(() => useApp.setState((s) => ({ installWrite: { ...s.installWrite, status: 'succeeded', result: written } })));
     expect(isReachable(useApp.getState(), 'done')).toBe(true);
+    // A green Verify: Next passes over Install (nothing to do) straight to Done.
+    act(() => useApp.setState((s) => ({ verify: { ...s.verify, result: { ...emptyDisk, ok: true, firstBroken: undefined } }, wizard: { current: 'verify' } })));
+    act(() => useApp.getState().next());
+    expect(useApp.getState().wizard.current).toBe('done');
+    act(() => useApp.setState({ wizard: { current: 'start' } }));
   });
 
   it('Write says why it is closed; what the disk holds is shown; the confirm is a modal naming it; findings carry their fix', () => {
