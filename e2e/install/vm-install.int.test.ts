@@ -224,7 +224,7 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     try {
       const { stdout, stderr } = await pexec(process.execPath, [cli, 'install', '--project', file, '--secrets', secrets, '--station', 'vminst', '--iso', iso.iso, '--yes', '--json'], { env: { ...process.env, BOOTCHAIN_DATA_DIR: path.join(L.dir, 'vminst-cli-data') }, maxBuffer: 1 << 22, timeout: 180_000 });
       const r = JSON.parse(stdout) as { ended: string; findings: Array<{ status: string; summary: string }> };
-      process.stdout.write(`bootchain install: ${r.ended}; ${r.findings.map((f) => `${f.status} ${f.summary}`).join('; ')}\n${stderr.split('\n').filter((l) => l.startsWith('installer screen')).join('\n')}\n`);
+      process.stdout.write(`bootchain install: ${r.ended}; ${r.findings.map((f) => `${f.status} ${f.summary}`).join('; ')}\n${stderr.split('\n').filter((l) => l.startsWith('installer screen')).map((l) => l.replace(/password \S+/, 'password ********')).join('\n')}\n`);
       expect(r.ended).toBe('poweroff');
       expect(r.findings.at(-1)).toMatchObject({ status: 'pass', summary: expect.stringMatching(/BIOS can start it/) });
       expect(stderr).toMatch(/^installer screen: VNC 127\.0\.0\.1:\d+ \(display :\d+\), password \S{8}/m);

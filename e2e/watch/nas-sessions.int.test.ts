@@ -131,7 +131,10 @@ describe.skipIf(!lab)('NAS iSCSI sessions seen from the NAS', () => {
     } finally {
       await s.logout();
     }
-    const gone = await pollUntil(conn(user), { tgtControlPort: ctl }, (p) => !p.sessions.some((x) => x.portal === `${L.nas.ips[0]}:3260`));
+    // Other tests' VMs may leave connections to the same portal (a killed VM never logs out):
+    // ours is gone when there is one fewer.
+    const ours = (p: SessionPoll) => p.sessions.filter((x) => x.portal === `${L.nas.ips[0]}:3260` && x.address === L.desk.ip).length;
+    const gone = await pollUntil(conn(user), { tgtControlPort: ctl }, (p) => ours(p) < ours(seen!));
     expect(gone.method).toBe('ss');
     process.stdout.write(`non-root: ${seen.fallbacks.map((f) => `${f.code}: ${f.message}`).join(' | ')}; then ss saw ${seen.sessions.length} connection(s)\n`);
   });
