@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classifyIpxeLine } from './ipxe-lines';
+import { stageOfIpxeLine, Timeline, type WatchEvent } from './timeline';
+
+const ws = [
+  { name: 'ws1', mac: '52:54:00:12:34:56', initiatorIqn: 'iqn.2026-11.org.example:ws1' },
+  { name: 'ws2', mac: '52:54:00:12:34:57', initiatorIqn: 'iqn.2026-11.org.example:ws2', hostname: 'desk2' },
+];
+const ev = (at: number, e: Omit<WatchEvent, 'at' | 'evidence'>): WatchEvent => ({ at, evidence: JSON.stringify(e), ...e });
+
+describe('the watch timeline', () => {
+  it('merges the sources per station: by MAC, by initiator IQN (the NAS), by hostname (syslog); a later stage implies the earlier', () => {
+    const t = new Timeline(ws, { stallMs: 30_000 });
+    t.add(ev(0, { source: 'dhcp', mac: '52-54-00-12-34-56', stage: 'dhcp' }));
+    t.add(ev(100, { source: 'bootserver', mac: '52:54:00:12:34:56', stage: 'bootfile' }));
+    t.add(ev(900, { source: 'syslog', hostname: 'ws1', stage: 'station' }));
+    t.add(ev(1200, { source: 'nas', initiator: 'IQN.2026-11.org.example:ws1', stage: 'nas-login' }));
+    expect(t.add(ev(1300, { source: 'syslog', hostname: 'nobody', stage: 'san-boot' }))).toBeUndefined();
+    const r = t.add(ev(1400, { source: 'marker', mac: '52:54:00:12:34:56', stage: 'san-boot' }))!;
+    expect(r.stages.map((s) => s.id)).toEqual(['dhcp', 'bootfile', 'ipxe', 'ipxe-dhcp', 'default', 'station', 'san-login', 'nas-login', 'san-boot']);
+    expect(r.stages.find((s) => s.id === 'default')!.evidence).toBe('(implied by a later stage)');
+    expect(r.done).toBe(false);
+    // The NAS's second login, after the SAN boot, is the OS's own (its initramfs).
+    expect(t.add(ev(20_000, { source: 'nas', initiator: 'iqn.2026-11.org.example:ws1', stage: 'nas-login' }))!.done).toBe(true);
+    expect(t.all().find((x) => x.station === 'ws2')!.stages).toEqual([]);
+  });
+
+  it('an error stops the boot at its link; a boot that stops moving is stopped at the next stage', () => {
+    const t = new Timeline(ws, { stallMs: 30_000 });
+    t.add(ev(0, { source: 'syslog', hostname: 'desk2', stage: 'default' }));
+    const bad = t.add(ev(500, { source: 'syslog', hostname: 'desk2', error: { stage: 'san-login', text: 'Permission denied' } }))!;
+    expect(bad.stopped).toEqual({ stage: 'san-login', link: 'target', why: 'Permission denied', at: 500 });
+    t.add(ev(0, { source: 'dhcp', mac: '52:54:00:12:34:56', stage: 'dhcp' }));
+    expect(t.tick(10_000)).toEqual([]);
+    const stalled = t.tick(31_000);
+    expect(stalled.map((x) => [x.station, x.stopped?.stage, x.stopped?.link])).toEqual([['ws1', 'bootfile', 'bootfile']]);
+    expect(stalled[0]!.stopped!.why).toBe("nothing new for 31 s after the firmware's DHCP");
+  });
+
+  it("a real console (QEMU's NIC ROM SAN-booting an empty LUN, recorded by e2e/boot/capture-console.ts), line by line", () => {
+    const text = readFileSync(path.join(import.meta.dirname, '../vm/fixtures/bios-nicrom-emptylun.console'), 'latin1');
+    const t = new Timeline(ws, { stallMs: 30_000 });
+    let at = 0;
+    // eslint-disable-next-line no-control-regex
+    for (const line of text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/\r?\n/)) t.add({ at: (at += 10), source: 'syslog', hostname: 'ws1', evidence: line, ...stageOfIpxeLine(classifyIpxeLine(line)) });
+    const r = t.all()[0]!;
+    process.stdout.write(`empty LUN console: ${r.stages.map((s) => s.id).join(' ')}; stopped ${JSON.stringify(r.stopped)}\n`);
+    expect(r.stages.map((s) => s.id)).toEqual(expect.arrayContaining(['ipxe', 'ipxe-dhcp', 'station', 'san-login']));
+    expect(r.stopped?.link).toBe('bootsector');
+  });
+});
