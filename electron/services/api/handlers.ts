@@ -104,6 +104,16 @@ export function createHandlers(
     }
     return out;
   };
+  /**
+   * The one disk an Install job may touch, resolved (an unknown station, a disk another station
+   * shares or one other than confirmed refused) before any job exists, with the secret values
+   * its events must never carry.
+   */
+  const installDisk = (input: { project: unknown; secrets: Record<string, string>; station: string }, expect?: { target: string; lun: number }) => {
+    const p = validProject(input.project);
+    const chap = chapSecrets(p, input.secrets);
+    return { disk: stationDisk(p, chap, input.station, expect), secrets: Object.values(chap) };
+  };
   const knownHostsFile = () => ws.knownHostsFile();
   const knownHosts = () => new KnownHosts(knownHostsFile());
   /**
@@ -185,29 +195,19 @@ export function createHandlers(
       return startJob('vmboot', (ctx) => vmBootJob({ project: p, secrets, station: input.station, network: input.network, buildDir, timeoutMs: input.timeoutMs }, ctx), caller, Object.values(secrets));
     },
     'install:inspect': async (input, caller) => {
-      const p = validProject(input.project);
-      requireStation(p, input.station);
-      const secrets = chapSecrets(p, input.secrets);
-      // The disk is resolved (and a shared or unknown one refused) before any job exists.
-      stationDisk(p, secrets, input.station);
-      return startJob('inspect', (ctx) => inspectJob(p, secrets, { station: input.station, image: input.image }, ctx), caller, Object.values(secrets));
+      const { disk, secrets } = installDisk(input);
+      return startJob('inspect', (ctx) => inspectJob(disk, { image: input.image }, ctx), caller, secrets);
     },
     'install:write': async (input, caller) => {
-      const p = validProject(input.project);
-      requireStation(p, input.station);
-      const secrets = chapSecrets(p, input.secrets);
-      stationDisk(p, secrets, input.station, input.expect);
-      return startJob('write', (ctx) => writeJob(p, secrets, input, ctx), caller, Object.values(secrets));
+      const { disk, secrets } = installDisk(input, input.expect);
+      return startJob('write', (ctx) => writeJob(disk, input, ctx), caller, secrets);
     },
     'install:vm': async (input, caller) => {
-      const p = validProject(input.project);
-      requireStation(p, input.station);
-      const secrets = chapSecrets(p, input.secrets);
-      stationDisk(p, secrets, input.station);
+      const { disk, secrets } = installDisk(input);
       // The job's id is known before it starts: install:stop finds the VM by it (for its owner only).
       const named = { ...caller, jobId: caller.jobId ?? randomUUID() };
-      const run = { jobId: named.jobId, owner: caller.id, station: input.station, iso: input.iso, overwrite: input.overwrite, vncPort: input.vncPort, timeoutMin: input.timeoutMin };
-      return startJob('install', (ctx) => installVmJob(p, secrets, run, ctx), named, Object.values(secrets));
+      const run = { jobId: named.jobId, owner: caller.id, iso: input.iso, overwrite: input.overwrite, vncPort: input.vncPort, timeoutMin: input.timeoutMin };
+      return startJob('install', (ctx) => installVmJob(disk, run, ctx), named, secrets);
     },
     'install:stop': async (input, caller) => ({ stopped: stopInstall(input.jobId, caller.id) }),
     'serve:start': async (input, caller) => {

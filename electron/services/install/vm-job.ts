@@ -11,16 +11,13 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { formatBytes } from '../../../shared/bytes';
 import { fail } from '../../../shared/errors';
-import type { Secrets } from '../../../shared/gen/artifacts';
 import type { InstallVmEvent, InstallVmResult } from '../../../shared/install';
-import type { Project } from '../../../shared/model/project';
 import { readLayout } from '../iscsi/disk-layout';
-import { LunWriter } from '../iscsi/lun-writer';
 import { checkDisk } from './findings';
 import { openImage } from './image-source';
-import { stationDisk, type StationDisk } from './station-disk';
+import type { StationDisk } from './station-disk';
 import { vmInstall, type VmInstallRun } from './vm-install';
-import type { InstallCtx } from './write-job';
+import { openDisk, rateText, readOf, type InstallCtx } from './write-job';
 
 /** The runs in progress by job id, so install:stop can pull the plug (a finish, not a cancel). */
 const running = new Map<string, { run: VmInstallRun; owner: string }>();
@@ -37,15 +34,10 @@ export interface InstallRequest {
   jobId: string;
   /** Who started it (only they may stop it). */
   owner: string;
-  station: string;
   iso: string;
   overwrite: boolean;
   vncPort?: number | undefined;
   timeoutMin: number;
-}
-
-async function openLun(d: StationDisk, ctx: InstallCtx): Promise<LunWriter> {
-  return LunWriter.open({ host: d.portal.address, port: d.portal.port, initiatorName: d.initiator, targetName: d.target, lun: d.lun, chap: d.chap, timeoutMs: 10000, signal: ctx.signal, log: (l) => ctx.log(l) });
 }
 
 /** A downloaded ISO in a private temporary folder (deleted by the caller). */
@@ -60,8 +52,7 @@ async function download(url: string, ctx: InstallCtx): Promise<{ file: string; d
     async function* counted() {
       for await (const c of img.chunks()) {
         got += c.length;
-        const rate = got / (1 << 20) / Math.max(0.001, (Date.now() - t0) / 1000);
-        ctx.progress({ phase: `downloading ${img.info.name}`, done: got, ...(total !== undefined ? { total } : {}), message: `${rate.toFixed(1)} MiB/s` });
+        ctx.progress({ phase: `downloading ${img.info.name}`, done: got, ...(total !== undefined ? { total } : {}), message: rateText(got, Date.now() - t0, undefined) });
         yield c;
       }
     }
@@ -75,14 +66,13 @@ async function download(url: string, ctx: InstallCtx): Promise<{ file: string; d
 }
 
 /** Runs the installer VM to its end and probes the disk afterwards. */
-export async function installVmJob(p: Project, secrets: Secrets, req: InstallRequest, ctx: InstallCtx & { item(e: InstallVmEvent): void }): Promise<InstallVmResult> {
-  const d = stationDisk(p, secrets, req.station);
+export async function installVmJob(d: StationDisk, req: InstallRequest, ctx: InstallCtx & { item(e: InstallVmEvent): void }): Promise<InstallVmResult> {
   if (d.chap?.mutual) ctx.log("QEMU's iSCSI driver has no mutual CHAP: the installer VM logs in with one-way CHAP (the target must allow it)", 'warn');
   ctx.progress({ phase: `checking ${d.target} LUN ${d.lun}` });
   const before = await (async () => {
-    const wr = await openLun(d, ctx);
+    const wr = await openDisk(d, ctx);
     try {
-      return await readLayout((lba, n) => wr.read(lba, n), wr.geometry.blocks, wr.geometry.blockSize);
+      return await readLayout(readOf(wr), wr.geometry.blocks, wr.geometry.blockSize);
     } finally {
       await wr.close();
     }
@@ -120,9 +110,9 @@ export async function installVmJob(p: Project, secrets: Secrets, req: InstallReq
     const r = await run.done.finally(() => running.delete(req.jobId));
     ctx.log(r.ended === 'poweroff' ? 'the installer powered the VM off' : 'the VM was stopped');
     ctx.progress({ phase: 'checking what the workstation will find' });
-    const wr = await openLun(d, ctx);
+    const wr = await openDisk(d, ctx);
     try {
-      const disk = await checkDisk((lba, n) => wr.read(lba, n), wr.geometry.blocks, wr.geometry.blockSize, d.w.firmware, d.w.uefiFilename);
+      const disk = await checkDisk(readOf(wr), wr.geometry.blocks, wr.geometry.blockSize, d.w.firmware, d.w.uefiFilename);
       return { station: d.w.name, ended: r.ended, durationMs: Date.now() - t0, consoleTail: r.console.slice(-8192), layout: disk.layout, findings: disk.findings };
     } finally {
       await wr.close();

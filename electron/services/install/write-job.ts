@@ -8,15 +8,13 @@
 import { createHash } from 'node:crypto';
 import { formatBytes } from '../../../shared/bytes';
 import { BootchainError, fail } from '../../../shared/errors';
-import type { Secrets } from '../../../shared/gen/artifacts';
 import type { ImageSummary, InspectResult, LunSummary, WriteResult } from '../../../shared/install';
-import type { Project } from '../../../shared/model/project';
 import { toAppError } from '../errors';
 import { readLayout } from '../iscsi/disk-layout';
 import { LunWriter } from '../iscsi/lun-writer';
 import { checkDisk } from './findings';
 import { openImage, probeImage, type ImageInfo } from './image-source';
-import { stationDisk, type StationDisk } from './station-disk';
+import type { StationDisk } from './station-disk';
 
 const MiB = 1 << 20;
 
@@ -33,7 +31,7 @@ export function imageSummary(i: ImageInfo): ImageSummary {
 }
 
 /** Logs in to the workstation's LUN as the workstation. */
-async function openDisk(d: StationDisk, ctx: InstallCtx, queueDepth?: number): Promise<LunWriter> {
+export async function openDisk(d: StationDisk, ctx: InstallCtx, queueDepth?: number): Promise<LunWriter> {
   ctx.progress({ phase: `logging in to ${d.target} as ${d.initiator}` });
   return LunWriter.open({
     host: d.portal.address,
@@ -55,7 +53,8 @@ function lunSummary(d: StationDisk, wr: LunWriter): Omit<LunSummary, 'layout'> {
   return { portal: d.portal, target: d.target, lun: d.lun, initiator: d.initiator, blocks: g.blocks, blockSize: g.blockSize, sizeBytes: g.blocks * g.blockSize, thin: g.thin, zeroesAfterUnmap: g.zeroesAfterUnmap, unmap: g.unmap || g.writeSameUnmap };
 }
 
-const readOf = (wr: LunWriter) => (lba: number, count: number) => wr.read(lba, count);
+/** The writer's reads as the disk-layout readers take them. */
+export const readOf = (wr: LunWriter) => (lba: number, count: number) => wr.read(lba, count);
 
 /** Why an image cannot go onto this disk (empty when it can). */
 function refusalsFor(image: ImageInfo | undefined, lunBytes: number): string[] {
@@ -64,8 +63,7 @@ function refusalsFor(image: ImageInfo | undefined, lunBytes: number): string[] {
 }
 
 /** install:inspect — what the disk holds now and what the image is; writes nothing. */
-export async function inspectJob(p: Project, secrets: Secrets, req: { station: string; image?: string | undefined }, ctx: InstallCtx): Promise<InspectResult> {
-  const d = stationDisk(p, secrets, req.station);
+export async function inspectJob(d: StationDisk, req: { image?: string | undefined }, ctx: InstallCtx): Promise<InspectResult> {
   const image = req.image ? await probeImage(req.image, { signal: ctx.signal, log: (l) => ctx.log(l) }) : undefined;
   const wr = await openDisk(d, ctx);
   try {
@@ -78,17 +76,15 @@ export async function inspectJob(p: Project, secrets: Secrets, req: { station: s
 }
 
 export interface WriteRequest {
-  station: string;
   image: string;
   verify: boolean;
   overwrite: boolean;
-  expect?: { target: string; lun: number } | undefined;
   sparse: 'auto' | 'never';
   queueDepth: number;
 }
 
 /** A text like "12.5 MiB/s, about 40 s left". */
-function rateText(bytes: number, ms: number, total: number | undefined): string {
+export function rateText(bytes: number, ms: number, total: number | undefined): string {
   const rate = ms > 0 ? bytes / MiB / (ms / 1000) : 0;
   const left = total && rate > 0 ? Math.max(0, (total - bytes) / MiB / rate) : undefined;
   return `${rate.toFixed(1)} MiB/s${left !== undefined ? `, about ${left < 90 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left` : ''}`;
@@ -105,9 +101,8 @@ const isZero = (b: Buffer): boolean => {
 };
 
 /** install:write — the image onto the workstation's LUN, read back and probed. */
-export async function writeJob(p: Project, secrets: Secrets, req: WriteRequest, ctx: InstallCtx): Promise<WriteResult> {
+export async function writeJob(d: StationDisk, req: WriteRequest, ctx: InstallCtx): Promise<WriteResult> {
   const t0 = Date.now();
-  const d = stationDisk(p, secrets, req.station, req.expect);
   const img = await openImage(req.image, { signal: ctx.signal, log: (l) => ctx.log(l) });
   let wr: LunWriter | undefined;
   let written = 0;
