@@ -21,6 +21,18 @@ async function askYes(question: string): Promise<boolean | undefined> {
   }
 }
 
+/**
+ * Whether the job may replace what the disk holds: not asked when it is empty or --yes was given;
+ * else asked on the terminal, and without one refused (NEEDS_CONFIRMATION, naming what it holds).
+ */
+async function mayOverwrite(ins: InspectResult, yesFlag: boolean, words: { question: string; rerun: string; no: string; nothing: string }): Promise<boolean> {
+  if (!ins.needsConfirm || yesFlag) return yesFlag;
+  const yes = await askYes(words.question);
+  if (yes === undefined) throw new BootchainError(appError('NEEDS_CONFIRMATION', `LUN ${ins.lun.lun} of ${ins.lun.target} is not empty (${ins.lun.layout.summary})`, { hint: words.rerun }));
+  if (!yes) throw new BootchainError(appError('CANCELLED', words.no, { hint: words.nothing }));
+  return true;
+}
+
 function stationOf(a: FlagReader<readonly [{ name: 'station'; value: 'NAME'; help: string }]>, p: { workstations: Array<{ name: string }> }, verbName: string): string {
   const station = a.str('station') ?? (p.workstations.length === 1 ? p.workstations[0]!.name : undefined);
   if (!station) throw usage(`${verbName} needs --station NAME (${p.workstations.map((w) => w.name).join(', ') || 'the project has no workstation'})`);
@@ -63,13 +75,12 @@ export const write = verb({
     const ins: InspectResult = await s.job('install:inspect', { project: raw, station, image }, { out: a, logs: 'error' });
     if (ins.refusals.length) throw new BootchainError(appError('INVALID_INPUT', ins.refusals[0]!, { hint: 'Nothing was written.' }));
     if (!a.json && !a.quiet) process.stderr.write(`${station}: ${ins.lun.target} LUN ${ins.lun.lun}, ${formatBytes(ins.lun.sizeBytes)}, holds: ${ins.lun.layout.summary}\n`);
-    let overwrite = a.has('yes');
-    if (ins.needsConfirm && !overwrite) {
-      const yes = await askYes(`Overwrite everything on ${ins.lun.target} LUN ${ins.lun.lun} (${ins.lun.layout.summary}) with ${ins.image?.name ?? image}? [y/N] `);
-      if (yes === undefined) throw new BootchainError(appError('NEEDS_CONFIRMATION', `LUN ${ins.lun.lun} of ${ins.lun.target} is not empty (${ins.lun.layout.summary})`, { hint: 'Run again with --yes to overwrite it. Nothing was written.' }));
-      if (!yes) throw new BootchainError(appError('CANCELLED', 'Not written: you said no', { hint: 'Nothing was written.' }));
-      overwrite = true;
-    }
+    const overwrite = await mayOverwrite(ins, a.has('yes'), {
+      question: `Overwrite everything on ${ins.lun.target} LUN ${ins.lun.lun} (${ins.lun.layout.summary}) with ${ins.image?.name ?? image}? [y/N] `,
+      rerun: 'Run again with --yes to overwrite it. Nothing was written.',
+      no: 'Not written: you said no',
+      nothing: 'Nothing was written.',
+    });
     const r = await s.job(
       'install:write',
       { project: raw, station, image, verify: !a.has('no-verify'), overwrite, expect: { target: ins.lun.target, lun: ins.lun.lun }, sparse: a.has('no-sparse') ? 'never' : 'auto', queueDepth: a.int('queue-depth') },
@@ -117,13 +128,12 @@ export const install = verb({
     const secrets = await projectSecrets(a, p);
     const s = new Session({ secrets });
     const ins: InspectResult = await s.job('install:inspect', { project: raw, station }, { out: a, logs: 'error' });
-    let overwrite = a.has('yes');
-    if (ins.needsConfirm && !overwrite) {
-      const yes = await askYes(`The installer may replace everything on ${ins.lun.target} LUN ${ins.lun.lun} (${ins.lun.layout.summary}). Go on? [y/N] `);
-      if (yes === undefined) throw new BootchainError(appError('NEEDS_CONFIRMATION', `LUN ${ins.lun.lun} of ${ins.lun.target} is not empty (${ins.lun.layout.summary})`, { hint: 'Run again with --yes to let the installer have it. Nothing was changed.' }));
-      if (!yes) throw new BootchainError(appError('CANCELLED', 'Not started: you said no', { hint: 'Nothing was changed.' }));
-      overwrite = true;
-    }
+    const overwrite = await mayOverwrite(ins, a.has('yes'), {
+      question: `The installer may replace everything on ${ins.lun.target} LUN ${ins.lun.lun} (${ins.lun.layout.summary}). Go on? [y/N] `,
+      rerun: 'Run again with --yes to let the installer have it. Nothing was changed.',
+      no: 'Not started: you said no',
+      nothing: 'Nothing was changed.',
+    });
     const say = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
     const r: InstallVmResult = await s.job(
       'install:vm',
