@@ -51,12 +51,13 @@ export interface LunSummary {
 
 const Secrets = z.record(z.string().max(128), z.string().max(256)).default({});
 
+/** What every Install request names: the project, its CHAP secrets by reference, the workstation. */
+const StationRequest = { project: z.unknown(), secrets: Secrets, station: z.string().min(1).max(63) };
+
 /** Input of install:inspect: the image and the workstation's disk, before anything is written. */
 export const InspectInput = z
   .object({
-    project: z.unknown(),
-    secrets: Secrets,
-    station: z.string().min(1).max(63),
+    ...StationRequest,
     image: ImageRef.optional(),
   })
   .strict();
@@ -74,9 +75,7 @@ export interface InspectResult {
 /** Input of install:write. */
 export const WriteInput = z
   .object({
-    project: z.unknown(),
-    secrets: Secrets,
-    station: z.string().min(1).max(63),
+    ...StationRequest,
     image: ImageRef,
     /** Read the LUN back and compare its sha256 with the image's (on by default). */
     verify: z.boolean().default(true),
@@ -124,9 +123,7 @@ export interface WriteResult {
 /** Input of install:vm: an installer VM whose disk is the workstation's LUN. */
 export const InstallVmInput = z
   .object({
-    project: z.unknown(),
-    secrets: Secrets,
-    station: z.string().min(1).max(63),
+    ...StationRequest,
     /** The installer ISO: a local file or an http(s) URL (downloaded first). */
     iso: ImageRef,
     /** The user saw what is on the disk and agreed the installer may change it. */

@@ -309,6 +309,12 @@ export function openedFiles(s: AppState['identity']): Artifacts | undefined {
   return files;
 }
 
+/** The workstation a step works on: `chosen` while the project still has it, else the first (or '' with none). */
+export function stationOrFirst(project: AppState['identity']['project'], chosen: string): string {
+  const names = ((project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
+  return chosen && names.includes(chosen) ? chosen : (names[0] ?? '');
+}
+
 /** A workstation's kernel parameters on one line, its CHAP secrets masked (the full line is kernel/NAME.txt among the generated files). */
 export function maskedKernelLine(id: IdentitySlice['identity'], name: string): string | undefined {
   const text = identityOutput(id).files?.[`kernel/${name}.txt`];

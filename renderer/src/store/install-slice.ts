@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { InstallVmEvent } from '../../../shared/install';
 import { api } from '../api/client';
+import { stationOrFirst } from './identity-slice';
 import type { AppState } from './index';
 import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
 
@@ -43,8 +44,7 @@ export interface InstallSlice {
 
 /** The workstation the step works on: the chosen one when it still exists, else the first. */
 export function installStation(s: AppState): string {
-  const names = ((s.identity.project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
-  return names.includes(s.install.station) ? s.install.station : (names[0] ?? '');
+  return stationOrFirst(s.identity.project, s.install.station);
 }
 
 export const createInstallSlice: StateCreator<AppState, [], [], InstallSlice> = (set, get) => {

@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { ChainLink, LinkId } from '../../../shared/verify';
 import type { VmStage } from '../../../shared/vm';
+import { stationOrFirst } from './identity-slice';
 import type { AppState } from './index';
 import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
 
@@ -38,11 +39,7 @@ export interface VerifySlice {
 export const createVerifySlice: StateCreator<AppState, [], [], VerifySlice> = (set, get) => {
   const patch = (p: Partial<VerifySlice['verify']>) => set((st) => ({ verify: { ...st.verify, ...p } }));
   const patchVm = (p: Partial<VerifySlice['vm']>) => set((st) => ({ vm: { ...st.vm, ...p } }));
-  const stationOf = () => {
-    const stations = ((get().identity.project as { workstations?: Array<{ name: string }> }).workstations ?? []).map((w) => w.name);
-    const v = get().verify.station;
-    return v && stations.includes(v) ? v : (stations[0] ?? '');
-  };
+  const stationOf = () => stationOrFirst(get().identity.project, get().verify.station);
   /** The VM test boot: each stage reached is an item; the result holds them all. */
   const vmJob: JobSlot<'vmboot', VerifySlice['vm']> = {
     read: () => get().vm,
