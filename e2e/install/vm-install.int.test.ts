@@ -13,6 +13,7 @@ import { vmBootJob } from '../../electron/services/vm/job';
 import { findOvmf } from '../../electron/services/vm/qemu';
 import { BOOT_MARKER, UEFI_BOOT_MARKER } from '../lab/disk-images';
 import { buildInstallerIso, INSTALLER_DISK_BYTES, INSTALLER_MARKER, INSTALLER_UEFI_DISK_BYTES, missingInstallerParts, type InstallerIso } from '../lab/installer-iso';
+import { addTgtTarget, labTgtadm } from '../lab/tgtd-host';
 import { labOrSkipReason } from '../support/lab-guard';
 import { haveQemu } from '../support/qemu';
 import { rfbLogin, type RfbLogin } from '../support/rfb-login';
@@ -43,7 +44,7 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
   const lunFile = path.join(L?.dir ?? '', 'vminst.img');
   const uefiLunFile = path.join(L?.dir ?? '', 'vminst-uefi.img');
   let iso: InstallerIso;
-  const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
+  const tgtadm = labTgtadm(L?.nas.tgtControlPorts[0] ?? 0);
   const opts = (over: Partial<VmInstallOptions> = {}): VmInstallOptions => ({
     firmware: 'bios',
     mac: MAC,
@@ -71,10 +72,7 @@ describe.skipIf(!!why)('install in a VM onto a tgtd LUN (QEMU iSCSI driver, CHAP
     writeFileSync(file, '');
     truncateSync(file, bytes);
     scramble(file);
-    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
-    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
-    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
-    await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', USER]);
+    await addTgtTarget(tgtadm, tid, name, file, 0, { keepFile: true, user: USER });
   };
 
   beforeAll(async () => {

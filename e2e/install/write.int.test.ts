@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { loadProject, type ProjectInput } from '../../shared/model/project';
 import { BOOT_MARKER, missingUefiTools, UEFI_BOOT_MARKER, writeBootSectorDisk, writeUefiBootDisk } from '../lab/disk-images';
 import { ISTGT, startIstgt, type Istgt, type LabHost } from '../lab/istgt';
 import { addLabHost } from '../lab/lab';
-import { startHostTgtd, type HostTgtd } from '../lab/tgtd-host';
+import { addTgtTarget, labTgtadm, startHostTgtd, type HostTgtd } from '../lab/tgtd-host';
 import { labOrSkipReason } from '../support/lab-guard';
 import { haveQemu } from '../support/qemu';
 
@@ -54,7 +54,7 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
   const secret = generateChapSecret();
   const base = `${L?.iscsi.targets.mbr.split(':')[0]}:wr`;
   const lunFile = (n: string) => path.join(dir, `lun-${n}.img`);
-  const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
+  const tgtadm = labTgtadm(L?.nas.tgtControlPorts[0] ?? 0);
   const runner = new JobRunner();
   const handlers = createHandlers(runner, 'harness', { dataDir: path.join(dir, 'data') });
   const caller = { id: 'write-test' };
@@ -130,16 +130,6 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
   };
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-  const addTarget = async (tid: number, name: string, file: string, mib: number, lunParams?: string, blockSize?: number) => {
-    writeFileSync(file, '');
-    truncateSync(file, mib * MiB);
-    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', name]);
-    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file, ...(blockSize ? [`--blocksize=${blockSize}`] : [])]);
-    if (lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', lunParams]);
-    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
-    await tgtadm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', USER]);
-  };
-
   /** raw + .gz + .xz + .zst + .qcow2 of one disk, made by the real tools. */
   const variants = async (name: string, raw: string) => {
     images[`${name}.raw`] = raw;
@@ -152,11 +142,11 @@ describe.skipIf(!!why)('install:write onto tgtd and istgt LUNs', () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     await tgtadm(['--op', 'new', '--mode', 'account', '--user', USER, '--password', secret]);
-    await addTarget(TIDS.bios, `${base}-bios`, lunFile('bios'), 40);
-    await addTarget(TIDS.uefi, `${base}-uefi`, lunFile('uefi'), 64);
-    await addTarget(TIDS.small, `${base}-small`, lunFile('small'), 8);
-    await addTarget(TIDS.thin, `${base}-thin`, lunFile('thin'), 40, 'thin_provisioning=1');
-    await addTarget(TIDS.k4, `${base}-4k`, lunFile('4k'), 40, undefined, 4096);
+    await addTgtTarget(tgtadm, TIDS.bios, `${base}-bios`, lunFile('bios'), 40, { user: USER });
+    await addTgtTarget(tgtadm, TIDS.uefi, `${base}-uefi`, lunFile('uefi'), 64, { user: USER });
+    await addTgtTarget(tgtadm, TIDS.small, `${base}-small`, lunFile('small'), 8, { user: USER });
+    await addTgtTarget(tgtadm, TIDS.thin, `${base}-thin`, lunFile('thin'), 40, { user: USER, lunParams: 'thin_provisioning=1' });
+    await addTgtTarget(tgtadm, TIDS.k4, `${base}-4k`, lunFile('4k'), 40, { user: USER, blockSize: 4096 });
     // The BIOS disk: the lab's boot sector, and 3 MiB of random data among zero runs.
     const bios = path.join(dir, 'bios.img');
     writeBootSectorDisk(bios, 24 * MiB);

@@ -11,6 +11,38 @@ const pexec = promisify(execFile);
 const TGTD = '/usr/sbin/tgtd';
 const TGTADM = '/usr/sbin/tgtadm';
 
+/** How a test's target looks: its LUN 1's options, target parameters and the CHAP account bound to it. */
+export interface TgtTargetOptions {
+  params?: Record<string, string | number> | undefined;
+  /** Logical unit params (e.g. thin_provisioning=1). */
+  lunParams?: string | undefined;
+  /** The LUN's block size (tgt's default 512). */
+  blockSize?: number | undefined;
+  /** A CHAP account (made before) bound to the target. */
+  user?: string | undefined;
+}
+
+/**
+ * Adds target `tid` named `iqn` through a tgtadm (the lab NAS's or a test's own tgtd): a sparse
+ * `sizeMiB` file on LUN 1 (`file` created unless `keepFile`), open to every initiator.
+ */
+export async function addTgtTarget(tgtadm: (args: string[]) => Promise<unknown>, tid: number, iqn: string, file: string, sizeMiB: number, o: TgtTargetOptions & { keepFile?: boolean } = {}): Promise<void> {
+  if (!o.keepFile) {
+    closeSync(openSync(file, 'w'));
+    truncateSync(file, sizeMiB << 20);
+  }
+  const t = ['--tid', String(tid)];
+  await tgtadm(['--op', 'new', '--mode', 'target', ...t, '-T', iqn]);
+  await tgtadm(['--op', 'new', '--mode', 'logicalunit', ...t, '--lun', '1', '-b', file, ...(o.blockSize ? [`--blocksize=${o.blockSize}`] : [])]);
+  if (o.lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', ...t, '--lun', '1', '--params', o.lunParams]);
+  await tgtadm(['--op', 'bind', '--mode', 'target', ...t, '-I', 'ALL']);
+  for (const [k, v] of Object.entries(o.params ?? {})) await tgtadm(['--op', 'update', '--mode', 'target', ...t, '--name', k, '--value', String(v)]);
+  if (o.user) await tgtadm(['--op', 'bind', '--mode', 'account', ...t, '--user', o.user]);
+}
+
+/** The lab NAS's tgtd (its first instance), for tests that add targets of their own to it. */
+export const labTgtadm = (ctl: number) => (args: string[]) => pexec(TGTADM, ['-C', String(ctl), '--lld', 'iscsi', ...args]);
+
 /** A running tgtd on `ip:3260` with its own control port. */
 export interface HostTgtd {
   ctl: number;
@@ -43,13 +75,7 @@ export async function startHostTgtd(host: LabHost, ip: string): Promise<HostTgtd
     portal: { host: ip, port: 3260 },
     tgtadm,
     async addTarget(tid, iqn, file, sizeMiB, params = {}, lunParams) {
-      closeSync(openSync(file, 'w'));
-      truncateSync(file, sizeMiB << 20);
-      await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '-T', iqn]);
-      await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '-b', file]);
-      if (lunParams) await tgtadm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', lunParams]);
-      await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '-I', 'ALL']);
-      for (const [k, v] of Object.entries(params)) await tgtadm(['--op', 'update', '--mode', 'target', '--tid', String(tid), '--name', k, '--value', String(v)]);
+      await addTgtTarget(tgtadm, tid, iqn, file, sizeMiB, { params, lunParams });
     },
     async stop() {
       await pexec(TGTADM, ['-C', String(ctl), '--op', 'delete', '--mode', 'system']).catch(() => undefined);

@@ -1,4 +1,11 @@
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, type Page } from '@playwright/test';
+import { servedFiles } from '../../electron/services/bootfiles/served';
+import { uploadJob } from '../../electron/services/upload/job';
+import { KnownHosts } from '../../electron/services/upload/known-hosts';
+import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
+import type { Project } from '../../shared/model/project';
 import type { LabInfo } from '../lab/lab';
 import { ScanPage } from './scan-page';
 import { TargetPage } from './target-page';
@@ -47,4 +54,28 @@ export async function checkLabSftp(page: Page, L: LabInfo): Promise<void> {
   await page.getByTestId('upload-key').fill(S.sftpOnly.key);
   await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
   await page.getByTestId('upload-check').click();
+}
+
+/**
+ * The NAS as an earlier Upload left it: the project's files uploaded by Bootchain over the lab's
+ * sftp-only account (its /tftp is what the lab's TFTP serves), Debian's undionly.kpxe beside them.
+ */
+export async function seedLabNas(L: LabInfo, p: Project, work: string): Promise<void> {
+  const S = L.ssh;
+  const known = new KnownHosts(path.join(work, 'known_hosts'));
+  await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
+  const target = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
+  await uploadJob({ files: servedFiles(p, {}).files, target, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
+  copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
+}
+
+/** Upload step of a reopened project (host, user and root remembered): the key, Check, the host key trusted if asked, until the plan shows. */
+export async function planLabUpload(page: Page, L: LabInfo): Promise<void> {
+  await page.getByTestId('upload-key').fill(L.ssh.sftpOnly.key);
+  await page.getByTestId('upload-passphrase').fill(L.ssh.root.passphrase);
+  await page.getByTestId('upload-check').click();
+  const trust = page.getByTestId('hostkey-trust');
+  await expect(trust.or(page.getByTestId('upload-plan'))).toBeVisible();
+  if (await trust.isVisible()) await trust.click();
+  await expect(page.getByTestId('upload-plan')).toBeVisible();
 }

@@ -1,22 +1,20 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
-import { servedFiles } from '../../electron/services/bootfiles/served';
 import { ProjectStore } from '../../electron/services/project/store';
-import { uploadJob } from '../../electron/services/upload/job';
-import { KnownHosts } from '../../electron/services/upload/known-hosts';
-import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject } from '../../shared/model/project';
 import { CHAIN_LINKS } from '../../shared/verify';
 import { startChainLab } from '../lab/chain-lab';
+import { planLabUpload, seedLabNas } from '../pages/flow';
 import { BOOT_MARKER, writeBootSectorDisk } from '../lab/disk-images';
 import { buildInstallerIso, INSTALLER_DISK_BYTES, missingInstallerParts } from '../lab/installer-iso';
 import { haveQemu } from '../support/qemu';
 import { axeCounts } from '../support/axe';
+import { addTgtTarget, labTgtadm } from '../lab/tgtd-host';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
 const lab = labOrSkipReason('install.spec.ts');
@@ -37,15 +35,11 @@ test.describe('Put the OS on the disk', () => {
     const S = L.ssh;
     const mac = '52:54:00:b0:18:41';
     const target = `${L.iscsi.targets.mbr.split(':')[0]}:install-spec`;
-    const tgtadm = (args: string[]) => pexec('/usr/sbin/tgtadm', ['-C', String(L.nas.tgtControlPorts[0]), '--lld', 'iscsi', ...args]);
+    const tgtadm = labTgtadm(L.nas.tgtControlPorts[0]!);
     const work = mkdtempSync(path.join(os.tmpdir(), 'bc-install-spec-'));
     const lunFile = path.join(L.dir, 'install-spec.img');
-    writeFileSync(lunFile, '');
-    truncateSync(lunFile, 32 << 20);
     await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(TID), '--force']).catch(() => undefined);
-    await tgtadm(['--op', 'new', '--mode', 'target', '--tid', String(TID), '-T', target]);
-    await tgtadm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(TID), '--lun', '1', '-b', lunFile]);
-    await tgtadm(['--op', 'bind', '--mode', 'target', '--tid', String(TID), '-I', 'ALL']);
+    await addTgtTarget(tgtadm, TID, target, lunFile, 32);
     const image = path.join(work, 'os.img');
     writeBootSectorDisk(image, 20 << 20);
     await pexec('xz', ['-T2', '-k', image]);
@@ -58,12 +52,8 @@ test.describe('Put the OS on the disk', () => {
     const p = loadProject(input);
     if (!p.ok) throw new Error(JSON.stringify(p.errors));
     new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(input);
-    // The files already on the NAS (a earlier Upload), iPXE beside them, the router's DHCP from the generated config.
-    const known = new KnownHosts(path.join(work, 'known_hosts'));
-    await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
-    const sftp = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
-    await uploadJob({ files: servedFiles(p.value, {}).files, target: sftp, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
-    copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
+    // The files already on the NAS (an earlier Upload), iPXE beside them, the router's DHCP from the generated config.
+    await seedLabNas(L, p.value, work);
     const router = await startChainLab(L, { name: 'inst', ip: '10.77.0.49', project: input, noTftp: true });
     try {
       await page.goto(`/#token=${process.env.BOOTCHAIN_HARNESS_TOKEN}`);
@@ -75,13 +65,7 @@ test.describe('Put the OS on the disk', () => {
       await page.getByTestId('build-skip').check();
       await page.getByTestId('next').click();
       // Upload: the server already holds every file (the plan says so), so Next opens.
-      await page.getByTestId('upload-key').fill(S.sftpOnly.key);
-      await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
-      await page.getByTestId('upload-check').click();
-      const trust = page.getByTestId('hostkey-trust');
-      await expect(trust.or(page.getByTestId('upload-plan'))).toBeVisible();
-      if (await trust.isVisible()) await trust.click();
-      await expect(page.getByTestId('upload-plan')).toBeVisible();
+      await planLabUpload(page, L);
       await page.getByTestId('next').click();
 
       // Verify: everything holds up to the LUN, which is empty; Install is offered.

@@ -1,16 +1,13 @@
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { ProjectStore } from '../../electron/services/project/store';
-import { servedFiles } from '../../electron/services/bootfiles/served';
-import { uploadJob } from '../../electron/services/upload/job';
-import { KnownHosts } from '../../electron/services/upload/known-hosts';
-import { hostKeyStatus, trustHostKey } from '../../electron/services/upload/ssh';
 import { sampleProject } from '../../shared/gen/fixtures';
 import { loadProject } from '../../shared/model/project';
 import { CHAIN_LINKS } from '../../shared/verify';
 import { startChainLab } from '../lab/chain-lab';
+import { planLabUpload, seedLabNas } from '../pages/flow';
 import { axeCounts } from '../support/axe';
 import { labOrSkipReason, screenshotDir } from '../support/lab-guard';
 
@@ -41,11 +38,7 @@ test.describe('Reconfigure a workstation', () => {
     new ProjectStore(process.env.BOOTCHAIN_DATA_DIR!).save(input);
     // As set up before: the files on the NAS (uploaded by Bootchain), iPXE beside them, and the
     // router's DHCP (the generated config, on a lab host; TFTP stays the NAS's).
-    const known = new KnownHosts(path.join(mkdtempSync(path.join(os.tmpdir(), 'bc-reconf-')), 'known_hosts'));
-    await trustHostKey(S.host, S.port, (await hostKeyStatus(S.host, S.port, known)).fingerprint, known);
-    const target = { kind: 'ssh' as const, host: S.host, port: 22, user: S.sftpOnly.user, root: S.sftpOnly.root, auth: { kind: 'key' as const, path: S.sftpOnly.key, passphrase: S.root.passphrase } };
-    await uploadJob({ files: servedFiles(p.value, {}).files, target, dryRun: false }, { knownHostsFile: known.file }, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined, item: () => undefined });
-    copyFileSync('/usr/lib/ipxe/undionly.kpxe', path.join(L.nas.tftpRoot, 'undionly.kpxe'));
+    await seedLabNas(L, p.value, mkdtempSync(path.join(os.tmpdir(), 'bc-reconf-')));
     const before = readFileSync(path.join(L.nas.tftpRoot, perMac), 'utf8');
     expect(before).toContain(L.iscsi.targets.mbr);
     const router = await startChainLab(L, { name: 'rcf', ip: '10.77.0.48', project: input, noTftp: true });
@@ -68,12 +61,7 @@ test.describe('Reconfigure a workstation', () => {
       await page.getByTestId('next').click();
 
       // Upload: the plan says exactly the per-MAC script changes.
-      await page.getByTestId('upload-key').fill(S.sftpOnly.key);
-      await page.getByTestId('upload-passphrase').fill(S.root.passphrase);
-      await page.getByTestId('upload-check').click();
-      const trust = page.getByTestId('hostkey-trust');
-      await expect(trust.or(page.getByTestId('upload-plan'))).toBeVisible();
-      if (await trust.isVisible()) await trust.click();
+      await planLabUpload(page, L);
       // (Rows start with the file name; other tests' files in the same root are listed as extra.)
       await expect(page.getByTestId('plan-row').filter({ hasText: new RegExp(`^${perMac.replace(/\./g, '\\.')}`) })).toHaveAttribute('data-action', 'changed');
       await expect(page.getByTestId('plan-row').filter({ hasText: /^default\.ipxe/ })).toHaveAttribute('data-action', 'unchanged');
