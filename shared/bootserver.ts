@@ -9,7 +9,8 @@ export interface ServeEvent {
   client: string;
   /** File requested, or what the DHCP answer said. */
   file?: string | undefined;
-  status: 'started' | 'done' | 'failed' | 'refused' | 'answered' | 'ignored' | 'warning' | 'listening';
+  /** 'marker': a script's stage marker for the live watch (file watch/<mac>/<marker>, message e=<iPXE error> on a failure). */
+  status: 'started' | 'done' | 'failed' | 'refused' | 'answered' | 'ignored' | 'warning' | 'listening' | 'marker';
   bytes: number;
   message?: string | undefined;
   at: number;

@@ -12,6 +12,7 @@ import { VmBootInput } from './vm';
 import { InspectInput, InstallVmInput, WriteInput } from './install';
 import { DialogOpenInput, type DialogOpenResult } from './dialog';
 import { ServeStartInput } from './bootserver';
+import { WatchStartInput } from './watch';
 import { BackupsInput, HostKeyInput, RollbackInput, TrustInput, UploadStartInput, type BackupSetInfo, type HostKeyStatus, type RollbackResult } from './upload';
 
 /** Static facts about the running backend. */
@@ -58,6 +59,9 @@ export const contract = {
   'install:write': { input: WriteInput, output: out<JobStarted>() },
   'install:vm': { input: InstallVmInput, output: out<JobStarted>() },
   'install:stop': { input: JobCancelInput, output: out<{ stopped: boolean }>() },
+  'watch:start': { input: WatchStartInput, output: out<JobStarted>() },
+  /** Ends a watch with its report (its owner only); jobs:cancel ends it without one. */
+  'watch:stop': { input: JobCancelInput, output: out<{ stopped: boolean }>() },
   'jobs:cancel': { input: JobCancelInput, output: out<{ cancelled: boolean }>() },
   'dialog:open': { input: DialogOpenInput, output: out<DialogOpenResult>() },
 } satisfies Record<Channel, { input: z.ZodType; output: unknown }>;
@@ -87,6 +91,7 @@ export const JOB_CHANNELS = {
   'install:inspect': 'inspect',
   'install:write': 'write',
   'install:vm': 'install',
+  'watch:start': 'watch',
 } as const satisfies Partial<Record<Channel, JobKind>>;
 export type JobChannel = keyof typeof JOB_CHANNELS;
 /** The kind of job a channel starts. */

@@ -8,6 +8,7 @@ import type { ChainLink, VerifyResult } from './verify';
 import type { VmBootResult, VmStage } from './vm';
 import type { ServeEvent, ServeResult } from './bootserver';
 import type { InspectResult, InstallVmEvent, InstallVmResult, WriteResult } from './install';
+import type { WatchItem, WatchReport } from './watch';
 
 /** Each job kind with the items it streams and the result it ends with. */
 export interface JobKinds {
@@ -22,6 +23,7 @@ export interface JobKinds {
   inspect: { item: never; result: InspectResult };
   write: { item: never; result: WriteResult };
   install: { item: InstallVmEvent; result: InstallVmResult };
+  watch: { item: WatchItem; result: WatchReport };
 }
 export type JobKind = keyof JobKinds;
 

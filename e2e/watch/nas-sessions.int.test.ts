@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { NodeSSH } from 'node-ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IscsiSession } from '../../electron/services/iscsi/session';
 import { KnownHosts } from '../../electron/services/upload/known-hosts';
@@ -75,11 +74,8 @@ describe.skipIf(!lab)('NAS iSCSI sessions seen from the NAS', () => {
   const ctl = L.nas.tgtControlPorts[0]!;
   let root: SftpTarget;
   let user: SftpTarget;
-  /**
-   * The upload's SSH connection. SftpTarget keeps its node-ssh handle private; the watch needs its
-   * exec channel, so the test reaches it here (ssh.ts should expose it for the watch job).
-   */
-  const conn = (t: SftpTarget) => (t as unknown as { ssh: NodeSSH }).ssh;
+  /** The upload's SSH connection (SftpTarget.connection), as the watch job uses it. */
+  const conn = (t: SftpTarget) => t;
 
   beforeAll(async () => {
     const fp = (await pexec('ssh-keygen', ['-l', '-E', 'sha256', '-f', S.hostKeyPub])).stdout.split(' ')[1]!;

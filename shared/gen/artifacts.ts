@@ -48,7 +48,7 @@ export function generateArtifacts(p: Project, secrets: Secrets): { ok: true; fil
     files['embed.ipxe'] = embedScript(p);
     files['autoexec.ipxe'] = autoexecScript(p);
   });
-  files['default.ipxe'] = defaultScript();
+  files['default.ipxe'] = defaultScript(p);
   p.workstations.forEach((w, i) =>
     attempt(() => {
       const s = stationScript(p, w, i, lookup);

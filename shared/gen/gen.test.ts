@@ -89,6 +89,26 @@ describe('generated iPXE scripts', () => {
     expect(uefi.text).toContain('sanboot --filename \\EFI\\BOOT\\BOOTX64.EFI iscsi:10.77.0.20:::1:iqn.2026-11.test.bootchain.lab:ws2-uefi');
     for (const s of [bios, uefi]) expect(checkScriptSyntax(s.text)).toEqual([]);
   });
+  it('the live watch: a stage marker per script that cannot fail the boot, failures with ${errno}, syslog and the hostname', () => {
+    const p = project({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: 'http://10.77.0.10:8088', syslog: '10.77.0.10' } } });
+    const mark = (m: string) => `imgfetch --timeout 2000 --name bcwatch http://10.77.0.10:8088/watch/\${mac:hexhyp}/${m} && imgfree bcwatch ||`;
+    const e = embedScript(p);
+    expect(e).toContain(`dhcp || dhcp || dhcp || goto dhcp_failed\n${mark('ipxe-dhcp')}`);
+    expect(e).toContain(mark('fail-default?e=${errno}'));
+    expect(e.split('\n')[3]).toBe('set syslog 10.77.0.10');
+    const d = defaultScript(p);
+    expect(d).toContain(mark('default'));
+    expect(d).toContain(mark('fail-station?e=${errno}'));
+    const s = stationScript(p, p.workstations[0]!, 0, lookup).text;
+    expect(s).toContain(`set syslog 10.77.0.10\nset hostname ws1\n${mark('station')}`);
+    expect(s).toContain(`${mark('sanboot')}\nsanboot `);
+    expect(s).toMatch(/:failed\nimgfetch .*fail-sanboot\?e=\$\{errno\} && imgfree bcwatch \|\|/);
+    for (const t of [e, d, s]) expect(checkScriptSyntax(t)).toEqual([]);
+    // Without the watch, nothing of it.
+    for (const t of [embedScript(project()), defaultScript(project()), stationScript(project(), project().workstations[0]!, 0, lookup).text]) expect(t).not.toMatch(/imgfetch|syslog|hostname/);
+    // The model refuses anything but http://IPv4[:port].
+    expect(() => project({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: 'http://10.0.0.1:8080/x ${17}' } } })).toThrow(/http:\/\/192\.168\.1\.10:8080/);
+  });
   it('multipath, a port, keep-san, upper-case MAC input', () => {
     const p = project();
     const w = { ...p.workstations[0]!, mac: '52:54:00:AA:BB:CC', keepSan: true, portals: [{ address: '10.77.0.20', port: 3260 }, { address: '10.77.0.22', port: 3261 }] };

@@ -132,6 +132,23 @@ export const Project = z
         uefiFile: z.enum(['snponly.efi', 'ipxe.efi']).default('snponly.efi'),
         /** The user-class our embedded script sets, so the router can tell our iPXE apart. */
         userClass: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'letters, digits, ".", "_", "-"').default('bootchain'),
+        /**
+         * The live boot watch (issue 19): when set, the generated scripts report their progress —
+         * `markers`: a tiny HTTP fetch per stage from this computer (http://ADDR:PORT; a fetch that
+         * fails never stops the boot); `syslog`: iPXE's console lines to this address's syslog
+         * port (514), with the workstation's name as the syslog hostname.
+         */
+        watch: z
+          .object({
+            markers: z
+              .string()
+              .regex(/^http:\/\/(\d{1,3}\.){3}\d{1,3}(:\d{1,5})?$/, 'a URL like http://192.168.1.10:8080 (this computer\'s address, no path)')
+              .refine((u) => isIPv4(/^http:\/\/([\d.]+)/.exec(u)?.[1] ?? '') && Number(/:(\d+)$/.exec(u.slice(7))?.[1] ?? 80) >= 1 && Number(/:(\d+)$/.exec(u.slice(7))?.[1] ?? 80) <= 65535, { message: 'an IPv4 address and a port 1-65535' })
+              .optional(),
+            syslog: ipv4('the syslog receiver').optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain' }),

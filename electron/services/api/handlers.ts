@@ -29,6 +29,7 @@ import { serveJob } from '../bootserver/job';
 import { inspectJob, writeJob } from '../install/write-job';
 import { stationDisk } from '../install/station-disk';
 import { installVmJob, stopInstall } from '../install/vm-job';
+import { runWatch, stopWatch, watchStations, watchStopper } from '../watch/start';
 import { sessionCipher, SecretVault, type SecretCipher } from '../secrets/vault';
 import { chapKey, chapRefs } from '../../../shared/secrets';
 import { checkChapSecret } from '../../../shared/model/chap';
@@ -210,6 +211,28 @@ export function createHandlers(
       return startJob('install', (ctx) => installVmJob(disk, run, ctx), named, secrets);
     },
     'install:stop': async (input, caller) => ({ stopped: stopInstall(input.jobId, caller.id) }),
+    'watch:start': async (input, caller) => {
+      const p = validProject(input.project);
+      watchStations(p, input.stations);
+      const secrets = chapSecrets(p, input.secrets);
+      // Named before it starts, so watch:stop (its owner only) can end it with its report.
+      const named = { ...caller, jobId: caller.jobId ?? randomUUID() };
+      const stopper = watchStopper(named.jobId, caller.id);
+      const buildDir = ws.buildDir(p);
+      return startJob(
+        'watch',
+        async (ctx) => {
+          try {
+            return await runWatch(p, input, { secrets, knownHostsFile: knownHostsFile(), buildDir, stop: stopper.signal }, ctx);
+          } finally {
+            stopper.done();
+          }
+        },
+        named,
+        [...Object.values(secrets), ...secretsOf(input.nas)],
+      );
+    },
+    'watch:stop': async (input, caller) => ({ stopped: stopWatch(input.jobId, caller.id) }),
     'serve:start': async (input, caller) => {
       const p = validProject(input.project);
       const buildDir = ws.buildDir(p);

@@ -71,7 +71,7 @@ export class BootHttpServer {
   private readonly perClient = new Map<string, number>();
   private open = 0;
   private readonly refusals: RefusalLog;
-  readonly stats = { requests: 0, served: 0, failed: 0, bytes: 0, refused: 0 };
+  readonly stats = { requests: 0, served: 0, failed: 0, bytes: 0, refused: 0, markers: 0 };
 
   constructor(private readonly o: HttpServerOptions) {
     this.root = realpathSync(o.root);
@@ -146,6 +146,22 @@ export class BootHttpServer {
     });
   }
 
+  /**
+   * The live watch's stage markers (shared/gen/ipxe.ts markerLines): GET /watch/<mac>/<marker>
+   * [?e=<iPXE error number>] answers a one-line iPXE script (harmless if anything ran it) and is
+   * reported as a 'marker' event; anything else under /watch/ is refused like a missing file.
+   */
+  private marker(req: http.IncomingMessage, res: http.ServerResponse, name: string, emit: (status: ServeEvent['status'], bytes: number, message?: string) => void, refuse: (code: number, reason: string) => void): void {
+    const m = /^\/watch\/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\/([a-z][a-z-]{0,23})$/.exec(name);
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const e = q.get('e');
+    if (!m || [...q.keys()].some((k) => k !== 'e') || (e !== null && !/^(0x[0-9a-f]{1,8}|\d{1,10})$/i.test(e))) return refuse(404, 'not a stage marker');
+    const body = '#!ipxe\n';
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length), 'Cache-Control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
+    this.stats.markers++;
+    emit('marker', 0, e === null ? undefined : `e=${e.toLowerCase()}`);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.stats.requests++;
     const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
@@ -163,6 +179,7 @@ export class BootHttpServer {
       this.refusals.refuse(req.socket.remoteAddress ?? '?', reason, name);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, `method ${req.method} is not served`, { Allow: 'GET, HEAD' });
+    if (name.startsWith('/watch/')) return this.marker(req, res, name, emit, refuse);
     const r = await resolveInRoot(this.root, name);
     if (!r.ok) return refuse(r.code === 1 ? 404 : 403, r.reason);
     const fh = await open(r.file, 'r');

@@ -11,6 +11,7 @@ import type { Project } from '../../../shared/model/project';
 import type { JobContext } from '../jobs/runner';
 import { placeFiles, servedFiles } from '../bootfiles/served';
 import { BootServer } from './server';
+import { bootEvents, registerServing } from './events';
 
 /** The project's workstation MACs, canonical: the only clients its proxyDHCP answers. */
 export const projectMacs = (p: Project): string[] => p.workstations.map((w) => parseMac(w.mac)).flatMap((m) => (m.ok ? [m.value] : []));
@@ -27,15 +28,20 @@ export async function serveJob(
   ctx.log(`serving ${Object.keys(files).length} files from ${req.root} (${placed.add.length} new, ${placed.change.length} changed)`);
   const server = new BootServer(
     { root: req.root, address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp, biosFile: req.project.boot.biosFile, uefiFile: req.project.boot.uefiFile, userClass: req.project.boot.userClass, macs: projectMacs(req.project) },
-    (e) => ctx.item(e),
+    (e) => {
+      ctx.item(e);
+      bootEvents.emit('event', e);
+    },
   );
   const where = await server.start();
+  const unregister = registerServing({ address: req.address, tftpPort: req.tftpPort, httpPort: req.httpPort, proxyDhcp: req.proxyDhcp });
   ctx.progress({ phase: `serving on ${where.tftp}${where.http ? ` and ${where.http}` : ''}` });
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) return resolve();
     ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   const stats = { served: (server.tftp?.stats.served ?? 0) + (server.http?.stats.served ?? 0), bytes: (server.tftp?.stats.bytes ?? 0) + (server.http?.stats.bytes ?? 0), failed: (server.tftp?.stats.failed ?? 0) + (server.http?.stats.failed ?? 0) };
+  unregister();
   await server.stop();
   return { root: req.root, tftp: where.tftp, http: where.http, ...stats, durationMs: Date.now() - t0 };
 }

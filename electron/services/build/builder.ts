@@ -29,7 +29,7 @@ export interface BuildOptions {
   serialConsole?: boolean;
   /** HTTPS downloads (DOWNLOAD_PROTO_HTTPS). */
   https?: boolean;
-  /** Syslog console (CONSOLE_SYSLOG). */
+  /** Syslog console (CONSOLE_SYSLOG): on unless false (the live watch reads iPXE's lines through it). */
   syslog?: boolean;
 }
 
@@ -82,9 +82,13 @@ export function localConfig(o: BuildOptions): Record<string, string> {
   const head = '/* Written by Bootchain for this build cache. */\n';
   const general = [head, '#define SANBOOT_PROTO_ISCSI', '#define NET_PROTO_IPV6'];
   if (o.https) general.push('#define DOWNLOAD_PROTO_HTTPS');
+  // The syslog console in every build (issue 19): upstream enables it for EFI builds only (since
+  // January 2026) and config/console.h #undefs it for PLATFORM_pcbios; config/local/console.h is
+  // read after that, so this turns it back on for undionly.kpxe too. It sends nothing until a
+  // script sets ${syslog} (the project's boot.watch.syslog). `syslog: false` leaves it out.
   const console = [head];
   if (o.serialConsole) console.push('#define CONSOLE_SERIAL');
-  if (o.syslog) console.push('#define CONSOLE_SYSLOG');
+  if (o.syslog !== false) console.push('#define CONSOLE_SYSLOG');
   return { 'general.h': `${general.join('\n')}\n`, 'console.h': `${console.join('\n')}\n` };
 }
 

@@ -238,6 +238,11 @@ export class SftpTarget implements TargetFs {
     return this.ssh.connection!;
   }
 
+  /** The SSH connection itself, for commands beside the upload (the watch's NAS session poll). */
+  get connection(): Client | null {
+    return this.ssh.connection;
+  }
+
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root === '/' ? '' : this.root}/${rel}`;
   }

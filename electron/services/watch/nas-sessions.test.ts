@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  sessionKey,
   diffSessions,
   parseIstgtInfo,
   parseLioConfigfs,
@@ -99,10 +100,12 @@ describe('pollSessions chooses what the NAS has', () => {
       at: 42,
       fallbacks: [],
       sessions: [
-        { initiator: PC1, target: WS1, address: '10.77.0.10' },
-        { initiator: PC2, target: SPARE, address: '10.77.0.10' },
+        { initiator: PC1, target: WS1, address: '10.77.0.10', session: 2 },
+        { initiator: PC2, target: SPARE, address: '10.77.0.10', session: 1 },
       ],
     });
+    // The session number keeps a second session of the same initiator (the booted OS's own) apart.
+    expect(sessionKey(p.sessions[0]!)).toBe(`${PC1} → ${WS1} #2`);
     expect(run.asked).toEqual([
       ['tgtadm', '-C', '1346', '--lld', 'iscsi', '--op', 'show', '--mode', 'target'],
       ['tgtadm', '-C', '1346', '--lld', 'iscsi', '--op', 'show', '--mode', 'conn', '--tid', '1'],

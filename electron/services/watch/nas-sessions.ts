@@ -34,6 +34,8 @@ export interface NasSession {
   port?: number;
   /** The NAS's portal the connection came in on, `ip:port` (istgt and ss). */
   portal?: string;
+  /** tgtd's session (I_T nexus) number: tells iPXE's session from the booted OS's own, which has the same initiator and target. */
+  session?: number;
 }
 
 /** One poll's result. */
@@ -367,8 +369,8 @@ async function viaTgtadm(run: CommandRunner, o: PollOptions): Promise<Attempt> {
     // deleted between the two commands keeps what the target list said.
     const c = await tgtadm(run, o, ['--mode', 'conn', '--tid', String(t.tid)]);
     const conns = c.code === 0 ? parseTgtadmConns(c.stdout) : [];
-    if (conns.length > 0) for (const x of conns) sessions.push({ initiator: x.initiator, target: t.name, ...(x.address ? { address: x.address } : {}) });
-    else for (const n of t.nexus) for (const a of n.addresses.length ? n.addresses : [undefined]) sessions.push({ initiator: n.initiator, target: t.name, ...(a ? { address: a } : {}) });
+    if (conns.length > 0) for (const x of conns) sessions.push({ initiator: x.initiator, target: t.name, session: x.session, ...(x.address ? { address: x.address } : {}) });
+    else for (const n of t.nexus) for (const a of n.addresses.length ? n.addresses : [undefined]) sessions.push({ initiator: n.initiator, target: t.name, session: n.id, ...(a ? { address: a } : {}) });
   }
   return { sessions };
 }
@@ -439,7 +441,7 @@ export async function pollSessions(ssh: CommandRunner | Client | { connection: C
 
 /** The key a session is diffed by: initiator and target for IQN methods, the address for ss. */
 export function sessionKey(s: NasSession): string {
-  return s.initiator ? `${s.initiator} → ${s.target ?? '?'}` : (s.address ?? '?');
+  return s.initiator ? `${s.initiator} → ${s.target ?? '?'}${s.session !== undefined ? ` #${s.session}` : ''}` : (s.address ?? '?');
 }
 
 /**

@@ -7,35 +7,25 @@
  * the job feed it, it decides.
  */
 import type { LinkId } from '../../../shared/verify';
+import { WATCH_STAGES, type StageSeen, type StationTimeline, type WatchSource, type WatchStageId } from '../../../shared/watch';
 
-/** The stages of a diskless boot, in order, each with the Verify link that checks it. */
-export const WATCH_STAGES = [
-  { id: 'dhcp', what: "the firmware's DHCP", link: 'dhcp' },
-  { id: 'bootfile', what: 'the boot file (iPXE) fetched', link: 'bootfile' },
-  { id: 'ipxe', what: 'iPXE running', link: 'embedded' },
-  { id: 'ipxe-dhcp', what: "iPXE's own DHCP", link: 'embedded' },
-  { id: 'default', what: 'default.ipxe fetched', link: 'default' },
-  { id: 'station', what: 'the per-MAC script fetched', link: 'station' },
-  { id: 'san-login', what: 'the SAN login, as iPXE saw it', link: 'target' },
-  { id: 'nas-login', what: 'the SAN login, as the NAS saw it', link: 'target' },
-  { id: 'san-boot', what: 'booting from the SAN disk', link: 'bootsector' },
-  { id: 'os-login', what: "the OS's own iSCSI login (its initramfs)", link: 'kernel' },
-] as const satisfies ReadonlyArray<{ id: string; what: string; link: LinkId }>;
-export type WatchStageId = (typeof WATCH_STAGES)[number]['id'];
+export { WATCH_STAGES, type StageSeen, type StationTimeline, type WatchStageId };
 
 /** One thing a source saw. */
 export interface WatchEvent {
   /** Monotonic ms (every source on the same clock). */
   at: number;
-  source: 'bootserver' | 'syslog' | 'marker' | 'nas' | 'dhcp';
+  source: WatchSource;
   /** Who: any of these that the source knows. */
   mac?: string | undefined;
+  /** The workstation's IPv4 address (a source that names both MAC and address teaches the timeline the pair). */
+  ip?: string | undefined;
   initiator?: string | undefined;
   hostname?: string | undefined;
   /** The stage it shows reached, when it shows one. */
   stage?: WatchStageId | undefined;
   /** An error it shows (iPXE's "Could not boot image", a failed NAS login …), with the stage it stops. */
-  error?: { stage: WatchStageId; text: string } | undefined;
+  error?: { stage: WatchStageId; text: string; link?: LinkId | undefined } | undefined;
   /** What was seen, for the evidence list. */
   evidence: string;
 }
@@ -48,25 +38,6 @@ export interface WatchStation {
   hostname?: string | undefined;
 }
 
-export interface StageSeen {
-  id: WatchStageId;
-  at: number;
-  source: WatchEvent['source'];
-  evidence: string;
-}
-
-/** Where a station's boot is. */
-export interface StationTimeline {
-  station: string;
-  stages: StageSeen[];
-  /** Set once the boot stopped: at which stage (and its Verify link), and why. */
-  stopped?: { stage: WatchStageId; link: LinkId; why: string; at: number } | undefined;
-  /** Every stage up to the OS's own login was seen. */
-  done: boolean;
-  /** Events that named this station, in order (bounded). */
-  evidence: string[];
-}
-
 const order = (id: WatchStageId): number => WATCH_STAGES.findIndex((s) => s.id === id);
 const linkOf = (id: WatchStageId): LinkId => WATCH_STAGES.find((s) => s.id === id)!.link;
 const normMac = (m: string): string => m.toLowerCase().replace(/-/g, ':');
@@ -77,12 +48,15 @@ const MAX_EVIDENCE = 200;
 export class Timeline {
   private readonly byName = new Map<string, StationTimeline>();
   private readonly lastMove = new Map<string, number>();
+  /** Addresses learnt from events naming MAC and address (DHCP requests, markers): syslog lines without a hostname come by address only. */
+  private readonly byIp = new Map<string, string>();
 
   constructor(
     private readonly stations: WatchStation[],
-    private readonly opts: { stallMs: number },
+    /** stallMsAfter: a longer quiet spell allowed after some stages (the OS loading over the SAN disk before its own login). */
+    private readonly opts: { stallMs: number; stallMsAfter?: Partial<Record<WatchStageId, number>> | undefined },
   ) {
-    for (const s of stations) this.byName.set(s.name, { station: s.name, stages: [], done: false, evidence: [] });
+    for (const s of stations) this.byName.set(s.name, { station: s.name, mac: normMac(s.mac), stages: [], done: false, evidence: [] });
   }
 
   /** The station an event is about, when it names one of the watched. */
@@ -90,13 +64,20 @@ export class Timeline {
     if (e.mac) {
       const m = normMac(e.mac);
       const s = this.stations.find((x) => normMac(x.mac) === m);
-      if (s) return s;
+      if (s) {
+        if (e.ip) this.byIp.set(e.ip, s.name);
+        return s;
+      }
     }
     if (e.initiator) {
       const s = this.stations.find((x) => x.initiatorIqn.toLowerCase() === e.initiator!.toLowerCase());
       if (s) return s;
     }
-    if (e.hostname) return this.stations.find((x) => (x.hostname ?? x.name).toLowerCase() === e.hostname!.toLowerCase());
+    if (e.hostname) {
+      const s = this.stations.find((x) => (x.hostname ?? x.name).toLowerCase() === e.hostname!.toLowerCase());
+      if (s) return s;
+    }
+    if (e.ip && this.byIp.has(e.ip)) return this.stations.find((x) => x.name === this.byIp.get(e.ip!));
     return undefined;
   }
 
@@ -109,7 +90,7 @@ export class Timeline {
     t.evidence.push(`${e.source}: ${e.evidence}`);
     if (t.evidence.length > MAX_EVIDENCE) t.evidence.splice(0, t.evidence.length - MAX_EVIDENCE);
     if (e.error) {
-      t.stopped = { stage: e.error.stage, link: linkOf(e.error.stage), why: e.error.text, at: e.at };
+      t.stopped = { stage: e.error.stage, link: e.error.link ?? linkOf(e.error.stage), why: e.error.text, at: e.at };
       return t;
     }
     if (!e.stage) return t;
@@ -119,8 +100,8 @@ export class Timeline {
     for (let i = 0; i <= n; i++) {
       const id = WATCH_STAGES[i]!.id;
       if (t.stages.some((x) => x.id === id)) continue;
-      // The OS's login is a NAS login *after* the SAN boot: never implied by one before it.
-      if (id === 'os-login' && !t.stages.some((x) => x.id === 'san-boot')) continue;
+      // The OS's login is a NAS login *after* the SAN boot: it is seen, never implied.
+      if (id === 'os-login' && i < n) continue;
       t.stages.push({ id, at: e.at, source: e.source, evidence: i === n ? e.evidence : '(implied by a later stage)' });
       changed = true;
     }
@@ -141,8 +122,8 @@ export class Timeline {
     for (const t of this.byName.values()) {
       if (t.stopped || t.done || t.stages.length === 0) continue;
       const last = this.lastMove.get(t.station) ?? 0;
-      if (now - last < this.opts.stallMs) continue;
       const reached = t.stages.reduce((m, x) => Math.max(m, order(x.id)), -1);
+      if (now - last < (this.opts.stallMsAfter?.[WATCH_STAGES[reached]!.id] ?? this.opts.stallMs)) continue;
       const next = WATCH_STAGES[reached + 1] ?? WATCH_STAGES[WATCH_STAGES.length - 1]!;
       t.stopped = { stage: next.id, link: next.link, why: `nothing new for ${Math.round((now - last) / 1000)} s after ${WATCH_STAGES[reached]!.what}`, at: now };
       out.push(t);

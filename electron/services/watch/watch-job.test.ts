@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ServeEvent } from '../../../shared/bootserver';
+import { buildDiscover } from '../dhcp/packet';
+import { BootHttpServer } from '../bootserver/http-server';
+import { readDhcpRequest } from './dhcp-listen';
+import { sanbootFailure } from './watch-job';
+
+describe('where a failed sanboot stopped, from the error number the script sends', () => {
+  // The numbers are the ones real boots sent in the lab (e2e/watch/watch.int.test.ts): QEMU's iPXE
+  // NIC ROM and the stock snponly.efi against tgtd.
+  it.each([
+    ['0x2c0d603b', 'san-login', 'target', /No such device \(ENODEV\) in the iSCSI session/], // target name typo
+    ['0x410d6103', 'san-login', 'target', /Initiator authentication failed/], // wrong CHAP secret
+    ['0x1d852003', 'san-boot', 'bootsector', /INT 13/], // BIOS: an empty LUN
+    ['0x7f222083', 'san-boot', 'bootsector', /efi_block/], // UEFI: an empty LUN
+    [String(0x2c0d603b), 'san-login', 'target', /ENODEV/], // decimal as well
+  ])('%s', (e, stage, link, text) => {
+    const f = sanbootFailure(e, false);
+    expect(f).toMatchObject({ stage, link });
+    expect(f.text).toMatch(text);
+  });
+  it('without a number: the login when the NAS saw none, the boot when it did', () => {
+    expect(sanbootFailure(undefined, false)).toMatchObject({ stage: 'san-login', link: 'target' });
+    expect(sanbootFailure('zz', true)).toMatchObject({ stage: 'san-boot', link: 'bootsector' });
+  });
+});
+
+describe('the DHCP ear', () => {
+  it("tells a firmware's request from iPXE's, and reads the requested address", () => {
+    const fw = readDhcpRequest(buildDiscover({ xid: 1, mac: '52:54:00:aa:bb:cc', arch: 0 }));
+    expect(fw).toMatchObject({ mac: '52:54:00:aa:bb:cc', type: 'discover', ipxe: false, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', arch: 0 });
+    expect(readDhcpRequest(buildDiscover({ xid: 2, mac: '52:54:00:aa:bb:cc', arch: 7, ipxe: true }))).toMatchObject({ ipxe: true, arch: 7 });
+    // RFC 3004 option 77 with length-prefixed classes, and iPXE's plain string.
+    expect(readDhcpRequest(buildDiscover({ xid: 3, mac: '52:54:00:aa:bb:cc', arch: 0, userClass: '\x04iPXE' }))).toMatchObject({ ipxe: true, userClass: 'iPXE' });
+    expect(readDhcpRequest(buildDiscover({ xid: 4, mac: '52:54:00:aa:bb:cc', arch: 0, userClass: 'bootchain' }))).toMatchObject({ ipxe: true, userClass: 'bootchain' });
+    const req = buildDiscover({ xid: 5, mac: '52:54:00:aa:bb:cc', arch: 0 });
+    req[242] = 3; // DHCPREQUEST
+    const withIp = Buffer.concat([req.subarray(0, req.length - 1), Buffer.from([50, 4, 10, 77, 0, 183, 255])]);
+    expect(readDhcpRequest(withIp)).toMatchObject({ type: 'request', ip: '10.77.0.183' });
+  });
+  it('hostile packets: malformed ones throw (counted as dropped), replies and non-Ethernet ones are not requests', () => {
+    const good = buildDiscover({ xid: 1, mac: '52:54:00:aa:bb:cc', arch: 0 });
+    expect(() => readDhcpRequest(good.subarray(0, 200))).toThrow(/too short/);
+    const noMagic = Buffer.from(good);
+    noMagic.writeUInt32BE(0, 236);
+    expect(() => readDhcpRequest(noMagic)).toThrow(/magic/);
+    const runs = Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([77, 200, 1, 2])]);
+    expect(() => readDhcpRequest(runs)).toThrow(/runs past/);
+    const reply = Buffer.from(good);
+    reply[0] = 2;
+    expect(readDhcpRequest(reply)).toBeUndefined();
+    const ib = Buffer.from(good);
+    ib[1] = 32; // InfiniBand
+    expect(readDhcpRequest(ib)).toBeUndefined();
+    // Binary in the user class comes out printable and bounded.
+    const bin = readDhcpRequest(buildDiscover({ xid: 9, mac: '52:54:00:aa:bb:cc', arch: 0, userClass: `\x00\xff${'A'.repeat(200)}`.slice(0, 250) }));
+    expect(bin?.userClass).toMatch(/^[\x20-\x7e]{1,64}$/);
+  });
+});
+
+describe("the boot server's marker route", () => {
+  it('answers a marker with a harmless script and reports it; refuses anything else under /watch/', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'bc-marker-'));
+    const events: ServeEvent[] = [];
+    const s = new BootHttpServer({ root, address: '127.0.0.1', port: 0, onEvent: (e) => events.push(e) });
+    const { port } = await s.start();
+    const get = (p: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: p }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        }).on('error', reject);
+      });
+    try {
+      expect(await get('/watch/52-54-00-aa-bb-cc/station')).toEqual({ status: 200, body: '#!ipxe\n' });
+      expect(await get('/watch/52-54-00-aa-bb-cc/fail-sanboot?e=0x2c0d603b')).toMatchObject({ status: 200 });
+      for (const bad of ['/watch/52-54-00-aa-bb-cc/station?x=1', '/watch/../etc/passwd', '/watch/52-54-00-aa-bb/station', '/watch/52-54-00-aa-bb-cc/fail-sanboot?e=%24%7B17%7D', `/watch/52-54-00-aa-bb-cc/${'a'.repeat(40)}`]) expect((await get(bad)).status).toBe(404);
+      const marks = events.filter((e) => e.status === 'marker');
+      expect(marks.map((e) => [e.file, e.message])).toEqual([
+        ['/watch/52-54-00-aa-bb-cc/station', undefined],
+        ['/watch/52-54-00-aa-bb-cc/fail-sanboot', 'e=0x2c0d603b'],
+      ]);
+      expect(s.stats.markers).toBe(2);
+    } finally {
+      await s.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
