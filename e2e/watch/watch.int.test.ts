@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +15,7 @@ import { kernelParams } from '../../shared/gen/kernel';
 import { loadProject } from '../../shared/model/project';
 import { makeOsDisk, osDiskSkipReason } from '../lab/os-disk';
 import { addTgtTarget, labTgtadm } from '../lab/tgtd-host';
+import { CLI } from '../../electron/cli/run-cli';
 import { labOrSkipReason } from '../support/lab-guard';
 import { haveQemu } from '../support/qemu';
 import { startWatchLab, watchProject, type WatchLabSpec } from './watch-lab';
@@ -146,9 +147,10 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
     { name: 'hbios', firmware: 'bios' as const, tid: 175, n: 0x11 },
     { name: 'huefi', firmware: 'uefi' as const, tid: 176, n: 0x12 },
   ];
+  const CLI_TID = 177;
   const tgtadm = labTgtadm(L.nas.tgtControlPorts[0] ?? 0);
   afterAll(async () => {
-    for (const h of HEALTHY) await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(h.tid), '--force']).catch(() => undefined);
+    for (const tid of [...HEALTHY.map((h) => h.tid), CLI_TID]) await tgtadm(['--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force']).catch(() => undefined);
   });
   for (const h of HEALTHY) {
     const skip = osDiskSkipReason(h.firmware) ?? (h.firmware === 'uefi' ? noOvmf : undefined);
@@ -179,6 +181,56 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
       }
     });
   }
+
+  /** Runs `bootchain watch --json` (the built CLI) while the workstation boots; its NDJSON lines and exit code. */
+  async function cliWatch(spec: WatchLabSpec, until?: RegExp) {
+    const wl = await startWatchLab(L, spec);
+    try {
+      const file = path.join(work, `${spec.name}.json`);
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(JSON.stringify(watchProject(L, spec))), nas: { address: spec.ip, iscsiPort: 3260, tftpRoot: '/srv/tftp', ssh: { host: S.host, port: S.port, user: 'root' } } }));
+      const fp = (await pexec('ssh-keygen', ['-l', '-E', 'sha256', '-f', S.hostKeyPub])).stdout.split(' ')[1]!;
+      const args = ['watch', '--project', file, '--station', 'pc', '--json', '--nas', '--key', S.root.key, '--trust', fp, '--known-hosts', path.join(work, `${spec.name}.known`), '--tgt-control-port', String(L.nas.tgtControlPorts[0] ?? 0), '--stall', '25', '--minutes', '4'];
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BOOTCHAIN_SSH_PASSPHRASE: S.root.passphrase, BOOTCHAIN_DATA_DIR: work } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+      // Powered on once every source the watch could start is listening.
+      for (let i = 0; i < 100 && !/"source":"nas".*"state":"(listening|failed)"/.test(out); i++) await new Promise((r) => setTimeout(r, 200));
+      await wl.boot({ timeoutMs: 180_000, until }).catch(() => undefined);
+      const exit = await code;
+      return { exit, lines: out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>), out, err };
+    } finally {
+      await wl.stop();
+    }
+  }
+
+  it.skipIf(!!osDiskSkipReason('bios')).concurrent('bootchain watch --json: a healthy boot (exit 0) and a broken one (exit 1, stopped at the boot sector)', { timeout: 300_000 }, async () => {
+    const target = `${L.iscsi.targets.mbr.split(':')[0]}:watch-cli`;
+    const ok: WatchLabSpec = { name: 'cliok', ip: '10.77.0.161', mac: '52:54:00:b0:19:21', markersPort: 18221, firmware: 'bios', target };
+    const p = loadProject(watchProject(L, ok));
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const disk = await makeOsDisk({ firmware: 'bios', dir: path.join(work, 'cli'), kernelCmdline: kernelParams(p.value, p.value.workstations[0]!, 0, () => '').params });
+    await addTgtTarget(tgtadm, CLI_TID, target, disk.file, 0, { keepFile: true });
+    const [good, bad] = await Promise.all([
+      cliWatch(ok, new RegExp(disk.okMarker)),
+      cliWatch({ name: 'clibad', ip: '10.77.0.162', mac: '52:54:00:b0:19:22', markersPort: 18222, firmware: 'bios', target: L.iscsi.targets.empty }),
+    ]);
+    for (const [name, r] of [['healthy', good], ['broken', bad]] as const) {
+      // The stations' timelines and the verdicts (events and sources are in the full output).
+      const brief = r.lines.filter((l) => l.type === 'verdict' || l.type === 'source' || (l.type === 'station' && r.lines.filter((x) => x.type === 'station').at(-1) === l));
+      process.stdout.write(`bootchain watch --json (${name}, exit ${r.exit}), ${r.lines.length} lines; the sources, the last timeline and the verdict:\n${brief.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    }
+    expect(good.exit).toBe(0);
+    expect(good.lines.at(-1)).toMatchObject({ type: 'verdict', station: 'pc', verdict: 'booted', reached: 'os-login' });
+    expect(bad.exit).toBe(1);
+    expect(bad.lines.at(-1)).toMatchObject({ type: 'verdict', station: 'pc', verdict: 'stopped', stoppedAt: 'bootsector', check: { status: 'fail', fix: expect.stringMatching(/Put the operating system on this disk first/) } });
+    for (const r of [good, bad]) {
+      expect(r.lines.filter((l) => l.type === 'source').map((l) => (l.source as { source: string; state: string }).state)).not.toContain('failed');
+      expect(r.out + r.err).not.toContain(S.root.passphrase);
+    }
+  });
 
   CASES.forEach((c, i) => {
     const skip = c.uefi ? noOvmf : undefined;

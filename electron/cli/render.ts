@@ -28,6 +28,8 @@ export interface JobView<K extends JobKind> {
   prefix?: string;
   /** Each item the job streams (a portal, a chain link, a VM stage …). */
   item?: (item: JobKinds[K]['item']) => void;
+  /** What Ctrl-C does (default: cancel the job); a second Ctrl-C always cancels. */
+  interrupt?: ((jobId: string) => void) | undefined;
 }
 
 /** Writes to stdout: a JSON document, or lines. */

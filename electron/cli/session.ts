@@ -61,7 +61,14 @@ export class Session {
     const jobId = randomUUID();
     const follow = followJob<K>(view);
     const off = this.runner.onEvent((e) => e.jobId === jobId && follow.event(e as unknown as JobEventOf<K>), { owner: CALLER.id });
-    const cancel = () => void this.call('jobs:cancel', { jobId }).catch(() => undefined);
+    let interrupted = false;
+    const cancel = () => {
+      if (view.interrupt && !interrupted) {
+        interrupted = true;
+        return view.interrupt(jobId);
+      }
+      void this.call('jobs:cancel', { jobId }).catch(() => undefined);
+    };
     process.on('SIGINT', cancel);
     try {
       await this.call(channel, input, { jobId });

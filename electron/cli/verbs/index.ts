@@ -9,5 +9,6 @@ import { interfaces, privileges } from './system';
 import { backups, hostkey, rollback, upload } from './upload';
 import { verify } from './verify';
 import { install, write } from './install';
+import { watch } from './watch';
 
-export const VERBS: readonly Verb[] = [scan, check, discover, probe, iqn, generate, build, upload, backups, rollback, hostkey, verify, write, install, serve, privileges, kernelCheck, interfaces];
+export const VERBS: readonly Verb[] = [scan, check, discover, probe, iqn, generate, build, upload, backups, rollback, hostkey, verify, watch, write, install, serve, privileges, kernelCheck, interfaces];

@@ -60,8 +60,8 @@ const ipOf = (client: string): string | undefined => /^(\d{1,3}(?:\.\d{1,3}){3})
 
 /** Where a failed sanboot stopped, from iPXE's error number: the login (iscsi.c, tcp.c …) or the boot from the disk (int13.c, efi_block.c …). */
 export function sanbootFailure(e: string | undefined, nasSawLogin: boolean): { stage: WatchStageId; link: LinkId; text: string } {
-  const n = e === undefined ? undefined : /^0x/i.test(e) ? parseInt(e, 16) : Number(e);
-  const d = n === undefined || !Number.isFinite(n) ? undefined : decodeIpxeError(n);
+  // iPXE formats ${errno} as 0x-hex (setting_type_uint32); a decimal number or an ipxe.org page code is read too.
+  const d = e === undefined ? undefined : /^0x[0-9a-f]{1,8}$/i.test(e) ? decodeIpxeError(parseInt(e, 16)) : /^\d{1,10}$/.test(e) ? decodeIpxeError(Number(e)) : decodeIpxeError(e);
   if (!d) return { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target', text: 'sanboot failed (iPXE gave no error number)' };
   const text = `sanboot failed: ${d.words} (${d.url})`;
   const file = d.file.name ?? '';
