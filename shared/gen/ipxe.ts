@@ -117,7 +117,7 @@ function markerBase(p: Pick<Project, 'boot'>): string | undefined {
  * never stop the boot — a 2 s timeout, and "|| " makes a failed fetch a success; the fetched
  * image is freed at once. Nothing when the project asks for no markers.
  */
-function markerLines(base: string | undefined, marker: WatchMarker): string[] {
+export function markerLines(base: string | undefined, marker: WatchMarker): string[] {
   if (!base) return [];
   const query = marker.startsWith('fail-') ? '?e=${errno}' : '';
   return [`imgfetch --timeout 2000 --name bcwatch ${base}/watch/\${mac:hexhyp}/${marker}${query} && imgfree bcwatch ||`];
