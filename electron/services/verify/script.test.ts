@@ -43,6 +43,20 @@ describe('iPXE script evaluator', () => {
     expect(r.settings['initiator-iqn']).toBe('iqn.2026-11.test.bootchain:ws1-525400123456');
   });
 
+  it("the watch's stage markers: walked past without fetching them, no error, the same sanboot", async () => {
+    const f = project({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: 'http://10.77.0.10:8088', syslog: '10.77.0.10' } } });
+    const host = server(f);
+    const asked: string[] = [];
+    const fetch = host.fetch;
+    host.fetch = async (u) => (asked.push(u), fetch(u));
+    const r = await runScript(f['embed.ipxe']!, 'tftp://10.77.0.20/undionly.kpxe', host, { mac: MAC });
+    expect(f['52-54-00-12-34-56.ipxe']).toContain('/watch/${mac:hexhyp}/station');
+    expect(r.end).toBe('sanboot');
+    expect(asked.filter((u) => u.includes('/watch/'))).toEqual([]);
+    expect(r.events.filter((e) => e.kind === 'error')).toEqual([]);
+    expect(r.settings.hostname).toBe('ws1');
+  });
+
   it('the UEFI station with CHAP: username, password and filename reach sanboot', async () => {
     const f = project();
     const r = await runScript(f['default.ipxe']!, 'tftp://10.77.0.20/default.ipxe', server(f), { mac: '52:54:00:AB:CD:EF' });

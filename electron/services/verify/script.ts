@@ -258,6 +258,9 @@ export async function runScript(text: string, url: string, host: ScriptHost, env
             // Nobody presses a key: with a timeout it fails, without one it would wait forever.
             rc = 1;
             break;
+          // imgfetch: the watch's stage markers (nothing the boot needs). The check does not fetch
+          // them: a Verify run must not look like a workstation booting to a watch.
+          case 'imgfetch':
           case 'sleep':
           case 'imgfree':
           case 'ifopen':
