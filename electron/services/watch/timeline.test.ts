@@ -39,6 +39,22 @@ describe('the watch timeline', () => {
     expect(stalled[0]!.stopped!.why).toBe("nothing new for 31 s after the firmware's DHCP");
   });
 
+  it("the OS's own login seen by the NAS implies the SAN boot; an address learnt from DHCP names later lines; a longer quiet spell after the SAN login", () => {
+    const t = new Timeline(ws, { stallMs: 10_000, stallMsAfter: { 'nas-login': 30_000 } });
+    t.add(ev(0, { source: 'dhcp', mac: '52:54:00:12:34:56', ip: '10.77.0.183', stage: 'ipxe-dhcp' }));
+    // A syslog line without a hostname, from the address the DHCP REQUEST asked for.
+    expect(t.add(ev(500, { source: 'syslog', ip: '10.77.0.183', stage: 'default' }))?.station).toBe('ws1');
+    t.add(ev(1000, { source: 'nas', initiator: 'iqn.2026-11.org.example:ws1', stage: 'nas-login' }));
+    expect(t.tick(20_000)).toEqual([]); // 19 s after the NAS login: within its 30 s
+    const r = t.add(ev(25_000, { source: 'nas', initiator: 'iqn.2026-11.org.example:ws1', stage: 'os-login' }))!;
+    expect(r.done).toBe(true);
+    expect(r.stages.map((s) => s.id).slice(-3)).toEqual(['nas-login', 'san-boot', 'os-login']);
+    // Never implied: an early stage does not bring the OS's login with it.
+    const u = new Timeline(ws, { stallMs: 10_000 });
+    expect(u.add(ev(0, { source: 'marker', mac: '52:54:00:12:34:57', stage: 'san-boot' }))!.stages.map((s) => s.id)).not.toContain('os-login');
+    expect(u.tick(11_000)[0]!.stopped).toMatchObject({ stage: 'os-login', link: 'kernel' });
+  });
+
   it("a real console (QEMU's NIC ROM SAN-booting an empty LUN, recorded by e2e/boot/capture-console.ts), line by line", () => {
     const text = readFileSync(path.join(import.meta.dirname, '../vm/fixtures/bios-nicrom-emptylun.console'), 'latin1');
     const t = new Timeline(ws, { stallMs: 30_000 });
