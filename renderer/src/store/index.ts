@@ -11,11 +11,12 @@ import { createPrivilegesSlice, type PrivilegesSlice } from './privileges-slice'
 import { createWizardSlice, type WizardSlice } from './wizard-slice';
 import { createRouterSlice, type RouterSlice } from './router-slice';
 import { createInstallSlice, type InstallSlice } from './install-slice';
+import { createWatchSlice, type WatchSlice } from './watch-slice';
 import { invalidateOnChange } from './stale';
 import { rememberOnChange } from './remember';
 
 /** The one store, built from typed slices. */
-export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice & InstallSlice;
+export type AppState = WizardSlice & ScanSlice & TargetSlice & IdentitySlice & BuildSlice & UploadSlice & VerifySlice & ServeSlice & SecretsSlice & PrivilegesSlice & RouterSlice & InstallSlice & WatchSlice;
 
 export const useApp = create<AppState>()((...a) => ({
   ...createWizardSlice(...a),
@@ -30,6 +31,7 @@ export const useApp = create<AppState>()((...a) => ({
   ...createPrivilegesSlice(...a),
   ...createRouterSlice(...a),
   ...createInstallSlice(...a),
+  ...createWatchSlice(...a),
 }));
 
 // A change to what a later step was made from drops that step's result (for the app's lifetime).

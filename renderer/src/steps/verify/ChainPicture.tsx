@@ -1,6 +1,9 @@
 import { CHAIN_LINKS, type ChainLink, type LinkId, type LinkStatus } from '../../../../shared/verify';
 
-const COLOURS: Record<LinkStatus | 'pending' | 'idle', { fill: string; stroke: string; text: string; label: string }> = {
+/** A node's state: a link's verdict, the one being checked, or not reached yet. */
+export type NodeState = LinkStatus | 'pending' | 'idle';
+
+const COLOURS: Record<NodeState, { fill: string; stroke: string; text: string; label: string }> = {
   pass: { fill: '#dcfce7', stroke: '#16a34a', text: '#14532d', label: 'pass' },
   warn: { fill: '#fef3c7', stroke: '#d97706', text: '#78350f', label: 'warning' },
   fail: { fill: '#fee2e2', stroke: '#dc2626', text: '#7f1d1d', label: 'broken' },
@@ -13,9 +16,26 @@ const COLOURS: Record<LinkStatus | 'pending' | 'idle', { fill: string; stroke: s
  * The boot chain drawn as a picture: one node per link, in boot order, snaking over two rows,
  * each coloured by its verdict; a click selects it (its evidence and fix show below). A node's
  * accessible name is its visible text (title and verdict), as axe's label-content-name-mismatch
- * rule asks; the picture is a group of buttons, not an image (nested-interactive).
+ * rule asks; the picture is a group of buttons, not an image (nested-interactive). The watch draws
+ * the same picture with its own words (`labels`) and ids (`idPrefix`: two pictures on one page).
  */
-export function ChainPicture({ links, running, selected, onSelect }: { links: Partial<Record<LinkId, ChainLink>>; running: boolean; selected: string; onSelect: (id: LinkId) => void }) {
+export function ChainPicture({
+  links,
+  running,
+  selected,
+  onSelect,
+  idPrefix = 'node',
+  labels,
+  title = 'The boot chain',
+}: {
+  links: Partial<Record<LinkId, Pick<ChainLink, 'status'>>>;
+  running: boolean;
+  selected: string;
+  onSelect: (id: LinkId) => void;
+  idPrefix?: string;
+  labels?: Partial<Record<NodeState, string>>;
+  title?: string;
+}) {
   const W = 150;
   const H = 64;
   const GAP = 46;
@@ -28,9 +48,9 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
   };
   const firstPending = CHAIN_LINKS.findIndex((l) => !links[l.id]);
   return (
-    <svg className="chain" viewBox={`0 0 ${10 + perRow * (W + GAP)} ${2 * (H + 56) + 10}`} role="group" aria-label="The boot chain" data-testid="chain-picture">
+    <svg className="chain" viewBox={`0 0 ${10 + perRow * (W + GAP)} ${2 * (H + 56) + 10}`} role="group" aria-label={title} data-testid={idPrefix === 'node' ? 'chain-picture' : `${idPrefix}-picture`}>
       <defs>
-        <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+        <marker id={`${idPrefix}-arrow`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
           <path d="M 0 0 L 10 5 L 0 10 z" fill="#64748b" />
         </marker>
       </defs>
@@ -43,7 +63,7 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
             ? `M ${a.x + W} ${a.y + H / 2} L ${b.x - 2} ${b.y + H / 2}`
             : `M ${a.x} ${a.y + H / 2} L ${b.x + W + 2} ${b.y + H / 2}`
           : `M ${a.x + W / 2} ${a.y + H} L ${b.x + W / 2} ${b.y - 2}`;
-        return <path key={`e-${l.id}`} d={d} stroke="#64748b" strokeWidth="2" fill="none" markerEnd="url(#arrow)" />;
+        return <path key={`e-${l.id}`} d={d} stroke="#64748b" strokeWidth="2" fill="none" markerEnd={`url(#${idPrefix}-arrow)`} />;
       })}
       {CHAIN_LINKS.map((l, i) => {
         const link = links[l.id];
@@ -59,7 +79,7 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
             role="button"
             tabIndex={0}
             aria-pressed={selected === l.id}
-            data-testid={`node-${l.id}`}
+            data-testid={`${idPrefix}-${l.id}`}
             data-status={state}
             style={{ cursor: 'pointer' }}
           >
@@ -68,7 +88,7 @@ export function ChainPicture({ links, running, selected, onSelect }: { links: Pa
               {l.title}
             </text>
             <text x={W / 2} y={47} textAnchor="middle" fontSize="12" fill={c.text}>
-              {c.label}
+              {labels?.[state] ?? c.label}
             </text>
           </g>
         );

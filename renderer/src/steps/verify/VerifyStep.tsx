@@ -6,6 +6,7 @@ import { LogBox } from '../../components/LogBox';
 import { useApp } from '../../store/index';
 import { ChainPicture } from './ChainPicture';
 import { VmBoot } from './VmBoot';
+import { WatchPanel } from './WatchPanel';
 import { Rights } from '../../components/Rights';
 import { ServeTimeline } from '../upload/ServePanel';
 import { diskIsAllThatIsMissing } from '../registry';
@@ -167,6 +168,7 @@ function ChainCheck({ diagnostics }: { diagnostics: boolean }) {
       <LogBox title="Verify log" lines={v.log} testId="verify-log" />
       <Rights />
       {stations.length > 0 ? <VmBoot /> : null}
+      {diagnostics && stations.length > 0 ? <WatchPanel /> : null}
       {diagnostics ? (
         <div data-testid="diag-timeline">
           <ServeTimeline limit={50} />
