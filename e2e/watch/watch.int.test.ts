@@ -100,8 +100,24 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  // At most three QEMUs of this file at once (TCG on two cores, beside the other test files); the
+  // stall limits are the watch's default (60 s): under load iPXE's DHCP alone can take 20 s.
+  let lanes = 3;
+  const waiting: Array<() => void> = [];
+  async function inLane<T>(fn: () => Promise<T>): Promise<T> {
+    while (lanes === 0) await new Promise<void>((r) => waiting.push(r));
+    lanes--;
+    try {
+      return await fn();
+    } finally {
+      lanes++;
+      waiting.shift()?.();
+    }
+  }
+
   /** Watches one boot of the spec's workstation; returns the report, the items and the VM's console. */
-  async function watchBoot(spec: WatchLabSpec, o: { stallMs: number; vmTimeoutMs: number; until?: RegExp }) {
+  const watchBoot = (spec: WatchLabSpec, o: { stallMs: number; vmTimeoutMs: number; until?: RegExp }) => inLane(() => watchOne(spec, o));
+  async function watchOne(spec: WatchLabSpec, o: { stallMs: number; vmTimeoutMs: number; until?: RegExp }) {
     const wl = await startWatchLab(L, spec);
     const items: WatchItem[] = [];
     const logs: string[] = [];
@@ -155,7 +171,7 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
   for (const h of HEALTHY) {
     const skip = osDiskSkipReason(h.firmware) ?? (h.firmware === 'uefi' ? noOvmf : undefined);
     if (skip) process.stdout.write(`SKIP watch.int.test.ts ${h.name}: ${skip}\n`);
-    it.skipIf(!!skip).concurrent(`${h.name}: a healthy ${h.firmware.toUpperCase()} boot — every stage in order, the NAS's logins (iPXE's, then the OS's own) seen`, { timeout: 240_000 }, async () => {
+    it.skipIf(!!skip).concurrent(`${h.name}: a healthy ${h.firmware.toUpperCase()} boot — every stage in order, the NAS's logins (iPXE's, then the OS's own) seen`, { timeout: 480_000 }, async () => {
       const target = `${L.iscsi.targets.mbr.split(':')[0]}:watch-${h.name}`;
       const spec: WatchLabSpec = { name: h.name, ip: `10.77.0.${140 + h.n}`, mac: `52:54:00:b0:19:${h.n.toString(16)}`, markersPort: 18190 + h.n, firmware: h.firmware, target };
       const p = loadProject(watchProject(L, spec));
@@ -163,7 +179,7 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
       const cmdline = kernelParams(p.value, p.value.workstations[0]!, 0, () => '').params;
       const disk = await makeOsDisk({ firmware: h.firmware, dir: path.join(work, h.name), kernelCmdline: cmdline });
       await addTgtTarget(tgtadm, h.tid, target, disk.file, 0, { keepFile: true });
-      const { report, console: screen } = await watchBoot(spec, { stallMs: 25_000, vmTimeoutMs: 180_000, until: new RegExp(disk.okMarker) });
+      const { report, console: screen } = await watchBoot(spec, { stallMs: 60_000, vmTimeoutMs: 180_000, until: new RegExp(disk.okMarker) });
       print(h.name, report);
       const t = report.stations[0]!;
       try {
@@ -183,13 +199,14 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
   }
 
   /** Runs `bootchain watch --json` (the built CLI) while the workstation boots; its NDJSON lines and exit code. */
-  async function cliWatch(spec: WatchLabSpec, until?: RegExp) {
+  const cliWatch = (spec: WatchLabSpec, until?: RegExp) => inLane(() => cliOne(spec, until));
+  async function cliOne(spec: WatchLabSpec, until?: RegExp) {
     const wl = await startWatchLab(L, spec);
     try {
       const file = path.join(work, `${spec.name}.json`);
       writeFileSync(file, JSON.stringify({ ...JSON.parse(JSON.stringify(watchProject(L, spec))), nas: { address: spec.ip, iscsiPort: 3260, tftpRoot: '/srv/tftp', ssh: { host: S.host, port: S.port, user: 'root' } } }));
       const fp = (await pexec('ssh-keygen', ['-l', '-E', 'sha256', '-f', S.hostKeyPub])).stdout.split(' ')[1]!;
-      const args = ['watch', '--project', file, '--station', 'pc', '--json', '--nas', '--key', S.root.key, '--trust', fp, '--known-hosts', path.join(work, `${spec.name}.known`), '--tgt-control-port', String(L.nas.tgtControlPorts[0] ?? 0), '--stall', '25', '--minutes', '4'];
+      const args = ['watch', '--project', file, '--station', 'pc', '--json', '--nas', '--key', S.root.key, '--trust', fp, '--known-hosts', path.join(work, `${spec.name}.known`), '--tgt-control-port', String(L.nas.tgtControlPorts[0] ?? 0), '--stall', '60', '--minutes', '4'];
       const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BOOTCHAIN_SSH_PASSPHRASE: S.root.passphrase, BOOTCHAIN_DATA_DIR: work } });
       let out = '';
       let err = '';
@@ -206,7 +223,7 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
     }
   }
 
-  it.skipIf(!!osDiskSkipReason('bios')).concurrent('bootchain watch --json: a healthy boot (exit 0) and a broken one (exit 1, stopped at the boot sector)', { timeout: 300_000 }, async () => {
+  it.skipIf(!!osDiskSkipReason('bios')).concurrent('bootchain watch --json: a healthy boot (exit 0) and a broken one (exit 1, stopped at the boot sector)', { timeout: 600_000 }, async () => {
     const target = `${L.iscsi.targets.mbr.split(':')[0]}:watch-cli`;
     const ok: WatchLabSpec = { name: 'cliok', ip: '10.77.0.161', mac: '52:54:00:b0:19:21', markersPort: 18221, firmware: 'bios', target };
     const p = loadProject(watchProject(L, ok));
@@ -234,10 +251,10 @@ describe.skipIf(!lab || !!why)('the live boot watch sees a real boot', () => {
 
   CASES.forEach((c, i) => {
     const skip = c.uefi ? noOvmf : undefined;
-    it.skipIf(!!skip).concurrent(`${c.name}: ${c.what} — stops at the right link with Verify's fix`, { timeout: 240_000 }, async () => {
+    it.skipIf(!!skip).concurrent(`${c.name}: ${c.what} — stops at the right link with Verify's fix`, { timeout: 480_000 }, async () => {
       const n = i + 1;
       const mac = `52:54:00:b0:19:${n.toString(16).padStart(2, '0')}`;
-      const { report, items, console: screen } = await watchBoot({ name: c.name.slice(0, 6), ip: `10.77.0.${140 + n}`, mac, markersPort: 18190 + n, ...c.spec(L) }, { stallMs: 25_000, vmTimeoutMs: 150_000 });
+      const { report, items, console: screen } = await watchBoot({ name: c.name.slice(0, 6), ip: `10.77.0.${140 + n}`, mac, markersPort: 18190 + n, ...c.spec(L) }, { stallMs: 60_000, vmTimeoutMs: 150_000 });
       print(c.name, report);
       const t = report.stations[0]!;
       try {
