@@ -30,6 +30,17 @@ const get = (url: string) =>
     http.get(url, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject);
   });
 
+/** The sample project with its markers on a free loopback port, the in-process API set. */
+async function markersProject() {
+  setApi(inProcessApi());
+  const port = await freePort();
+  const base = sampleProject();
+  const project = { ...base, boot: { ...base.boot, watch: { markers: `http://127.0.0.1:${port}` } } };
+  // The sample's second workstation uses CHAP: its secrets (the scripts need them).
+  const secrets = { 'ws2.chap': 'WatchPanel-1234', 'ws2.chap-mutual': 'WatchPanel-5678' };
+  return { port, project, secrets };
+}
+
 describe('Watch a boot panel', () => {
   it('the markers toggle writes boot.watch.markers at this address and port, and says to upload again', () => {
     setApi(inProcessApi());
@@ -39,20 +50,16 @@ describe('Watch a boot panel', () => {
     expect(toggle.checked).toBe(false);
     fireEvent.click(toggle);
     expect((useApp.getState().identity.project.boot as { watch?: unknown }).watch).toEqual({ markers: 'http://127.0.0.1:18299' });
-    expect(screen.getByTestId('watch-markers-note').textContent).toMatch(/report to http:\/\/127\.0\.0\.1:18299\. Upload again so the scripts carry it/);
+    expect(screen.getByTestId('watch-markers-note').textContent).toMatch(/report to http:\/\/127\.0\.0\.1:18299, .* at each stage\. Upload again so the scripts carry it/);
+    expect(screen.getByTestId('watch-markers-line').textContent).toBe('imgfetch --timeout 2000 --name bcwatch http://127.0.0.1:18299/watch/${mac:hexhyp}/default && imgfree bcwatch ||');
     fireEvent.click(toggle);
     expect((useApp.getState().identity.project.boot as { watch?: unknown }).watch).toBeUndefined();
     expect(screen.getByTestId('watch-nas-note').textContent).toBe('NAS sessions: not polled (no SSH login in the Upload step)');
   });
 
   it('a live watch: the sources said, the stages light up as the scripts report, Stop gives the report to save', async () => {
-    setApi(inProcessApi());
-    const port = await freePort();
-    const base = sampleProject();
-    const project = { ...base, boot: { ...base.boot, watch: { markers: `http://127.0.0.1:${port}` } } };
+    const { port, project, secrets } = await markersProject();
     const w = project.workstations![0]!;
-    // The sample's second workstation uses CHAP: its secrets (not watched, but the scripts need it).
-    const secrets = { 'ws2.chap': 'WatchPanel-1234', 'ws2.chap-mutual': 'WatchPanel-5678' };
     useApp.setState((s) => ({ identity: { ...s.identity, project, secrets }, watch: { ...s.watch, dhcp: false, skip: project.workstations!.slice(1).map((x) => x.name) } }));
     render(<WatchPanel />);
     fireEvent.click(screen.getByTestId('watch-start'));
@@ -96,6 +103,21 @@ describe('Watch a boot panel', () => {
     const md = watchMarkdown(r);
     expect(md).toMatch(new RegExp(`## ${w.name} \\(${w.mac}\\): not finished`));
     expect(md).toMatch(/\| [\d.]+ s \| the per-MAC script fetched \| marker \|/);
+  });
+
+  it('Cancel ends the watch without a report (jobs:cancel), and its listener is gone', async () => {
+    const { port, project, secrets } = await markersProject();
+    useApp.setState((s) => ({ identity: { ...s.identity, project, secrets }, watch: { ...s.watch, dhcp: false, skip: [], result: undefined } }));
+    render(<WatchPanel />);
+    fireEvent.click(screen.getByTestId('watch-start'));
+    await waitFor(() => expect(screen.getByTestId('watch-source-marker').dataset.state).toBe('listening'));
+    // Both workstations are watched (none skipped): each has its (empty) timeline.
+    expect(screen.getByTestId('watch-stage-ws2-station').dataset.state).toBe('idle');
+    fireEvent.click(screen.getByTestId('watch-cancel'));
+    await waitFor(() => expect(useApp.getState().watch.status).toBe('cancelled'));
+    expect(screen.getByTestId('watch-status').textContent).toBe('The watch was cancelled (no report).');
+    expect(screen.queryByTestId('watch-export-md')).toBeNull();
+    await expect(get(`http://127.0.0.1:${port}/watch/00-00-00-00-00-01/default`)).rejects.toThrow(/ECONNREFUSED/);
     act(() => undefined);
   });
 });

@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { markerLines } from '../../../../shared/gen/ipxe';
 import { CHAIN_LINKS, type LinkId } from '../../../../shared/verify';
 import { WATCH_STAGES, WATCH_SOURCES, verdictOf, watchMarkdown, type StationTimeline, type WatchSource } from '../../../../shared/watch';
 import { ErrorBox } from '../../components/ErrorBox';
@@ -184,7 +185,8 @@ function WatchOptions({ running }: { running: boolean }) {
         <p className="small" data-testid="watch-markers-note">
           {markers ? (
             <>
-              The scripts report to <code>http://{markers.address}:{markers.port}</code>.{' '}
+              The scripts report to <code>http://{markers.address}:{markers.port}</code>, with a line like{' '}
+              <code data-testid="watch-markers-line">{markerLines(`http://${markers.address}:${markers.port}`, 'default')[0]}</code> at each stage.{' '}
             </>
           ) : (
             'The scripts report nothing themselves: the watch sees only DHCP, the boot server and the NAS. '
