@@ -191,7 +191,7 @@ function WatchOptions({ running }: { running: boolean }) {
           ) : (
             'The scripts report nothing themselves: the watch sees only DHCP, the boot server and the NAS. '
           )}
-          <strong>Upload again so the scripts carry it</strong> (and save the project to keep the setting).
+          <strong>Upload again so the scripts carry it</strong> (and save the project in the Identity step to keep the setting).
         </p>
         <label className="inline">
           <input type="checkbox" checked={!!syslogAt} onChange={(e) => setSyslogTarget(e.target.checked)} data-testid="watch-syslog-target" disabled={!address} />
