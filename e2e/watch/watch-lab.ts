@@ -10,6 +10,8 @@ import { vmBoot } from '../../electron/services/vm/qemu';
 import { chainProject, startChainLab, type ChainLab, type ChainLabSpec } from '../lab/chain-lab';
 import type { LabInfo } from '../lab/lab';
 import { withLabTap } from '../support/qemu';
+import type { WatchContext } from '../../electron/services/watch/watch-job';
+import type { WatchItem } from '../../shared/watch';
 
 export interface WatchLabSpec {
   /** 1-6 letters/digits (the chain host's and the tap's name; the host takes its first five). */
@@ -26,6 +28,10 @@ export interface WatchLabSpec {
   secrets?: Record<string, string>;
   /** Edits the chain's TFTP root (a fault). */
   tftp?: ChainLabSpec['tftp'];
+  /** Edits the generated dnsmasq config (e.g. the NIC ROM's iPXE chainloads a built iPXE). */
+  dnsmasq?: ChainLabSpec['dnsmasq'];
+  /** The project's boot.watch instead of the markers at the desk (e.g. syslog only). */
+  watch?: { markers?: string; syslog?: string };
 }
 
 export interface WatchLab {
@@ -38,17 +44,17 @@ export interface WatchLab {
   stop(): Promise<void>;
 }
 
-/** The project of a watched chain: chainProject plus boot.watch.markers at the desk. */
+/** The project of a watched chain: chainProject plus boot.watch (default: the markers at the desk). */
 export function watchProject(L: LabInfo, s: WatchLabSpec): ProjectInput {
   const base = chainProject(L, { name: `w${s.name}`, ip: s.ip, mac: s.mac, target: s.target, station: 'pc', ws: { firmware: s.firmware, ...(s.ws ?? {}) } });
-  return { ...base, boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: `http://${L.desk.ip}:${s.markersPort}` } } };
+  return { ...base, boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: s.watch ?? { markers: `http://${L.desk.ip}:${s.markersPort}` } } };
 }
 
 export async function startWatchLab(L: LabInfo, s: WatchLabSpec): Promise<WatchLab> {
   const input = watchProject(L, s);
   const p = loadProject(input);
   if (!p.ok) throw new Error(`watch lab ${s.name}: ${JSON.stringify(p.errors)}`);
-  const chain = await startChainLab(L, { name: `w${s.name.slice(0, 5)}`, ip: s.ip, project: input, ...(s.secrets ? { secrets: s.secrets } : {}), ...(s.tftp ? { tftp: s.tftp } : {}) });
+  const chain = await startChainLab(L, { name: `w${s.name.slice(0, 5)}`, ip: s.ip, project: input, ...(s.secrets ? { secrets: s.secrets } : {}), ...(s.tftp ? { tftp: s.tftp } : {}), ...(s.dnsmasq ? { dnsmasq: s.dnsmasq } : {}) });
   const tap = `tw${s.name}`.slice(0, 15);
   return {
     project: chain.project,
@@ -58,4 +64,14 @@ export async function startWatchLab(L: LabInfo, s: WatchLabSpec): Promise<WatchL
     boot: (o) => withLabTap(L, tap, (wrap) => vmBoot({ firmware: s.firmware, mac: s.mac, network: { kind: 'tap', ifname: tap }, until: o.until, timeoutMs: o.timeoutMs, wrap, signal: o.signal })),
     stop: () => chain.stop(),
   };
+}
+
+/** A watch job's context for a test: what it streams (items, log lines) and `listening`, once every source is up (power the VM on then). */
+export function testWatchContext(): { ctx: WatchContext; items: WatchItem[]; logs: string[]; listening: Promise<void> } {
+  const items: WatchItem[] = [];
+  const logs: string[] = [];
+  let ready!: () => void;
+  const listening = new Promise<void>((r) => (ready = r));
+  const ctx: WatchContext = { signal: new AbortController().signal, log: (l) => logs.push(l), item: (i) => items.push(i), progress: (p) => (p.phase.startsWith('watching') ? ready() : undefined) };
+  return { ctx, items, logs, listening };
 }
