@@ -53,8 +53,12 @@ export class Timeline {
 
   constructor(
     private readonly stations: WatchStation[],
-    /** stallMsAfter: a longer quiet spell allowed after some stages (the OS loading over the SAN disk before its own login). */
-    private readonly opts: { stallMs: number; stallMsAfter?: Partial<Record<WatchStageId, number>> | undefined },
+    /**
+     * stallMsAfter: a longer quiet spell allowed after some stages (the OS loading over the SAN disk
+     * before its own login). neverImplied: stages only a source can show, never implied by a later
+     * one (the NAS's view of the login when its sessions are not watched).
+     */
+    private readonly opts: { stallMs: number; stallMsAfter?: Partial<Record<WatchStageId, number>> | undefined; neverImplied?: readonly WatchStageId[] | undefined },
   ) {
     for (const s of stations) this.byName.set(s.name, { station: s.name, mac: normMac(s.mac), stages: [], done: false, evidence: [] });
   }
@@ -74,8 +78,13 @@ export class Timeline {
       if (s) return s;
     }
     if (e.hostname) {
-      const s = this.stations.find((x) => (x.hostname ?? x.name).toLowerCase() === e.hostname!.toLowerCase());
-      if (s) return s;
+      // iPXE names itself <hostname>.<domain> when DHCP gave a domain (most routers do): the part before the first dot.
+      const h = e.hostname.toLowerCase().split('.')[0]!;
+      const s = this.stations.find((x) => (x.hostname ?? x.name).toLowerCase() === h);
+      if (s) {
+        if (e.ip) this.byIp.set(e.ip, s.name);
+        return s;
+      }
     }
     if (e.ip && this.byIp.has(e.ip)) return this.stations.find((x) => x.name === this.byIp.get(e.ip!));
     return undefined;
@@ -101,7 +110,7 @@ export class Timeline {
       const id = WATCH_STAGES[i]!.id;
       if (t.stages.some((x) => x.id === id)) continue;
       // The OS's login is a NAS login *after* the SAN boot: it is seen, never implied.
-      if (id === 'os-login' && i < n) continue;
+      if ((id === 'os-login' || this.opts.neverImplied?.includes(id)) && i < n) continue;
       t.stages.push({ id, at: e.at, source: e.source, evidence: i === n ? e.evidence : '(implied by a later stage)' });
       changed = true;
     }

@@ -7,7 +7,7 @@ import type { ServeEvent } from '../../../shared/bootserver';
 import { buildDiscover } from '../dhcp/packet';
 import { BootHttpServer } from '../bootserver/http-server';
 import { readDhcpRequest } from './dhcp-listen';
-import { sanbootFailure } from './watch-job';
+import { sanbootFailure, watchJob } from './watch-job';
 
 describe('where a failed sanboot stopped, from the error number the script sends', () => {
   // What real boots sent in the lab (e2e/watch/watch.int.test.ts: QEMU's iPXE NIC ROM and the stock
@@ -91,5 +91,59 @@ describe("the boot server's marker route", () => {
       await s.stop();
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("iPXE's syslog in the watch", () => {
+  // Datagrams in iPXE's own format (src/net/udp/syslog.c: "<PRI>" then hostname[.domain] and a
+  // space when a hostname is set, then "ipxe: " and the line), with the lines a real v2.0.0 build
+  // sent in the lab (e2e/watch/syslog-built.int.test.ts): the first ones before the per-MAC
+  // script's `set hostname`, the later ones named "pc.lab.test" (DHCP gave a domain).
+  it('lines without a hostname wait for their sender to be named, then count with their own times; the domain is ignored; the error is decoded', { timeout: 15_000 }, async () => {
+    const { default: dgram } = await import('node:dgram');
+    const { loadProject } = await import('../../../shared/model/project');
+    const { sampleProject } = await import('../../../shared/gen/fixtures');
+    const p = loadProject(sampleProject({ workstations: [{ name: 'pc', mac: '52:54:00:b0:1a:03', firmware: 'bios', target: 'iqn.2026-11.test.bootchain.lab:spare', lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:pc', initramfs: 'genkernel' }] }));
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    let port = 0;
+    let ready!: () => void;
+    const listening = new Promise<void>((r) => (ready = r));
+    const job = watchJob(
+      { project: p.value, stations: p.value.workstations, syslog: { address: '127.0.0.1', port: 0 }, stallMs: 10_000, timeoutMs: 10_000 },
+      {
+        signal: new AbortController().signal,
+        log: () => undefined,
+        progress: () => undefined,
+        item: (i) => {
+          if (i.type !== 'source' || i.source.source !== 'syslog') return;
+          port = Number(/:(\d+)$/.exec(i.source.detail)?.[1] ?? 0);
+          ready();
+        },
+      },
+    );
+    await listening;
+    const sock = dgram.createSocket('udp4');
+    const send = (host: string, text: string) => new Promise<void>((r) => sock.send(Buffer.from(`<6>${host ? `${host} ` : ''}ipxe: ${text}`), port, '127.0.0.1', () => r()));
+    for (const line of ['Bootchain: asking DHCP for an address...', 'Configuring (net0 52:54:00:b0:1a:03)...... ok', '/default.ipxe... ok', '/52-54-00-b0-1a-03.ipxe... ok']) await send('', line);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const line of ['Registered SAN device 0x80', 'Booting from SAN device 0x80', 'Boot from SAN device 0x80 failed: Input/output error (https://ipxe.org/1d852039)']) await send('pc.lab.test', line);
+    const r = await job;
+    sock.close();
+    const t = r.stations[0]!;
+    expect(t.stages.map((s) => [s.id, s.source, s.evidence.startsWith('(implied') ? 'implied' : 'seen'])).toEqual([
+      ['dhcp', 'syslog', 'implied'],
+      ['bootfile', 'syslog', 'implied'],
+      ['ipxe', 'syslog', 'implied'],
+      ['ipxe-dhcp', 'syslog', 'seen'],
+      ['default', 'syslog', 'seen'],
+      ['station', 'syslog', 'seen'],
+      ['san-login', 'syslog', 'seen'],
+      // No NAS source: its view of the login is not implied.
+      ['san-boot', 'syslog', 'seen'],
+    ]);
+    // The early lines kept their own (earlier) times.
+    expect(t.stages.find((s) => s.id === 'default')!.at).toBeLessThan(t.stages.find((s) => s.id === 'san-login')!.at);
+    expect(t.stopped).toMatchObject({ stage: 'san-boot', link: 'bootsector', why: 'Boot from SAN device 0x80 failed: Input/output error (EIO) in the BIOS\'s SAN boot (INT 13 disk) (int13.c) (https://ipxe.org/err/1d8520)' });
+    expect(r.dropped).toEqual({});
   });
 });

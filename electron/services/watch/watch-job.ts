@@ -20,7 +20,7 @@ import { WATCH_STAGES, type StationTimeline, type WatchCheck, type WatchItem, ty
 import { bootEvents, servingNow } from '../bootserver/events';
 import { BootHttpServer } from '../bootserver/http-server';
 import { startDhcpListener } from './dhcp-listen';
-import { decodeIpxeError } from './ipxe-errors';
+import { decodeIpxeError, findIpxeErrors } from './ipxe-errors';
 import { watchSessions, type CommandRunner, type PollOptions, type SessionEvent } from './nas-sessions';
 import { startSyslogReceiver, type SyslogEvent } from './syslog';
 import { stageOfIpxeLine, Timeline, type WatchEvent } from './timeline';
@@ -89,7 +89,8 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
   const stallAfter = Object.fromEntries(SLOW_AFTER.map((s) => [s, req.stallMs * 3]));
   const timeline = new Timeline(
     req.stations.map((w) => ({ name: w.name, mac: w.mac, initiatorIqn: w.initiatorIqn, hostname: w.name })),
-    { stallMs: req.stallMs, stallMsAfter: stallAfter },
+    // Without the NAS's sessions polled, its view of the login is never implied (only its forwarded log lines can show it).
+    { stallMs: req.stallMs, stallMsAfter: stallAfter, neverImplied: req.nas ? [] : ['nas-login'] },
   );
   const sources: WatchSourceState[] = [];
   const dropped: Record<string, number> = {};
@@ -126,7 +127,30 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
       .finally(() => pending.delete(p));
     pending.add(p);
   };
+  /**
+   * Syslog lines that name no workstation yet (iPXE sends its first lines before the per-MAC
+   * script's `set hostname`), by sender address: replayed in order, with their own times, once an
+   * event ties that address to a workstation (a named line, a DHCP request, a marker). Bounded.
+   */
+  const unnamed = new Map<string, WatchEvent[]>();
+  const keepUnnamed = (e: WatchEvent) => {
+    if (!unnamed.has(e.ip!) && unnamed.size >= 256) return drop('syslog:unnamed-overflow');
+    const list = unnamed.get(e.ip!) ?? [];
+    if (list.length >= 200) return drop('syslog:unnamed-overflow');
+    list.push(e);
+    unnamed.set(e.ip!, list);
+  };
   const add = (e: WatchEvent) => {
+    const w = timeline.stationOf(e);
+    if (!w && e.source === 'syslog' && e.ip && !e.initiator) return keepUnnamed(e);
+    if (w && e.ip && unnamed.has(e.ip)) {
+      const early = unnamed.get(e.ip)!;
+      unnamed.delete(e.ip);
+      for (const x of early) addNamed(x);
+    }
+    addNamed(e);
+  };
+  const addNamed = (e: WatchEvent) => {
     const w = timeline.stationOf(e);
     ctx.item({ type: 'event', at: e.at, source: e.source, station: w?.name, stage: e.stage ?? e.error?.stage, evidence: e.evidence });
     const before = w ? structuredClone(timeline.all().find((t) => t.station === w.name)) : undefined;
@@ -204,7 +228,8 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
 
     if (req.syslog) {
       try {
-        const rx = await startSyslogReceiver({ address: req.syslog.address, port: req.syslog.port, signal: inner.signal, hostnames: new Set(req.stations.map((w) => w.name)), onEvent: (e) => onSyslog(e) });
+        // No hostname filter: iPXE's first lines carry none, and a DHCP domain makes "pc" "pc.lab"; the timeline ties them to a workstation.
+        const rx = await startSyslogReceiver({ address: req.syslog.address, port: req.syslog.port, signal: inner.signal, onEvent: (e) => onSyslog(e) });
         source('syslog', 'listening', `iPXE's syslog on ${rx.address}:${rx.port}`);
         cleanups.push(async () => {
           for (const [k, n] of Object.entries(rx.stats().dropped)) if (n) dropped[`syslog:${k}`] = n;
@@ -270,6 +295,12 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
         return add({ at: now(), source: 'syslog', initiator: e.initiator, ip: e.sourceIp, ...(e.ok ? { stage: 'nas-login' as const } : { error: { stage: 'san-login' as const, text: `the NAS refused the login of ${e.initiator}: ${e.outcome}` } }), evidence: `NAS log (format not confirmed): ${e.text.slice(0, 200)}` });
       }
       const s = stageOfIpxeLine(e.class);
+      // iPXE's own error URL, decoded; a failed SAN boot placed by the file that raised it, as the markers' are.
+      const d = s.error ? findIpxeErrors(e.text)[0] : undefined;
+      if (s.error && d) {
+        const f = s.error.stage === 'san-login' || s.error.stage === 'san-boot' ? sanbootFailure(`0x${d.code.padEnd(8, '0')}`, false) : undefined;
+        s.error = f ? { stage: f.stage, link: f.link, text: `${e.text.replace(/:[^:]*\(https?:\/\/ipxe\.org\/\S+\)\s*$/, '')}: ${d.words} (${d.url})` } : { ...s.error, text: `${s.error.text}: ${d.words} (${d.url})` };
+      }
       add({ at: now(), source: 'syslog', hostname: e.hostname, ip: e.from.address, ...s, evidence: `iPXE${e.hostname ? ` ${e.hostname}` : ''}: ${e.text}` });
     }
 
