@@ -150,7 +150,7 @@ describe.skipIf(!lab || !!why)('the watch reads a built iPXE\'s own syslog lines
       // so they carry no hostname (the raw case below): a watch that drops unnamed lines fails here.
         // iPXE's banner goes out before its embedded script turns the syslog console on: "running" is
         // implied by its DHCP line. Every later stage was on the wire (see the raw case below).
-        for (const id of ['ipxe-dhcp', 'default', 'station', 'san-login', 'san-boot'] as const) expect(t.stages.find((x) => x.id === id)!.evidence, id).toMatch(/^iPXE \S+: /);
+        for (const id of ['ipxe-dhcp', 'default', 'station', 'san-login', 'san-boot'] as const) expect(t.stages.find((x) => x.id === id)!.evidence, id).toMatch(/^iPXE( \S+)?: /);
         // The per-MAC script's `set hostname pc` names the lines from then on.
         const events = items.filter((i): i is Extract<WatchItem, { type: 'event' }> => i.type === 'event' && i.source === 'syslog');
         expect(events.some((e) => e.station === 'pc' && /^iPXE pc: Registered SAN device 0x80/.test(e.evidence))).toBe(true);
