@@ -44,6 +44,11 @@ describe('a watched boot as a report', () => {
     expect(md).toContain('## idle (52:54:00:b0:19:23): not seen');
     expect(md).toContain('Dropped: dhcp:foreign 3.');
   });
+  it('evidence cannot break out of its fence in the Markdown', () => {
+    const md = watchMarkdown({ ...report, stations: [{ ...report.stations[0]!, evidence: ['iPXE pc: ````\n# injected', 'plain'] }] });
+    expect(md).toContain('`````\niPXE pc: ````');
+    expect(md).toMatch(/plain\n`````\n<\/details>/);
+  });
   it('the input: defaults, and bounds refused', () => {
     expect(WatchStartInput.parse({ project: {} })).toMatchObject({ markers: true, dhcp: true, stallSeconds: 60, minutes: 20, check: true, secrets: {} });
     expect(WatchStartInput.safeParse({ project: {}, stallSeconds: 1 }).success).toBe(false);

@@ -139,7 +139,11 @@ export function watchMarkdown(r: WatchReport): string {
       out.push(`**Stopped at ${t.stopped.link}** (${WATCH_STAGES.find((x) => x.id === t.stopped!.stage)!.what}) after ${ms(t.stopped.at)}: ${t.stopped.why}`, '');
       if (t.stopped.check) out.push(`Verify's check of ${t.stopped.check.link}: ${t.stopped.check.status.toUpperCase()} — ${t.stopped.check.summary}${t.stopped.check.fix ? `\n\nFix: ${t.stopped.check.fix}` : ''}`, '');
     }
-    if (t.evidence.length) out.push('<details><summary>Everything seen</summary>', '', '```', ...t.evidence, '```', '</details>', '');
+    if (t.evidence.length) {
+      // A fence longer than any run of backticks in the evidence: nothing seen can end it.
+      const fence = '`'.repeat(Math.max(3, ...t.evidence.map((l) => Math.max(0, ...[...l.matchAll(/`+/g)].map((m) => m[0].length)) + 1)));
+      out.push('<details><summary>Everything seen</summary>', '', fence, ...t.evidence, fence, '</details>', '');
+    }
   }
   const drops = Object.entries(r.dropped).filter(([, n]) => n > 0);
   if (drops.length) out.push(`Dropped: ${drops.map(([k, n]) => `${k} ${n}`).join(', ')}.`, '');

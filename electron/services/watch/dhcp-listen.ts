@@ -15,6 +15,8 @@ import { parseReply } from '../dhcp/packet';
 /** One request a workstation broadcast. */
 export interface DhcpSeen {
   mac: string;
+  /** The exchange's transaction id: one client's DISCOVER, its retries and REQUEST share it. */
+  xid: number;
   type: 'discover' | 'request' | 'inform' | 'other';
   /** The request came from iPXE (its option 175, or an iPXE / our user class). */
   ipxe: boolean;
@@ -56,7 +58,7 @@ export function readDhcpRequest(buf: Buffer, ourUserClass = 'bootchain'): DhcpSe
   const ip = req && req.length === 4 ? formatIPv4(req.readUInt32BE(0)) : ciaddr !== '0.0.0.0' ? ciaddr : undefined;
   const arch = p.options.get(93);
   const ipxe = p.options.has(175) || (uc !== undefined && (uc.split(',').includes('iPXE') || uc.split(',').includes(ourUserClass)));
-  return { mac: p.chaddr, type, ipxe, ...(uc ? { userClass: uc } : {}), ...(vc ? { vendorClass: vc } : {}), ...(ip ? { ip } : {}), ...(arch && arch.length >= 2 ? { arch: arch.readUInt16BE(0) } : {}) };
+  return { mac: p.chaddr, xid: p.xid, type, ipxe, ...(uc ? { userClass: uc } : {}), ...(vc ? { vendorClass: vc } : {}), ...(ip ? { ip } : {}), ...(arch && arch.length >= 2 ? { arch: arch.readUInt16BE(0) } : {}) };
 }
 
 export interface DhcpListenerOptions {

@@ -55,6 +55,23 @@ describe('the watch timeline', () => {
     expect(u.tick(11_000)[0]!.stopped).toMatchObject({ stage: 'os-login', link: 'kernel' });
   });
 
+  it("iPXE's login seen late by a NAS poll is not the OS's; an inferred end still takes a later failure; the watch's own markers failing are not the boot's", () => {
+    const t = new Timeline(ws, { stallMs: 10_000 });
+    t.add(ev(1, { source: 'syslog', hostname: 'ws1', stage: 'san-login' }));
+    t.add(ev(2, { source: 'syslog', hostname: 'ws1', stage: 'san-boot' }));
+    const late = t.add(ev(900, { source: 'nas', initiator: 'iqn.2026-11.org.example:ws1', stage: 'nas-login' }))!;
+    expect(late.done).toBe(false);
+    expect(late.stages.find((s) => s.id === 'os-login')).toBeUndefined();
+    // Done at the SAN boot (nothing could see the OS's login), then iPXE reports a failure after all.
+    const u = new Timeline(ws, { stallMs: 10_000, lastStage: 'san-boot' });
+    expect(u.add(ev(0, { source: 'marker', mac: '52:54:00:12:34:56', stage: 'san-boot' }))!.done).toBe(true);
+    const failed = u.add(ev(40_000, { source: 'marker', mac: '52:54:00:12:34:56', error: { stage: 'san-login', text: 'sanboot failed', link: 'portal' } }))!;
+    expect(failed).toMatchObject({ done: false, stopped: { stage: 'san-login', link: 'portal' } });
+    // iPXE logging that a marker fetch failed (nothing received it) is no stop of the boot.
+    expect(stageOfIpxeLine(classifyIpxeLine('http://10.77.0.10:8080/watch/52-54-00-12-34-56/default... Connection refused (https://ipxe.org/0f0c6039)'))).toEqual({});
+    expect(stageOfIpxeLine(classifyIpxeLine('tftp://10.77.0.20/52-54-00-12-34-56.ipxe... No such file or directory (https://ipxe.org/2d12603b)')).error?.stage).toBe('station');
+  });
+
   it("a real console (QEMU's NIC ROM SAN-booting an empty LUN, recorded by e2e/boot/capture-console.ts), line by line", () => {
     const text = readFileSync(path.join(import.meta.dirname, '../vm/fixtures/bios-nicrom-emptylun.console'), 'latin1');
     const t = new Timeline(ws, { stallMs: 30_000 });

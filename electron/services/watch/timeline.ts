@@ -56,9 +56,10 @@ export class Timeline {
     /**
      * stallMsAfter: a longer quiet spell allowed after some stages (the OS loading over the SAN disk
      * before its own login). neverImplied: stages only a source can show, never implied by a later
-     * one (the NAS's view of the login when its sessions are not watched).
+     * one (the NAS's view of the login when its sessions are not watched). lastStage: the stage
+     * that ends a boot well (the OS's own login; the SAN boot when nothing can see that login).
      */
-    private readonly opts: { stallMs: number; stallMsAfter?: Partial<Record<WatchStageId, number>> | undefined; neverImplied?: readonly WatchStageId[] | undefined },
+    private readonly opts: { stallMs: number; stallMsAfter?: Partial<Record<WatchStageId, number>> | undefined; neverImplied?: readonly WatchStageId[] | undefined; lastStage?: WatchStageId | undefined },
   ) {
     for (const s of stations) this.byName.set(s.name, { station: s.name, mac: normMac(s.mac), stages: [], done: false, evidence: [] });
   }
@@ -95,7 +96,10 @@ export class Timeline {
     const s = this.stationOf(e);
     if (!s) return undefined;
     const t = this.byName.get(s.name)!;
-    if (t.stopped || t.done) return undefined;
+    // A boot "done" by inference (the SAN boot, where nothing can see the OS's own login) still
+    // takes a later failure: iPXE may report one after the quiet spell the inference waited for.
+    if (t.stopped || (t.done && !(e.error && t.stages.at(-1)?.id !== 'os-login'))) return undefined;
+    if (t.done) t.done = false;
     t.evidence.push(`${e.source}: ${e.evidence}`);
     if (t.evidence.length > MAX_EVIDENCE) t.evidence.splice(0, t.evidence.length - MAX_EVIDENCE);
     if (e.error) {
@@ -114,14 +118,16 @@ export class Timeline {
       t.stages.push({ id, at: e.at, source: e.source, evidence: i === n ? e.evidence : '(implied by a later stage)' });
       changed = true;
     }
-    // A second NAS login after the SAN boot is the OS's own.
-    if (e.stage === 'nas-login' && t.stages.some((x) => x.id === 'san-boot') && !t.stages.some((x) => x.id === 'os-login')) {
+    // A second NAS login after the SAN boot is the OS's own — only when the NAS itself showed the
+    // first (iPXE's, seen late by a poll, must not pass for the OS's).
+    const nasSaw = t.stages.find((x) => x.id === 'nas-login');
+    if (!changed && e.stage === 'nas-login' && nasSaw && nasSaw.source === e.source && !nasSaw.evidence.startsWith('(implied') && t.stages.some((x) => x.id === 'san-boot') && !t.stages.some((x) => x.id === 'os-login')) {
       t.stages.push({ id: 'os-login', at: e.at, source: e.source, evidence: e.evidence });
       changed = true;
     }
     t.stages.sort((a, b) => order(a.id) - order(b.id));
     if (changed) this.lastMove.set(s.name, e.at);
-    t.done = t.stages.some((x) => x.id === 'os-login');
+    t.done = t.stages.some((x) => x.id === (this.opts.lastStage ?? 'os-login'));
     return t;
   }
 
@@ -149,6 +155,8 @@ export class Timeline {
 /** What one of iPXE's lines (classified by ipxe-lines.ts) means for the timeline: a stage reached or an error that stops one. */
 export function stageOfIpxeLine(c: { kind: string; stage?: string | undefined; ok?: boolean | undefined; error?: string | undefined; subject?: string | undefined }): Pick<WatchEvent, 'stage' | 'error'> {
   const fetched = (s: string | undefined): WatchStageId => (s && /default\.ipxe$/.test(s) ? 'default' : s && /\.ipxe$/.test(s) ? 'station' : 'default');
+  // A marker the watch did not receive (iPXE logs "…/watch/<mac>/default... Connection refused"): not the boot's failure.
+  if (c.subject && /\/watch\/[0-9a-f-]{17}\//.test(c.subject)) return {};
   if (c.ok === false) {
     const stage: WatchStageId = c.stage === 'dhcp' ? 'ipxe-dhcp' : c.stage === 'fetch' ? fetched(c.subject) : c.stage === 'san' ? 'san-login' : 'san-boot';
     return { error: { stage, text: c.error ?? c.kind } };

@@ -24,6 +24,10 @@ describe('where a failed sanboot stopped, from the error number the script sends
     expect(f).toMatchObject({ stage, link });
     expect(f.text).toMatch(text);
   });
+  it('the file that raised it decides over the POSIX error: ENODEV from the INT 13 boot is the boot sector', () => {
+    // 0x2c852039: ENODEV (0x2c) raised in int13.c (the file of 0x1d852039 above).
+    expect(sanbootFailure('0x2c852039', false)).toMatchObject({ stage: 'san-boot', link: 'bootsector' });
+  });
   it('without a number: the login when the NAS saw none, the boot when it did', () => {
     expect(sanbootFailure(undefined, false)).toMatchObject({ stage: 'san-login', link: 'target' });
     expect(sanbootFailure('zz', true)).toMatchObject({ stage: 'san-boot', link: 'bootsector' });

@@ -19,7 +19,7 @@ import type { LinkId } from '../../../shared/verify';
 import { WATCH_STAGES, type StationTimeline, type WatchCheck, type WatchItem, type WatchReport, type WatchSource, type WatchSourceState, type WatchStageId } from '../../../shared/watch';
 import { bootEvents, servingNow } from '../bootserver/events';
 import { BootHttpServer } from '../bootserver/http-server';
-import { startDhcpListener } from './dhcp-listen';
+import { startDhcpListener, type DhcpSeen } from './dhcp-listen';
 import { decodeIpxeError, findIpxeErrors } from './ipxe-errors';
 import { watchSessions, type CommandRunner, type PollOptions, type SessionEvent } from './nas-sessions';
 import { startSyslogReceiver, type SyslogEvent } from './syslog';
@@ -53,6 +53,8 @@ export interface WatchContext {
   progress(p: { phase: string; done?: number; total?: number }): void;
 }
 
+/** How long a sanboot may stay quiet before it is taken to have handed the boot to the disk (markers only, no NAS). */
+export const SANBOOT_QUIET_MS = 30_000;
 const MARKER_STAGE: Record<string, WatchStageId | undefined> = { 'ipxe-dhcp': 'ipxe-dhcp', default: 'default', station: 'station' };
 /** After these stages a quiet spell is normal for longer: the OS loads its kernel over the SAN disk before it logs in itself. */
 const SLOW_AFTER: WatchStageId[] = ['nas-login', 'san-login', 'san-boot'];
@@ -64,10 +66,14 @@ export function sanbootFailure(e: string | undefined, nasSawLogin: boolean): { s
   const d = e === undefined ? undefined : /^0x[0-9a-f]{1,8}$/i.test(e) ? decodeIpxeError(parseInt(e, 16)) : /^\d{1,10}$/.test(e) ? decodeIpxeError(Number(e)) : decodeIpxeError(e);
   if (!d) return { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target', text: 'sanboot failed (iPXE gave no error number)' };
   const text = `sanboot failed: ${d.words} (${d.url})`;
-  const file = d.file.name ?? '';
-  if (['tcp', 'arp', 'ipv4', 'netdevice'].includes(file) || ['ECONNREFUSED', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH'].includes(d.posix.name)) return { stage: 'san-login', link: 'portal', text };
-  if (['iscsi', 'scsi'].includes(file) || ['EACCES', 'EPERM', 'ENODEV'].includes(d.posix.name)) return { stage: 'san-login', link: 'target', text };
-  return { stage: 'san-boot', link: 'bootsector', text };
+  // The file that raised it decides; the POSIX error only when the file is not one of the known.
+  const file = d.file.name;
+  if (file && ['tcp', 'arp', 'ipv4', 'netdevice'].includes(file)) return { stage: 'san-login', link: 'portal', text };
+  if (file && ['iscsi', 'scsi'].includes(file)) return { stage: 'san-login', link: 'target', text };
+  if (file) return { stage: 'san-boot', link: 'bootsector', text };
+  if (['ECONNREFUSED', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH'].includes(d.posix.name)) return { stage: 'san-login', link: 'portal', text };
+  if (['EACCES', 'EPERM', 'ENODEV'].includes(d.posix.name)) return { stage: 'san-login', link: 'target', text };
+  return { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target', text };
 }
 
 /** Runs a watch until every station booted or stopped, the time runs out, or `stop` aborts. */
@@ -90,7 +96,7 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
   const timeline = new Timeline(
     req.stations.map((w) => ({ name: w.name, mac: w.mac, initiatorIqn: w.initiatorIqn, hostname: w.name })),
     // Without the NAS's sessions polled, its view of the login is never implied (only its forwarded log lines can show it).
-    { stallMs: req.stallMs, stallMsAfter: stallAfter, neverImplied: req.nas ? [] : ['nas-login'] },
+    { stallMs: req.stallMs, stallMsAfter: stallAfter, neverImplied: req.nas ? [] : ['nas-login'], lastStage: req.nas ? 'os-login' : 'san-boot' },
   );
   const sources: WatchSourceState[] = [];
   const dropped: Record<string, number> = {};
@@ -106,6 +112,18 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
   const pending = new Set<Promise<void>>();
   /** Stations whose NAS session(s) were seen, by initiator session key: the first is iPXE's, a later one the OS's own. */
   const nasKeys = new Map<string, Set<string>>();
+  const handedOver = new Map<string, NodeJS.Timeout>();
+  /**
+   * The first DHCP exchange of a boot is the firmware's — QEMU's and other iPXE-based NIC ROMs
+   * carry iPXE's marks too — unless it has the project's user class (our iPXE's embedded script);
+   * a later exchange (another transaction id) with iPXE's marks is iPXE's own.
+   */
+  const firstXid = new Map<string, number>();
+  const dhcpStage = (s: DhcpSeen): WatchStageId => {
+    if ((s.userClass ?? '').split(',').includes(req.project.boot.userClass)) return 'ipxe-dhcp';
+    if (!firstXid.has(s.mac)) firstXid.set(s.mac, s.xid);
+    return firstXid.get(s.mac) !== s.xid && s.ipxe ? 'ipxe-dhcp' : 'dhcp';
+  };
 
   const publish = (t: StationTimeline) => ctx.item({ type: 'station', timeline: structuredClone(t) });
   const stopped = (t: StationTimeline) => {
@@ -140,7 +158,10 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     list.push(e);
     unnamed.set(e.ip!, list);
   };
-  const add = (e: WatchEvent) => {
+  const add = (raw: WatchEvent) => {
+    // Evidence reaches terminals and exports: control characters (ESC, C1) become "?".
+    // eslint-disable-next-line no-control-regex
+    const e = { ...raw, evidence: raw.evidence.replace(/[\x00-\x1f\x7f-\x9f]/g, '?').slice(0, 400) };
     const w = timeline.stationOf(e);
     if (!w && e.source === 'syslog' && e.ip && !e.initiator) return keepUnnamed(e);
     if (w && e.ip && unnamed.has(e.ip)) {
@@ -175,7 +196,23 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     const base = { at: now(), source: 'marker' as const, mac: w.mac, ip: ipOf(e.client) };
     const stage = MARKER_STAGE[marker];
     if (stage) return add({ ...base, stage, evidence: `the script fetched its "${marker}" marker from ${e.client}` });
-    if (marker === 'sanboot') return add({ ...base, evidence: 'the per-MAC script starts sanboot' });
+    if (marker === 'sanboot') {
+      add({ ...base, evidence: 'the per-MAC script starts sanboot' });
+      // Nothing here can see the OS take over without the NAS's sessions: a sanboot that reports no
+      // failure for a while has handed the boot to the disk (a later failure still stops it).
+      if (!req.nas) {
+        clearTimeout(handedOver.get(w.name));
+        handedOver.set(
+          w.name,
+          setTimeout(() => {
+            const t = timeline.all().find((x) => x.station === w.name);
+            if (!t || t.stopped || t.done) return;
+            add({ at: now(), source: 'marker', mac: w.mac, stage: 'san-boot', evidence: `no failure from sanboot for ${SANBOOT_QUIET_MS / 1000} s: iPXE handed the boot to the disk (without the NAS's sessions the OS's own login cannot be seen)` });
+          }, SANBOOT_QUIET_MS),
+        );
+      }
+      return;
+    }
     if (marker === 'fail-default') return add({ ...base, error: { stage: 'default', text: `iPXE could not load default.ipxe${errno ? `: ${decodeIpxeError(Number(errno))?.words ?? errno}` : ''}` }, evidence: `marker ${marker} ${errno ?? ''}` });
     if (marker === 'fail-station') return add({ ...base, error: { stage: 'station', text: `iPXE found no per-MAC script ${m[1]!}.ipxe${errno ? `: ${decodeIpxeError(Number(errno))?.words ?? errno}` : ''}` }, evidence: `marker ${marker} ${errno ?? ''}` });
     if (marker === 'fail-sanboot') {
@@ -200,7 +237,7 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     if (e.kind === 'proxydhcp' && e.status === 'answered') add({ at: now(), source: 'bootserver', ip, evidence: `proxyDHCP: ${e.message ?? 'answered'} (${e.client})` });
   };
   bootEvents.on('event', onBootEvent);
-  const cleanups: Array<() => Promise<void> | void> = [() => void bootEvents.off('event', onBootEvent)];
+  const cleanups: Array<() => Promise<void> | void> = [() => void bootEvents.off('event', onBootEvent), () => handedOver.forEach((t) => clearTimeout(t))];
   const serving = servingNow();
   source('bootserver', serving.length ? 'listening' : 'off', serving.length ? `the built-in boot server serves on ${serving.map((s) => `${s.address} (TFTP ${s.tftpPort}${s.httpPort ? `, HTTP ${s.httpPort}` : ''}${s.proxyDhcp ? ', proxyDHCP' : ''})`).join(', ')}` : 'the built-in boot server is not serving (the NAS and the router serve): its view is not part of this watch');
 
@@ -229,7 +266,11 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     if (req.syslog) {
       try {
         // No hostname filter: iPXE's first lines carry none, and a DHCP domain makes "pc" "pc.lab"; the timeline ties them to a workstation.
-        const rx = await startSyslogReceiver({ address: req.syslog.address, port: req.syslog.port, signal: inner.signal, onEvent: (e) => onSyslog(e) });
+        // The events are taken here as they come: the receiver's own queue is emptied each time (it would fill and go deaf).
+        let rxRef: { drain(): unknown } | undefined;
+        const rx = await startSyslogReceiver({ address: req.syslog.address, port: req.syslog.port, signal: inner.signal, onEvent: (e) => (onSyslog(e), rxRef?.drain()) });
+        rxRef = rx;
+        rx.drain();
         source('syslog', 'listening', `iPXE's syslog on ${rx.address}:${rx.port}`);
         cleanups.push(async () => {
           for (const [k, n] of Object.entries(rx.stats().dropped)) if (n) dropped[`syslog:${k}`] = n;
@@ -247,7 +288,8 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
           signal: inner.signal,
           macs: new Set(byMac.keys()),
           userClass: req.project.boot.userClass,
-          onSeen: (s, from) => add({ at: now(), source: 'dhcp', mac: s.mac, ip: s.ip, stage: s.ipxe ? 'ipxe-dhcp' : 'dhcp', evidence: `DHCP ${s.type.toUpperCase()} from ${s.mac}${s.ip ? ` (${s.ip})` : ''} via ${from}${s.userClass ? `, user class ${s.userClass}` : ''}${s.vendorClass ? `, ${s.vendorClass}` : ''}${s.ipxe ? ': iPXE' : ''}` }),
+          // The first DHCP of a boot is the firmware's (QEMU's and other iPXE-based NIC ROMs carry iPXE's marks too), unless it has the project's user class (our iPXE's embedded script).
+          onSeen: (s, from) => add({ at: now(), source: 'dhcp', mac: s.mac, ip: s.ip, stage: dhcpStage(s), evidence: `DHCP ${s.type.toUpperCase()} from ${s.mac}${s.ip ? ` (${s.ip})` : ''} via ${from}${s.userClass ? `, user class ${s.userClass}` : ''}${s.vendorClass ? `, ${s.vendorClass}` : ''}${s.ipxe ? ': iPXE' : ''}` }),
           onDrop: (reason) => drop(`dhcp:${reason}`),
         });
         source('dhcp', 'listening', `the workstations' DHCP broadcasts on UDP ${l.port}`);
@@ -270,7 +312,7 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
           for (const ev of events) onNas(ev);
         },
         onError: (e) => source('nas', 'failed', `${e.message}${e.hint ? `. ${e.hint}` : ''}`),
-      });
+      }).catch((e: unknown) => source('nas', 'failed', e instanceof BootchainError ? e.appError.message : String(e)));
     } else if (req.nasUnavailable) source('nas', 'failed', req.nasUnavailable);
     else source('nas', 'off', "the NAS's sessions are not polled (no SSH login for the NAS given)");
 
@@ -335,6 +377,7 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
   } finally {
     inner.abort();
     ctx.signal.removeEventListener('abort', onCancel);
+    req.stop?.removeEventListener('abort', onCancel);
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
 }
