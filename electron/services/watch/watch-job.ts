@@ -55,6 +55,8 @@ export interface WatchContext {
 
 /** How long a sanboot may stay quiet before it is taken to have handed the boot to the disk (markers only, no NAS). */
 export const SANBOOT_QUIET_MS = 30_000;
+/** How long a boot done at the SAN boot is still watched for a late failure. */
+export const DONE_GRACE_MS = 10_000;
 const MARKER_STAGE: Record<string, WatchStageId | undefined> = { 'ipxe-dhcp': 'ipxe-dhcp', default: 'default', station: 'station' };
 /** After these stages a quiet spell is normal for longer: the OS loads its kernel over the SAN disk before it logs in itself. */
 const SLOW_AFTER: WatchStageId[] = ['nas-login', 'san-login', 'san-boot'];
@@ -353,7 +355,10 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     while (!inner.signal.aborted) {
       for (const t of timeline.tick(now())) stopped(t);
       const all = timeline.all();
-      if (all.every((t) => t.done || t.stopped) && pending.size === 0) {
+      // A boot done at the SAN boot (nothing can see the OS's login) is watched a little longer:
+      // iPXE reports a failed boot from the disk just after "Booting from SAN device".
+      const settled = (t: StationTimeline) => t.stopped || (t.done && (req.nas || now() - t.stages.at(-1)!.at >= DONE_GRACE_MS));
+      if (all.every(settled) && pending.size === 0) {
         ended = 'all-done';
         break;
       }
