@@ -150,4 +150,34 @@ describe("iPXE's syslog in the watch", () => {
     expect(t.stopped).toMatchObject({ stage: 'san-boot', link: 'bootsector', why: 'Boot from SAN device 0x80 failed: Input/output error (EIO) in the BIOS\'s SAN boot (INT 13 disk) (int13.c) (https://ipxe.org/err/1d8520)' });
     expect(r.dropped).toEqual({});
   });
+
+  it("a NAS login line is taken from the NAS's address only", { timeout: 15_000 }, async () => {
+    const { default: dgram } = await import('node:dgram');
+    const { loadProject } = await import('../../../shared/model/project');
+    const { sampleProject } = await import('../../../shared/gen/fixtures');
+    const station = { name: 'pc', mac: '52:54:00:b0:1a:05', firmware: 'bios', target: 'iqn.2026-11.test.bootchain.lab:spare', lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:pc', initramfs: 'genkernel' } as const;
+    const run = async (nasAddress: string) => {
+      const p = loadProject(sampleProject({ nas: { address: nasAddress, iscsiPort: 3260, tftpRoot: '/srv/tftp' }, workstations: [station] }));
+      if (!p.ok) throw new Error(JSON.stringify(p.errors));
+      let port = 0;
+      let ready!: () => void;
+      const listening = new Promise<void>((r) => (ready = r));
+      const job = watchJob(
+        { project: p.value, stations: p.value.workstations, syslog: { address: '127.0.0.1', port: 0 }, stallMs: 3_000, timeoutMs: 4_000 },
+        { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (i) => (i.type === 'source' && i.source.source === 'syslog' ? ((port = Number(/:(\d+)$/.exec(i.source.detail)?.[1] ?? 0)), ready()) : undefined) },
+      );
+      await listening;
+      const sock = dgram.createSocket('udp4');
+      // QTS's connection-log fields (the shape parseIscsiLogin reads; QNAP's format is unconfirmed).
+      await new Promise<void>((r) => sock.send(Buffer.from('<14>Dec  2 06:00:00 nas qlogd[123]: conn log: Users: iqn.2026-11.test.bootchain:pc, Source IP: 10.77.0.183, Computer name: ---, Connection type: iSCSI, Accessed resources: iqn.2026-11.test.bootchain.lab:spare, Action: Login Fail'), port, '127.0.0.1', () => r()));
+      const rep = await job;
+      sock.close();
+      return rep;
+    };
+    const forged = await run('10.77.0.20');
+    expect(forged.stations[0]!.stopped).toBeUndefined();
+    expect(forged.dropped['syslog:nas-line-not-from-the-nas']).toBe(1);
+    const real = await run('127.0.0.1');
+    expect(real.stations[0]!.stopped).toMatchObject({ stage: 'san-login', why: expect.stringMatching(/the NAS refused the login of iqn\.2026-11\.test\.bootchain:pc: Login Fail/) });
+  });
 });

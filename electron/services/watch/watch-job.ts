@@ -336,6 +336,9 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
 
     function onSyslog(e: SyslogEvent) {
       if (e.kind === 'iscsi-login') {
+        // Only the NAS speaks for the NAS: a login line from any other sender is someone's forgery.
+        const nasAddresses = [req.project.nas.address, req.project.nas.ssh?.host, ...req.stations.flatMap((w) => w.portals?.map((x) => x.address) ?? [])];
+        if (!nasAddresses.includes(e.from.address)) return drop('syslog:nas-line-not-from-the-nas');
         return add({ at: now(), source: 'syslog', initiator: e.initiator, ip: e.sourceIp, ...(e.ok ? { stage: 'nas-login' as const } : { error: { stage: 'san-login' as const, text: `the NAS refused the login of ${e.initiator}: ${e.outcome}` } }), evidence: `NAS log (format not confirmed): ${e.text.slice(0, 200)}` });
       }
       const s = stageOfIpxeLine(e.class);
