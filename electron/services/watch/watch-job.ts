@@ -20,10 +20,10 @@ import { WATCH_STAGES, type StationTimeline, type WatchCheck, type WatchItem, ty
 import { bootEvents, servingNow } from '../bootserver/events';
 import { BootHttpServer } from '../bootserver/http-server';
 import { startDhcpListener, type DhcpSeen } from './dhcp-listen';
-import { decodeIpxeError, findIpxeErrors } from './ipxe-errors';
+import { decodeIpxeError, findIpxeErrors, type IpxeError } from './ipxe-errors';
 import { watchSessions, type CommandRunner, type PollOptions, type SessionEvent } from './nas-sessions';
 import { startSyslogReceiver, type SyslogEvent } from './syslog';
-import { stageOfIpxeLine, Timeline, type WatchEvent } from './timeline';
+import { stageOfIpxeLine, Timeline, type WatchEvent, type WatchStation } from './timeline';
 
 export interface WatchJobRequest {
   project: Project;
@@ -62,20 +62,30 @@ const MARKER_STAGE: Record<string, WatchStageId | undefined> = { 'ipxe-dhcp': 'i
 const SLOW_AFTER: WatchStageId[] = ['nas-login', 'san-login', 'san-boot'];
 const ipOf = (client: string): string | undefined => /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(client.replace(/^::ffff:/, ''))?.[1];
 
-/** Where a failed sanboot stopped, from iPXE's error number: the login (iscsi.c, tcp.c …) or the boot from the disk (int13.c, efi_block.c …). */
-export function sanbootFailure(e: string | undefined, nasSawLogin: boolean): { stage: WatchStageId; link: LinkId; text: string } {
-  // iPXE formats ${errno} as 0x-hex (setting_type_uint32); a decimal number or an ipxe.org page code is read too.
-  const d = e === undefined ? undefined : /^0x[0-9a-f]{1,8}$/i.test(e) ? decodeIpxeError(parseInt(e, 16)) : /^\d{1,10}$/.test(e) ? decodeIpxeError(Number(e)) : decodeIpxeError(e);
-  if (!d) return { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target', text: 'sanboot failed (iPXE gave no error number)' };
-  const text = `sanboot failed: ${d.words} (${d.url})`;
+/** An iPXE error number as a marker carries it: 0x-hex (iPXE formats ${errno} with setting_type_uint32), decimal, or an ipxe.org page code. */
+export function errnoOf(e: string | undefined): IpxeError | undefined {
+  if (e === undefined) return undefined;
+  return /^0x[0-9a-f]{1,8}$/i.test(e) ? decodeIpxeError(parseInt(e, 16)) : /^\d{1,10}$/.test(e) ? decodeIpxeError(Number(e)) : decodeIpxeError(e);
+}
+
+/** Where a failed SAN boot stopped: the login (iscsi.c, tcp.c …) or the boot from the disk (int13.c, efi_block.c …). */
+export function sanFailurePlace(d: IpxeError | undefined, nasSawLogin: boolean): { stage: WatchStageId; link: LinkId } {
+  const seen = { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target' } as const;
+  if (!d) return seen;
   // The file that raised it decides; the POSIX error only when the file is not one of the known.
   const file = d.file.name;
-  if (file && ['tcp', 'arp', 'ipv4', 'netdevice'].includes(file)) return { stage: 'san-login', link: 'portal', text };
-  if (file && ['iscsi', 'scsi'].includes(file)) return { stage: 'san-login', link: 'target', text };
-  if (file) return { stage: 'san-boot', link: 'bootsector', text };
-  if (['ECONNREFUSED', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH'].includes(d.posix.name)) return { stage: 'san-login', link: 'portal', text };
-  if (['EACCES', 'EPERM', 'ENODEV'].includes(d.posix.name)) return { stage: 'san-login', link: 'target', text };
-  return { stage: nasSawLogin ? 'san-boot' : 'san-login', link: nasSawLogin ? 'bootsector' : 'target', text };
+  if (file && ['tcp', 'arp', 'ipv4', 'netdevice'].includes(file)) return { stage: 'san-login', link: 'portal' };
+  if (file && ['iscsi', 'scsi'].includes(file)) return { stage: 'san-login', link: 'target' };
+  if (file) return { stage: 'san-boot', link: 'bootsector' };
+  if (['ECONNREFUSED', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH'].includes(d.posix.name)) return { stage: 'san-login', link: 'portal' };
+  if (['EACCES', 'EPERM', 'ENODEV'].includes(d.posix.name)) return { stage: 'san-login', link: 'target' };
+  return seen;
+}
+
+/** Where a failed sanboot stopped and why, from the error number the script's marker sent. */
+export function sanbootFailure(e: string | undefined, nasSawLogin: boolean): { stage: WatchStageId; link: LinkId; text: string } {
+  const d = errnoOf(e);
+  return { ...sanFailurePlace(d, nasSawLogin), text: d ? `sanboot failed: ${d.words} (${d.url})` : 'sanboot failed (iPXE gave no error number)' };
 }
 
 /** Runs a watch until every station booted or stopped, the time runs out, or `stop` aborts. */
@@ -169,18 +179,19 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
     if (w && e.ip && unnamed.has(e.ip)) {
       const early = unnamed.get(e.ip)!;
       unnamed.delete(e.ip);
-      for (const x of early) addNamed(x);
+      for (const x of early) addNamed(x, w);
     }
-    addNamed(e);
+    addNamed(e, w);
   };
-  const addNamed = (e: WatchEvent) => {
-    const w = timeline.stationOf(e);
+  const addNamed = (e: WatchEvent, w: WatchStation | undefined) => {
     ctx.item({ type: 'event', at: e.at, source: e.source, station: w?.name, stage: e.stage ?? e.error?.stage, evidence: e.evidence });
-    const before = w ? structuredClone(timeline.all().find((t) => t.station === w.name)) : undefined;
+    // What changed is told by three facts of the timeline before the event (no copy of it).
+    const was = w ? timeline.all().find((t) => t.station === w.name) : undefined;
+    const before = was && { stages: was.stages.length, stopped: !!was.stopped, done: was.done };
     const t = timeline.add(e);
     if (!t) return;
     if (t.stopped && !before?.stopped) return stopped(t);
-    if (t.stages.length !== before?.stages.length || t.done !== before?.done) {
+    if (t.stages.length !== before?.stages || t.done !== before?.done) {
       const reached = t.stages.at(-1)!;
       ctx.progress({ phase: `${t.station}: ${WATCH_STAGES.find((s) => s.id === reached.id)!.what}`, done: t.stages.length, total: WATCH_STAGES.length });
       publish(t);
@@ -215,8 +226,9 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
       }
       return;
     }
-    if (marker === 'fail-default') return add({ ...base, error: { stage: 'default', text: `iPXE could not load default.ipxe${errno ? `: ${decodeIpxeError(Number(errno))?.words ?? errno}` : ''}` }, evidence: `marker ${marker} ${errno ?? ''}` });
-    if (marker === 'fail-station') return add({ ...base, error: { stage: 'station', text: `iPXE found no per-MAC script ${m[1]!}.ipxe${errno ? `: ${decodeIpxeError(Number(errno))?.words ?? errno}` : ''}` }, evidence: `marker ${marker} ${errno ?? ''}` });
+    const why = errno ? `: ${errnoOf(errno)?.words ?? errno}` : '';
+    if (marker === 'fail-default') return add({ ...base, error: { stage: 'default', text: `iPXE could not load default.ipxe${why}` }, evidence: `marker ${marker} ${errno ?? ''}` });
+    if (marker === 'fail-station') return add({ ...base, error: { stage: 'station', text: `iPXE found no per-MAC script ${m[1]!}.ipxe${why}` }, evidence: `marker ${marker} ${errno ?? ''}` });
     if (marker === 'fail-sanboot') {
       const f = sanbootFailure(errno, (nasKeys.get(w.name)?.size ?? 0) > 0);
       return add({ ...base, error: { stage: f.stage, link: f.link, text: f.text }, evidence: `marker ${marker} e=${errno ?? '?'}` });
@@ -345,7 +357,7 @@ export async function watchJob(req: WatchJobRequest, ctx: WatchContext): Promise
       // iPXE's own error URL, decoded; a failed SAN boot placed by the file that raised it, as the markers' are.
       const d = s.error ? findIpxeErrors(e.text)[0] : undefined;
       if (s.error && d) {
-        const f = s.error.stage === 'san-login' || s.error.stage === 'san-boot' ? sanbootFailure(`0x${d.code.padEnd(8, '0')}`, false) : undefined;
+        const f = s.error.stage === 'san-login' || s.error.stage === 'san-boot' ? sanFailurePlace(d, false) : undefined;
         s.error = f ? { stage: f.stage, link: f.link, text: `${e.text.replace(/:[^:]*\(https?:\/\/ipxe\.org\/\S+\)\s*$/, '')}: ${d.words} (${d.url})` } : { ...s.error, text: `${s.error.text}: ${d.words} (${d.url})` };
       }
       add({ at: now(), source: 'syslog', hostname: e.hostname, ip: e.from.address, ...s, evidence: `iPXE${e.hostname ? ` ${e.hostname}` : ''}: ${e.text}` });
