@@ -88,6 +88,12 @@ export interface WatchReport {
   dropped: Record<string, number>;
 }
 
+/** The project's markers URL (boot.watch.markers, http://ADDR[:PORT]) as the address and port they go to. */
+export function watchMarkers(p: { boot?: { watch?: { markers?: string | undefined } | undefined } | undefined }): { address: string; port: number } | undefined {
+  const m = /^http:\/\/([\d.]+)(?::(\d+))?$/.exec(p.boot?.watch?.markers ?? '');
+  return m ? { address: m[1]!, port: Number(m[2] ?? 80) } : undefined;
+}
+
 const ipv4 = z.string().refine(isIPv4, { message: 'an IPv4 address of this computer' });
 const port = z.number().int().min(1).max(65535);
 
@@ -99,8 +105,8 @@ export const WatchStartInput = z
     stations: z.array(z.string().max(63)).min(1).max(256).optional(),
     /** Receive the scripts' stage markers where the project sends them (boot.watch.markers). */
     markers: z.boolean().default(true),
-    /** iPXE's syslog receiver; absent: the project's boot.watch.syslog on port 514, when set. */
-    syslog: z.object({ address: ipv4, port: port.default(514) }).strict().optional(),
+    /** iPXE's syslog receiver; absent: the project's boot.watch.syslog on port 514, when set; false: none. */
+    syslog: z.union([z.object({ address: ipv4, port: port.default(514) }).strict(), z.literal(false)]).optional(),
     /** Listen for the workstations' DHCP broadcasts (UDP 67; needs the ports grant). */
     dhcp: z.boolean().default(true),
     /** Poll the NAS's iSCSI sessions over SSH (the project's nas.ssh) with this login. */

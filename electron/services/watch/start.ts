@@ -7,7 +7,7 @@ import { fail } from '../../../shared/errors';
 import type { Secrets } from '../../../shared/gen/artifacts';
 import type { Project, Workstation } from '../../../shared/model/project';
 import type { z } from 'zod';
-import type { WatchCheck, WatchReport } from '../../../shared/watch';
+import { watchMarkers, type WatchCheck, type WatchReport } from '../../../shared/watch';
 import type { WatchStartInput } from '../../../shared/watch';
 import { KnownHosts } from '../upload/known-hosts';
 import { SftpTarget } from '../upload/ssh';
@@ -41,12 +41,6 @@ export function watchStations(p: Project, names: string[] | undefined): Workstat
   return names.map((n) => p.workstations.find((w) => w.name === n) ?? fail('NOT_FOUND', `The project has no workstation "${n}"`, { field: 'stations', hint: `Its workstations: ${p.workstations.map((w) => w.name).join(', ')}.` }));
 }
 
-/** http://ADDR:PORT of the project's markers as a listen address. */
-export function markerListen(p: Project): { address: string; port: number } | undefined {
-  const m = /^http:\/\/([\d.]+)(?::(\d+))?$/.exec(p.boot.watch?.markers ?? '');
-  return m ? { address: m[1]!, port: Number(m[2] ?? 80) } : undefined;
-}
-
 /** Verify's verdict of one link for a station (the first broken one when that link was not reached). */
 export async function linkCheck(p: Project, secrets: Secrets, w: Workstation, link: WatchCheck['link'], o: { buildDir?: string | undefined; signal: AbortSignal }): Promise<WatchCheck | undefined> {
   const r = await verifyStation(p, secrets, w.name, { buildDir: o.buildDir, dhcp: false, dhcpWaitMs: 0, signal: o.signal });
@@ -68,12 +62,12 @@ export interface WatchEnv {
 /** Runs a watch from its input (the NAS login happens here, inside the job). */
 export async function runWatch(p: Project, input: WatchInput, env: WatchEnv, ctx: WatchContext): Promise<WatchReport> {
   const stations = watchStations(p, input.stations);
-  const syslogAddress = input.syslog ?? (p.boot.watch?.syslog ? { address: p.boot.watch.syslog, port: 514 } : undefined);
+  const syslogAddress = input.syslog === false ? undefined : (input.syslog ?? (p.boot.watch?.syslog ? { address: p.boot.watch.syslog, port: 514 } : undefined));
   let nas: SftpTarget | undefined;
   const req: WatchJobRequest = {
     project: p,
     stations,
-    markers: input.markers ? markerListen(p) : undefined,
+    markers: input.markers ? watchMarkers(p) : undefined,
     syslog: syslogAddress,
     dhcp: input.dhcp ? { port: env.dhcpPort ?? 67 } : undefined,
     stallMs: input.stallSeconds * 1000,

@@ -181,3 +181,25 @@ describe("iPXE's syslog in the watch", () => {
     expect(real.stations[0]!.stopped).toMatchObject({ stage: 'san-login', why: expect.stringMatching(/the NAS refused the login of iqn\.2026-11\.test\.bootchain:pc: Login Fail/) });
   });
 });
+
+describe('runWatch: what the input asks for', () => {
+  it("syslog: false listens for no syslog even when the project's scripts send it; the markers go where the project says", { timeout: 15_000 }, async () => {
+    const { runWatch } = await import('./start');
+    const { WatchStartInput } = await import('../../../shared/watch');
+    const { loadProject } = await import('../../../shared/model/project');
+    const { sampleProject } = await import('../../../shared/gen/fixtures');
+    const port = 19000 + Math.floor(Math.random() * 500);
+    const p = loadProject(sampleProject({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: `http://127.0.0.1:${port}`, syslog: '127.0.0.1' } } }));
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const stop = new AbortController();
+    const r = await runWatch(p.value, WatchStartInput.parse({ project: {}, syslog: false, dhcp: false, check: false }), { secrets: {}, knownHostsFile: '/nonexistent/known_hosts', stop: stop.signal }, {
+      signal: new AbortController().signal,
+      log: () => undefined,
+      item: () => undefined,
+      progress: (x) => (x.phase.startsWith('watching') ? stop.abort() : undefined),
+    });
+    expect(r.ended).toBe('stopped');
+    expect(r.sources.find((s) => s.source === 'syslog')?.state).toBe('off');
+    expect(r.sources.find((s) => s.source === 'marker')).toMatchObject({ state: 'listening', detail: expect.stringContaining(`http://127.0.0.1:${port}/watch/`) });
+  });
+});

@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { ProjectInput } from '../../../shared/model/project';
 import type { SshAuth } from '../../../shared/upload';
-import type { StationTimeline, WatchItem, WatchSource, WatchSourceState, WatchStartInput } from '../../../shared/watch';
+import { watchMarkers, type StationTimeline, type WatchItem, type WatchSource, type WatchSourceState, type WatchStartInput } from '../../../shared/watch';
 import { api } from '../api/client';
 import type { AppState } from './index';
 import { cancelJob, idleJob, runJob, type JobSlot, type JobState } from './job';
@@ -62,11 +62,8 @@ interface BootDraft {
 }
 const bootOf = (st: AppState): BootDraft => ((st.identity.project as { boot?: BootDraft }).boot ?? {}) as BootDraft;
 
-/** http://ADDR:PORT split, or undefined when the project sends no markers. */
-export function markersOf(project: AppState['identity']['project']): { address: string; port: string } | undefined {
-  const m = /^http:\/\/([\d.]+)(?::(\d+))?$/.exec(((project as { boot?: BootDraft }).boot ?? {}).watch?.markers ?? '');
-  return m ? { address: m[1]!, port: m[2] ?? '80' } : undefined;
-}
+/** Where the project's scripts send their markers, or undefined when it sends none. */
+export const markersOf = (project: AppState['identity']['project']) => watchMarkers(project as { boot?: BootDraft });
 
 /**
  * The NAS login the Upload step holds, when it has a usable one: the watch polls the NAS's
@@ -154,12 +151,10 @@ export const createWatchSlice: StateCreator<AppState, [], [], WatchSlice> = (set
       const names = all.filter((n) => !w.skip.includes(n));
       if (names.length === 0) return;
       const login = uploadNasLogin(st.upload.server);
-      // "No syslog" must reach the service: absent, it takes the project's boot.watch.syslog, so
-      // the project it is given has none then (the scripts' setting is not changed by a watch).
-      const boot = bootOf(st);
-      const project = !w.syslog && boot.watch?.syslog ? { ...st.identity.project, boot: { ...boot, watch: { ...boot.watch, syslog: undefined } } } : st.identity.project;
       const input: WatchStartInput = {
-        project,
+        project: st.identity.project,
+        // "No syslog" is said as false: absent, the service takes the project's boot.watch.syslog.
+        ...(w.syslog ? {} : { syslog: false }),
         secrets: st.identity.secrets,
         ...(names.length < all.length ? { stations: names } : {}),
         dhcp: w.dhcp,
