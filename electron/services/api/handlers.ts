@@ -206,7 +206,7 @@ export function createHandlers(
     'install:vm': async (input, caller) => {
       const { disk, secrets } = installDisk(input);
       // The job's id is known before it starts: install:stop finds the VM by it (for its owner only).
-      const named = { ...caller, jobId: caller.jobId ?? randomUUID() };
+      const named = withJobId(caller);
       const run = { jobId: named.jobId, owner: caller.id, iso: input.iso, overwrite: input.overwrite, vncPort: input.vncPort, timeoutMin: input.timeoutMin };
       return startJob('install', (ctx) => installVmJob(disk, run, ctx), named, secrets);
     },
@@ -216,7 +216,7 @@ export function createHandlers(
       watchStations(p, input.stations);
       const secrets = chapSecrets(p, input.secrets);
       // Named before it starts, so watch:stop (its owner only) can end it with its report.
-      const named = { ...caller, jobId: caller.jobId ?? randomUUID() };
+      const named = withJobId(caller);
       const stopper = watchStopper(named.jobId, caller.id);
       const buildDir = ws.buildDir(p);
       return startJob(
@@ -299,6 +299,11 @@ function requireStation(p: Project, station: string): void {
  * The secret values an input carries: CHAP secrets by reference (`secrets`), and every
  * `secret`, `password` and `passphrase` (CHAP of discovery and probe, SSH logins).
  */
+/** The caller with the id its job will have (the caller's own, or a new one): for jobs a later call finds by id. */
+function withJobId<C extends { jobId?: string | undefined }>(caller: C): C & { jobId: string } {
+  return { ...caller, jobId: caller.jobId ?? randomUUID() };
+}
+
 function secretsOf(input: unknown): string[] {
   if (typeof input !== 'object' || input === null) return [];
   return Object.entries(input).flatMap(([k, v]): string[] => {

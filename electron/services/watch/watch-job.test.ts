@@ -1,12 +1,17 @@
+import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServeEvent } from '../../../shared/bootserver';
+import { sampleProject } from '../../../shared/gen/fixtures';
+import { loadProject, type ProjectInput } from '../../../shared/model/project';
 import { buildDiscover } from '../dhcp/packet';
 import { BootHttpServer } from '../bootserver/http-server';
+import { WatchStartInput } from '../../../shared/watch';
 import { readDhcpRequest } from './dhcp-listen';
+import { runWatch } from './start';
 import { sanbootFailure, watchJob } from './watch-job';
 
 describe('where a failed sanboot stopped, from the error number the script sends', () => {
@@ -98,41 +103,44 @@ describe("the boot server's marker route", () => {
   });
 });
 
+/** A watch with only a syslog receiver on a free loopback port, and a socket that sends to it as `from` would. */
+async function syslogWatch(over: Partial<ProjectInput>, o: { stallMs: number; timeoutMs: number }) {
+  const p = loadProject(sampleProject(over));
+  if (!p.ok) throw new Error(JSON.stringify(p.errors));
+  let port = 0;
+  let ready!: () => void;
+  const listening = new Promise<void>((r) => (ready = r));
+  const job = watchJob(
+    { project: p.value, stations: p.value.workstations, syslog: { address: '127.0.0.1', port: 0 }, ...o },
+    {
+      signal: new AbortController().signal,
+      log: () => undefined,
+      progress: () => undefined,
+      item: (i) => {
+        if (i.type !== 'source' || i.source.source !== 'syslog') return;
+        port = Number(/:(\d+)$/.exec(i.source.detail)?.[1] ?? 0);
+        ready();
+      },
+    },
+  );
+  await listening;
+  const sock = dgram.createSocket('udp4');
+  const send = (text: string) => new Promise<void>((r) => sock.send(Buffer.from(text), port, '127.0.0.1', () => r()));
+  return { send, report: () => job.finally(() => sock.close()) };
+}
+
 describe("iPXE's syslog in the watch", () => {
   // Datagrams in iPXE's own format (src/net/udp/syslog.c: "<PRI>" then hostname[.domain] and a
   // space when a hostname is set, then "ipxe: " and the line), with the lines a real v2.0.0 build
   // sent in the lab (e2e/watch/syslog-built.int.test.ts): the first ones before the per-MAC
   // script's `set hostname`, the later ones named "pc.lab.test" (DHCP gave a domain).
   it('lines without a hostname wait for their sender to be named, then count with their own times; the domain is ignored; the error is decoded', { timeout: 15_000 }, async () => {
-    const { default: dgram } = await import('node:dgram');
-    const { loadProject } = await import('../../../shared/model/project');
-    const { sampleProject } = await import('../../../shared/gen/fixtures');
-    const p = loadProject(sampleProject({ workstations: [{ name: 'pc', mac: '52:54:00:b0:1a:03', firmware: 'bios', target: 'iqn.2026-11.test.bootchain.lab:spare', lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:pc', initramfs: 'genkernel' }] }));
-    if (!p.ok) throw new Error(JSON.stringify(p.errors));
-    let port = 0;
-    let ready!: () => void;
-    const listening = new Promise<void>((r) => (ready = r));
-    const job = watchJob(
-      { project: p.value, stations: p.value.workstations, syslog: { address: '127.0.0.1', port: 0 }, stallMs: 10_000, timeoutMs: 10_000 },
-      {
-        signal: new AbortController().signal,
-        log: () => undefined,
-        progress: () => undefined,
-        item: (i) => {
-          if (i.type !== 'source' || i.source.source !== 'syslog') return;
-          port = Number(/:(\d+)$/.exec(i.source.detail)?.[1] ?? 0);
-          ready();
-        },
-      },
-    );
-    await listening;
-    const sock = dgram.createSocket('udp4');
-    const send = (host: string, text: string) => new Promise<void>((r) => sock.send(Buffer.from(`<6>${host ? `${host} ` : ''}ipxe: ${text}`), port, '127.0.0.1', () => r()));
+    const w = await syslogWatch({ workstations: [{ name: 'pc', mac: '52:54:00:b0:1a:03', firmware: 'bios', target: 'iqn.2026-11.test.bootchain.lab:spare', lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:pc', initramfs: 'genkernel' }] }, { stallMs: 10_000, timeoutMs: 10_000 });
+    const send = (host: string, text: string) => w.send(`<6>${host ? `${host} ` : ''}ipxe: ${text}`);
     for (const line of ['Bootchain: asking DHCP for an address...', 'Configuring (net0 52:54:00:b0:1a:03)...... ok', '/default.ipxe... ok', '/52-54-00-b0-1a-03.ipxe... ok']) await send('', line);
     await new Promise((r) => setTimeout(r, 50));
     for (const line of ['Registered SAN device 0x80', 'Booting from SAN device 0x80', 'Boot from SAN device 0x80 failed: Input/output error (https://ipxe.org/1d852039)']) await send('pc.lab.test', line);
-    const r = await job;
-    sock.close();
+    const r = await w.report();
     const t = r.stations[0]!;
     expect(t.stages.map((s) => [s.id, s.source, s.evidence.startsWith('(implied') ? 'implied' : 'seen'])).toEqual([
       ['dhcp', 'syslog', 'implied'],
@@ -152,27 +160,12 @@ describe("iPXE's syslog in the watch", () => {
   });
 
   it("a NAS login line is taken from the NAS's address only", { timeout: 15_000 }, async () => {
-    const { default: dgram } = await import('node:dgram');
-    const { loadProject } = await import('../../../shared/model/project');
-    const { sampleProject } = await import('../../../shared/gen/fixtures');
     const station = { name: 'pc', mac: '52:54:00:b0:1a:05', firmware: 'bios', target: 'iqn.2026-11.test.bootchain.lab:spare', lun: 1, initiatorIqn: 'iqn.2026-11.test.bootchain:pc', initramfs: 'genkernel' } as const;
     const run = async (nasAddress: string) => {
-      const p = loadProject(sampleProject({ nas: { address: nasAddress, iscsiPort: 3260, tftpRoot: '/srv/tftp' }, workstations: [station] }));
-      if (!p.ok) throw new Error(JSON.stringify(p.errors));
-      let port = 0;
-      let ready!: () => void;
-      const listening = new Promise<void>((r) => (ready = r));
-      const job = watchJob(
-        { project: p.value, stations: p.value.workstations, syslog: { address: '127.0.0.1', port: 0 }, stallMs: 3_000, timeoutMs: 4_000 },
-        { signal: new AbortController().signal, log: () => undefined, progress: () => undefined, item: (i) => (i.type === 'source' && i.source.source === 'syslog' ? ((port = Number(/:(\d+)$/.exec(i.source.detail)?.[1] ?? 0)), ready()) : undefined) },
-      );
-      await listening;
-      const sock = dgram.createSocket('udp4');
+      const w = await syslogWatch({ nas: { address: nasAddress, iscsiPort: 3260, tftpRoot: '/srv/tftp' }, workstations: [station] }, { stallMs: 3_000, timeoutMs: 4_000 });
       // QTS's connection-log fields (the shape parseIscsiLogin reads; QNAP's format is unconfirmed).
-      await new Promise<void>((r) => sock.send(Buffer.from('<14>Dec  2 06:00:00 nas qlogd[123]: conn log: Users: iqn.2026-11.test.bootchain:pc, Source IP: 10.77.0.183, Computer name: ---, Connection type: iSCSI, Accessed resources: iqn.2026-11.test.bootchain.lab:spare, Action: Login Fail'), port, '127.0.0.1', () => r()));
-      const rep = await job;
-      sock.close();
-      return rep;
+      await w.send('<14>Dec  2 06:00:00 nas qlogd[123]: conn log: Users: iqn.2026-11.test.bootchain:pc, Source IP: 10.77.0.183, Computer name: ---, Connection type: iSCSI, Accessed resources: iqn.2026-11.test.bootchain.lab:spare, Action: Login Fail');
+      return w.report();
     };
     const forged = await run('10.77.0.20');
     expect(forged.stations[0]!.stopped).toBeUndefined();
@@ -184,10 +177,6 @@ describe("iPXE's syslog in the watch", () => {
 
 describe('runWatch: what the input asks for', () => {
   it("syslog: false listens for no syslog even when the project's scripts send it; the markers go where the project says", { timeout: 15_000 }, async () => {
-    const { runWatch } = await import('./start');
-    const { WatchStartInput } = await import('../../../shared/watch');
-    const { loadProject } = await import('../../../shared/model/project');
-    const { sampleProject } = await import('../../../shared/gen/fixtures');
     const port = 19000 + Math.floor(Math.random() * 500);
     const p = loadProject(sampleProject({ boot: { biosFile: 'undionly.kpxe', uefiFile: 'snponly.efi', userClass: 'bootchain', watch: { markers: `http://127.0.0.1:${port}`, syslog: '127.0.0.1' } } }));
     if (!p.ok) throw new Error(JSON.stringify(p.errors));
