@@ -62,14 +62,15 @@ export const watch = verb({
     const secrets = await projectSecrets(a, p);
     const s = new Session({ secrets });
     let nas: WatchStartInput['nas'];
+    let project = raw;
     if (a.has('nas')) {
+      // The upload's login (targetFrom: --host/--user/--port over the project's nas.ssh, and the auth); the watch polls that server.
       const target = await targetFrom(a, p);
       if (target.kind !== 'ssh') throw usage('--nas logs in over SSH');
-      if (!p.nas.ssh && !a.str('host')) throw usage('--nas needs the NAS\'s SSH login: set nas.ssh in the project (the Upload step does), or give --host and --user');
       await trustFirst(s, a, target).catch(withTrustHint);
       nas = { auth: target.auth, tgtControlPort: a.int('tgt-control-port'), sudo: a.has('sudo') };
+      project = { ...(raw as object), nas: { ...p.nas, ssh: { host: target.host, port: target.port ?? 22, user: target.user } } };
     }
-    const project = nas && a.str('host') ? { ...(raw as object), nas: { ...p.nas, ssh: { host: a.str('host')!, port: a.int('port') ?? 22, user: a.str('user') ?? p.nas.ssh?.user ?? 'root' } } } : raw;
     const json = a.json;
     const say = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
     const shown = new Map<string, number>();
